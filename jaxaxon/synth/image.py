@@ -1,0 +1,213 @@
+"""The single-image generator: composes the stages into `generate` (the original's getPatch)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from jaxaxon.config import GeneratorConfig
+from jaxaxon.synth.axons import render_axons
+from jaxaxon.synth.boutons import place_boutons, render_boutons
+from jaxaxon.synth.cells import place_cells, render_cells
+from jaxaxon.synth.noise import add_acquisition_noise, draw_noise_params, to_output
+from jaxaxon.synth.scene import draw_scene, slot_axon_ids, slot_branch_ids
+
+__all__ = ["Batch", "generate", "generate_axons", "example_keys", "as_key"]
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    """A batch of generated images. Shapes ``[B, H, W]`` unless said otherwise; NB branch
+    slots (``MaxAxons * MaxBran``), NSP centreline points, NBOU bouton slots.
+
+    Attributes:
+      image: float32 final image, integer-valued in 0..maxIntensity.
+      axon_mask: bool ground-truth axon mask (continuous through gaps).
+      bouton_mask: bool bouton mask.
+      bouton_label: int32, 1 + bouton slot at bouton pixels, 0 elsewhere.
+      clean: float32 noise-free axons, terminal branches and boutons (no cells, background
+        or pixel noise), scaled like the image to 0..maxIntensity.
+      centerlines: ``[B, NB, NSP, 2]`` float32 centreline points (row, col), 0-based.
+      centerline_valid: ``[B, NB, NSP]`` bool.
+      point_axon_id: ``[B, NB, NSP]`` int32 axon index of each point.
+      point_branch_id: ``[B, NB, NSP]`` int32 branch index within its axon (0 = mother).
+      gap: ``[B, NB, NSP]`` bool gap points.
+      variation: ``[B, NB, NSP]`` float32 intensity profile along each branch.
+      thickness: ``[B, NB]`` float32 branch thickness.
+      parent_slot: ``[B, NB]`` int32 slot a daughter starts on (-1 for mothers).
+      parent_index: ``[B, NB]`` int32 its start point index on the parent (-1 for mothers).
+      bouton_centers: ``[B, NBOU, 2]`` float32 (row, col).
+      bouton_valid: ``[B, NBOU]`` bool.
+      bouton_kind: ``[B, NBOU]`` int32, 0 en passant, 1 terminal.
+      bouton_radius: ``[B, NBOU]`` int32.
+      bouton_brightness: ``[B, NBOU]`` float32.
+      terminal_branches: ``[B, NBOU, 20, 2]`` float32 terminal-branch centrelines.
+      scene_attempts: ``[B]`` int32 whole-scene draws used.
+      failed_branches: ``[B]`` int32 branches left out (no acceptable candidate).
+      failed_boutons: ``[B]`` int32 boutons left out.
+      failed_cells: ``[B]`` int32 cells left out.
+    """
+
+    image: jax.Array
+    axon_mask: jax.Array
+    bouton_mask: jax.Array
+    bouton_label: jax.Array
+    clean: jax.Array
+    centerlines: jax.Array
+    centerline_valid: jax.Array
+    point_axon_id: jax.Array
+    point_branch_id: jax.Array
+    gap: jax.Array
+    variation: jax.Array
+    thickness: jax.Array
+    parent_slot: jax.Array
+    parent_index: jax.Array
+    bouton_centers: jax.Array
+    bouton_valid: jax.Array
+    bouton_kind: jax.Array
+    bouton_radius: jax.Array
+    bouton_brightness: jax.Array
+    terminal_branches: jax.Array
+    scene_attempts: jax.Array
+    failed_branches: jax.Array
+    failed_boutons: jax.Array
+    failed_cells: jax.Array
+
+
+def as_key(key: jax.Array | int) -> jax.Array:
+    """A typed PRNG key from a typed key, a legacy ``uint32[2]`` key or an integer seed."""
+    if isinstance(key, int):
+        return jax.random.key(key)
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return key
+    return jax.random.wrap_key_data(key)
+
+
+def example_keys(key: jax.Array, batch_size: int, start_index: jax.Array | int = 0) -> jax.Array:
+    """``[B]`` per-example keys ``fold_in(key, start_index + i)``: example ``i`` of a stream
+    depends only on the key and its global index, never on batch size or device layout."""
+    index = jnp.asarray(start_index, jnp.uint32) + jnp.arange(batch_size, dtype=jnp.uint32)
+    return jax.vmap(lambda i: jax.random.fold_in(key, i))(index)
+
+
+def _generate_one(key: jax.Array, cfg: GeneratorConfig) -> dict:
+    k_scene, k_pixel, k_place, k_bouton, k_cells, k_params, k_noise = jax.random.split(key, 7)
+    scene = draw_scene(k_scene, cfg)
+    pixel_noise = jax.random.normal(k_pixel, cfg.shape)
+    axons = render_axons(pixel_noise, scene, cfg)
+    boutons = place_boutons(k_place, scene, cfg)
+    bouton_img, bouton_clean, bouton_mask, bouton_label = render_boutons(k_bouton, boutons, scene, pixel_noise, cfg)
+    before_cells = jnp.maximum(axons.image, bouton_img)
+    cells = place_cells(k_cells, before_cells != 0, cfg)
+    signal = jnp.maximum(before_cells, render_cells(cells, cfg))
+    sigma, lam = draw_noise_params(k_params, cfg)
+    image = to_output(add_acquisition_noise(k_noise, signal, sigma, lam, cfg), cfg)
+    clean = to_output(jnp.maximum(axons.clean, bouton_clean), cfg)
+    return dict(
+        image=image,
+        axon_mask=axons.mask,
+        bouton_mask=bouton_mask,
+        bouton_label=bouton_label,
+        clean=clean,
+        scene=scene,
+        boutons=boutons,
+        failed_cells=cells.failed,
+    )
+
+
+def _to_batch(parts: dict, cfg: GeneratorConfig) -> Batch:
+    scene, boutons = parts["scene"], parts["boutons"]
+    batch = scene.points.shape[0]
+    per_point = (batch, cfg.max_branches, cfg.NSplinePoints)
+    return Batch(
+        image=parts["image"],
+        axon_mask=parts["axon_mask"],
+        bouton_mask=parts["bouton_mask"],
+        bouton_label=parts["bouton_label"],
+        clean=parts["clean"],
+        centerlines=scene.points,
+        centerline_valid=jnp.broadcast_to(scene.branch_valid[:, :, None], per_point),
+        point_axon_id=jnp.broadcast_to(slot_axon_ids(cfg)[None, :, None], per_point),
+        point_branch_id=jnp.broadcast_to(slot_branch_ids(cfg)[None, :, None], per_point),
+        gap=scene.gap,
+        variation=scene.variation,
+        thickness=scene.thickness,
+        parent_slot=scene.parent_slot,
+        parent_index=scene.parent_index,
+        bouton_centers=boutons.centre,
+        bouton_valid=boutons.valid,
+        bouton_kind=boutons.kind,
+        bouton_radius=boutons.radius,
+        bouton_brightness=boutons.brightness,
+        terminal_branches=boutons.branch_points,
+        scene_attempts=scene.attempts,
+        failed_branches=scene.failed_branches,
+        failed_boutons=boutons.failed,
+        failed_cells=parts["failed_cells"],
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("config", "batch_size"))
+def generate(key: jax.Array, config: GeneratorConfig, batch_size: int, start_index: jax.Array | int = 0) -> Batch:
+    """Generates a batch of complete surrogate two-photon images (the original's getPatch).
+
+    Pure and jitted (``config`` and ``batch_size`` static, so equal configs never
+    recompile); vmap and jit compose with it. Example ``i`` uses the key
+    ``fold_in(key, start_index + i)``, so a dataset's image ``i`` depends only on the key
+    and ``i``.
+
+    Args:
+      key: typed PRNG key (`jax.random.key`); legacy uint32 keys are accepted.
+      config: `GeneratorConfig` (static).
+      batch_size: number of images (static).
+      start_index: global index of the first example (may be traced).
+
+    Returns:
+      A `Batch`.
+    """
+    keys = example_keys(as_key(key), batch_size, start_index)
+    parts = jax.vmap(lambda k: _generate_one(k, config))(keys)
+    return _to_batch(parts, config)
+
+
+@functools.partial(jax.jit, static_argnames=("config", "batch_size"))
+def generate_axons(key: jax.Array, config: GeneratorConfig, batch_size: int, start_index: jax.Array | int = 0) -> dict:
+    """The axon part only (spec 1.1-1.8): scene, axon image and axon mask.
+
+    Uses the same per-example keys and scene as `generate`, so its centrelines and axon
+    masks equal those of `generate` for the same key.
+
+    Returns:
+      A dict with ``image [B, H, W]`` (float32 axon intensity, spec 1.8, not rescaled),
+      ``axon_mask [B, H, W]`` bool, ``distance [B, H, W]`` and the scene arrays
+      ``centerlines``, ``centerline_valid``, ``point_axon_id``, ``point_branch_id``,
+      ``gap``, ``variation``, ``thickness``, ``scene_attempts``, ``failed_branches``.
+    """
+
+    def one(k):
+        k_scene, k_pixel = jax.random.split(k, 7)[:2]
+        scene = draw_scene(k_scene, config)
+        axons = render_axons(jax.random.normal(k_pixel, config.shape), scene, config)
+        return scene, axons
+
+    keys = example_keys(as_key(key), batch_size, start_index)
+    scene, axons = jax.vmap(one)(keys)
+    per_point = (batch_size, config.max_branches, config.NSplinePoints)
+    return dict(
+        image=axons.image,
+        axon_mask=axons.mask,
+        distance=axons.distance,
+        centerlines=scene.points,
+        centerline_valid=jnp.broadcast_to(scene.branch_valid[:, :, None], per_point),
+        point_axon_id=jnp.broadcast_to(slot_axon_ids(config)[None, :, None], per_point),
+        point_branch_id=jnp.broadcast_to(slot_branch_ids(config)[None, :, None], per_point),
+        gap=scene.gap,
+        variation=scene.variation,
+        thickness=scene.thickness,
+        scene_attempts=scene.attempts,
+        failed_branches=scene.failed_branches,
+    )

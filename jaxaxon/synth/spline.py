@@ -1,0 +1,96 @@
+"""Not-a-knot interpolating cubic spline through a padded, variable number of points (spec 1.3).
+
+The original uses MATLAB ``csapi`` with control point ``i`` at ``t_i = i / (n - 1)``. With
+uniform knots the spline can be written in the index parameter ``u = t (n - 1)`` (spacing
+1). Its second derivatives ``M`` satisfy ``M[i-1] + 4 M[i] + M[i+1] = 6 (y[i-1] - 2 y[i] +
+y[i+1])`` at interior knots, and not-a-knot (continuous third derivative at knots 1 and
+``n - 2``) means ``M[0] - 2 M[1] + M[2] = 0`` and the same at the other end. Eliminating
+``M[0]`` and ``M[n-1]`` turns the first and last equations into ``6 M[1] = r[1]`` and
+``6 M[n-2] = r[n-2]``, so the system is tridiagonal; rows past ``n - 2`` are identity
+rows, so one static size serves every ``n``. ``n = 3`` gives the parabola and ``n = 2``
+the line through the points, as ``csapi`` does.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.lax.linalg import tridiagonal_solve
+
+__all__ = ["not_a_knot_second_derivatives", "evaluate_spline", "resample_spline"]
+
+
+def not_a_knot_second_derivatives(y: jax.Array, n: jax.Array) -> jax.Array:
+    """Second derivatives (w.r.t. the point index) of the not-a-knot spline.
+
+    Args:
+      y: ``[N, D]`` values; only the first ``n`` rows are used (``N >= 2``).
+      n: number of valid points, ``2 <= n <= N`` (int scalar, may be traced).
+
+    Returns:
+      ``[N, D]`` second derivatives at the knots (zero past ``n``).
+    """
+    big_n, _ = y.shape
+    if big_n < 4:  # pad so that the interior system has at least 2 rows
+        y = jnp.concatenate([y, jnp.repeat(y[-1:], 4 - big_n, axis=0)], 0)
+    size = y.shape[0]
+    rhs = 6.0 * (y[:-2] - 2.0 * y[1:-1] + y[2:])  # rows for knots 1..size-2
+    knot = jnp.arange(1, size - 1)
+    interior = (knot >= 2) & (knot <= n - 3)
+    edge = (knot == 1) | (knot == n - 2)
+    active = knot <= n - 2
+    diag = jnp.where(interior, 4.0, jnp.where(edge & active, 6.0, 1.0))
+    lower = jnp.where(interior, 1.0, 0.0)
+    upper = jnp.where(interior, 1.0, 0.0)
+    lower = lower.at[0].set(0.0)
+    upper = upper.at[-1].set(0.0)
+    rhs = jnp.where(active[:, None], rhs, 0.0)
+    inner = tridiagonal_solve(lower, diag, upper, rhs)  # M[1..size-2]
+    m1 = inner[0]
+    m2 = inner[1]
+    first = jnp.where(n == 3, m1, 2.0 * m1 - m2)
+    m_end = jnp.take(inner, jnp.clip(n - 3, 0, size - 3), axis=0)  # M[n-2]
+    m_before = jnp.take(inner, jnp.clip(n - 4, 0, size - 3), axis=0)  # M[n-3]
+    last = jnp.where(n == 3, m1, 2.0 * m_end - m_before)
+    moments = jnp.concatenate([first[None], inner, jnp.zeros_like(first)[None]], 0)
+    index = jnp.arange(size)[:, None]
+    moments = jnp.where(index == n - 1, last, moments)
+    moments = jnp.where((index >= n) | (n <= 2), 0.0, moments)
+    return moments[:big_n]
+
+
+def evaluate_spline(y: jax.Array, moments: jax.Array, n: jax.Array, t: jax.Array) -> jax.Array:
+    """Evaluates the spline at parameters ``t`` in [0, 1] (knot ``i`` at ``i / (n - 1)``).
+
+    Args:
+      y: ``[N, D]`` knot values.
+      moments: ``[N, D]`` second derivatives from `not_a_knot_second_derivatives`.
+      n: number of valid knots.
+      t: ``[P]`` parameters.
+
+    Returns:
+      ``[P, D]`` spline values.
+    """
+    u = t * (n - 1).astype(t.dtype)
+    seg = jnp.clip(jnp.floor(u).astype(jnp.int32), 0, n - 2)
+    s = (u - seg)[:, None]
+    y0, y1 = y[seg], y[seg + 1]
+    m0, m1 = moments[seg], moments[seg + 1]
+    return m0 * (1 - s) ** 3 / 6 + m1 * s**3 / 6 + (y0 - m0 / 6) * (1 - s) + (y1 - m1 / 6) * s
+
+
+def resample_spline(control: jax.Array, n: jax.Array, n_samples: int) -> jax.Array:
+    """The not-a-knot spline through ``control[:n]`` sampled at ``n_samples`` uniform t.
+
+    Args:
+      control: ``[N, D]`` control points (padded past ``n``).
+      n: number of valid control points (``>= 2``).
+      n_samples: static number of samples, at ``t = j / (n_samples - 1)``.
+
+    Returns:
+      ``[n_samples, D]`` float32 samples.
+    """
+    control = control.astype(jnp.float32)
+    moments = not_a_knot_second_derivatives(control, n)
+    t = jnp.linspace(0.0, 1.0, n_samples, dtype=jnp.float32)
+    return evaluate_spline(control, moments, n, t)
