@@ -24,6 +24,7 @@ import numpy as np
 __all__ = ["point_windows", "rasterize_nearest", "rasterize_distance", "footprint_mask", "summed_area_table", "rect_any"]
 
 _NO_POINT = np.iinfo(np.int32).max
+_NO_KEY = np.iinfo(np.uint32).max
 
 
 def _offsets(halfwidth: int) -> np.ndarray:
@@ -83,6 +84,12 @@ def rasterize_nearest(
 ) -> tuple[jax.Array, jax.Array]:
     """Distance map and nearest-point value map of one group of points (one branch).
 
+    One scatter-min of a packed 32-bit key per window pixel: the distance, rounded down to
+    a multiple of ``2 * halfwidth / (2**bits - 1)`` (``bits = 32 - ceil(log2 P)``: below
+    1e-6 px for up to a few thousand points), in the high bits and the point index in the
+    low bits, so the minimum key is the nearest point (the first one on distances equal to
+    that resolution). The returned distance is the rounded one.
+
     Args:
       points: ``[P, 2]`` (row, col).
       values: ``[P]`` value carried by each point.
@@ -96,6 +103,30 @@ def rasterize_nearest(
       ``dist [H, W]`` (``+inf`` outside every window) and ``value [H, W]`` (the value of
       the nearest point; ``+inf`` outside every window).
     """
+    n_points = points.shape[0]
+    index_bits = max(1, int(np.ceil(np.log2(n_points))))
+    if index_bits > 16:  # too many points to pack with enough distance resolution
+        return _rasterize_nearest_two_pass(points, values, valid, thickness, height, width, halfwidth)
+    dist_bits = 32 - index_bits
+    flat, in_window, dist = point_windows(points, valid, thickness, height, width, halfwidth)
+    d_max = np.float32(2.0 * halfwidth)  # every window pixel is closer than sqrt(2) * halfwidth
+    levels = np.float32(2**dist_bits - 1)
+    quantised = jnp.minimum(jnp.floor(dist / d_max * levels), levels).astype(jnp.uint32)
+    point_id = jnp.arange(n_points, dtype=jnp.uint32)[:, None]
+    key = (quantised << index_bits) | point_id
+    key = jnp.where(in_window, key, jnp.uint32(_NO_KEY))
+    n_pix = height * width
+    best = jnp.full((n_pix,), _NO_KEY, jnp.uint32).at[flat.ravel()].min(key.ravel(), mode="drop")
+    covered = best != jnp.uint32(_NO_KEY)
+    nearest = jnp.where(covered, best & jnp.uint32(2**index_bits - 1), 0).astype(jnp.int32)
+    decoded = (best >> index_bits).astype(jnp.float32) * (d_max / levels)
+    dmap = jnp.where(covered, decoded, jnp.inf)
+    vmap_ = jnp.where(covered, values[nearest], jnp.inf)
+    return dmap.reshape(height, width), vmap_.reshape(height, width)
+
+
+def _rasterize_nearest_two_pass(points, values, valid, thickness, height, width, halfwidth):
+    """`rasterize_nearest` for very many points: scatter-min of distances, then of indices."""
     flat, in_window, dist = point_windows(points, valid, thickness, height, width, halfwidth)
     n_pix = height * width
     cand = jnp.where(in_window, dist, jnp.inf).ravel()
@@ -127,10 +158,24 @@ def footprint_mask(
     return jnp.zeros((height * width,), bool).at[flat.ravel()].set(in_window.ravel(), mode="drop").reshape(height, width)
 
 
+def _cumsum_blocked(x: jax.Array, axis: int, block: int = 16) -> jax.Array:
+    """Cumulative sum as two small triangular matrix products (blocks, then block offsets):
+    several times faster than XLA's CPU cumsum; exact for float32 counts below 2**24."""
+    x = jnp.moveaxis(x, axis, -1)
+    n = x.shape[-1]
+    pad = (-n) % block
+    xb = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, pad)]).reshape(*x.shape[:-1], -1, block)
+    local = xb @ jnp.triu(jnp.ones((block, block), x.dtype))
+    n_blocks = xb.shape[-2]
+    offsets = local[..., -1] @ jnp.triu(jnp.ones((n_blocks, n_blocks), x.dtype), 1)
+    out = (local + offsets[..., None]).reshape(*x.shape[:-1], -1)[..., :n]
+    return jnp.moveaxis(out, -1, axis)
+
+
 def summed_area_table(mask: jax.Array) -> jax.Array:
     """``[H + 1, W + 1]`` int32 table: ``S[r, c]`` = number of set pixels above-left of (r, c)."""
-    table = jnp.cumsum(jnp.cumsum(mask.astype(jnp.int32), axis=0), axis=1)
-    return jnp.pad(table, ((1, 0), (1, 0)))
+    table = _cumsum_blocked(_cumsum_blocked(mask.astype(jnp.float32), 0), 1)
+    return jnp.pad(table, ((1, 0), (1, 0))).astype(jnp.int32)
 
 
 def rect_any(table: jax.Array, points: jax.Array, thickness: jax.Array) -> jax.Array:

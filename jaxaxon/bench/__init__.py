@@ -1,0 +1,1 @@
+"""Benchmark helpers behind `benchmarks/` and `jaxaxon bench` (timing, stage workloads)."""
