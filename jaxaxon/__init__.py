@@ -5,8 +5,9 @@ Public API: `GeneratorConfig`, `ConfigError`, `generate`, `generate_series`, `op
 
 from jaxaxon.config import ConfigError, GeneratorConfig
 from jaxaxon.synth.image import Batch, generate
+from jaxaxon.synth.series import SeriesBatch, generate_series
 
-__all__ = ["Batch", "ConfigError", "GeneratorConfig", "generate"]
+__all__ = ["Batch", "ConfigError", "GeneratorConfig", "SeriesBatch", "generate", "generate_series"]
 
 try:  # the installed distribution's version
     from importlib.metadata import version as _version

@@ -19,6 +19,8 @@ def save_grid(
     titles: Sequence[str] | None = None,
     cell_inches: float = 2.0,
     dpi: int = 100,
+    vmin: float | None = None,
+    vmax: float | None = None,
 ) -> Path:
     """Saves a grid: one row per named stack of 2-D arrays, one column per example.
 
@@ -29,6 +31,8 @@ def save_grid(
       titles: optional column titles.
       cell_inches: size of one panel.
       dpi: resolution.
+      vmin: fixed lower display limit for non-mask rows (default: each panel's own range).
+      vmax: fixed upper display limit for non-mask rows.
 
     Returns:
       The written path.
@@ -46,8 +50,8 @@ def save_grid(
         for c in range(n):
             ax = axes[r, c]
             img = stack[c].astype(np.float32)
-            vmax = 1.0 if stack.dtype == bool else None
-            ax.imshow(img, cmap="gray", vmin=0 if stack.dtype == bool else None, vmax=vmax, interpolation="nearest")
+            is_mask = stack.dtype == bool
+            ax.imshow(img, cmap="gray", vmin=0 if is_mask else vmin, vmax=1.0 if is_mask else vmax, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             if c == 0:

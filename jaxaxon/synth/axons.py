@@ -36,7 +36,15 @@ class AxonLayer:
     mask: jax.Array
 
 
-def rasterize_scene(points: jax.Array, values: jax.Array, valid: jax.Array, thickness: jax.Array, cfg: GeneratorConfig):
+def rasterize_scene(
+    points: jax.Array,
+    values: jax.Array,
+    valid: jax.Array,
+    thickness: jax.Array,
+    cfg: GeneratorConfig,
+    bounds=None,
+    halfwidth: int | None = None,
+):
     """Distance and variation maps of all branches, merged by elementwise minimum (1.5).
 
     Args:
@@ -45,13 +53,17 @@ def rasterize_scene(points: jax.Array, values: jax.Array, valid: jax.Array, thic
       valid: ``[NB]`` bool drawn branches.
       thickness: ``[NB]`` window half-size per branch.
       cfg: generator parameters (static).
+      bounds: optional image box (`jaxaxon.synth.raster.point_windows`).
+      halfwidth: static window half-size (default ``cfg.raster_halfwidth``; larger when
+        thicknesses exceed MaxThickness, as in the original's series frames).
 
     Returns:
       ``distance [H, W]`` and ``variation [H, W]``, both ``+inf`` outside every window.
     """
     height, width = cfg.shape
+    halfwidth = cfg.raster_halfwidth if halfwidth is None else halfwidth
     per_branch_valid = jnp.broadcast_to(valid[:, None], values.shape)
-    dist, var = jax.vmap(lambda p, v, ok, t: rasterize_nearest(p, v, ok, t, height, width, cfg.raster_halfwidth))(
+    dist, var = jax.vmap(lambda p, v, ok, t: rasterize_nearest(p, v, ok, t, height, width, halfwidth, bounds))(
         points, values, per_branch_valid, thickness
     )
     return jnp.min(dist, axis=0), jnp.min(var, axis=0)
@@ -64,7 +76,9 @@ def gaussian_profile(distance: jax.Array, sigma: float | jax.Array) -> jax.Array
     return jnp.where(finite, jnp.exp(-(d * d) / (2 * sigma**2)) / jnp.sqrt(2 * math.pi * sigma**2), 0.0)
 
 
-def render_axons(pixel_noise: jax.Array, scene: AxonScene, cfg: GeneratorConfig) -> AxonLayer:
+def render_axons(
+    pixel_noise: jax.Array, scene: AxonScene, cfg: GeneratorConfig, bounds=None, halfwidth: int | None = None
+) -> AxonLayer:
     """Renders the axon intensity image and mask of one scene (1.8).
 
     The variation map gets ``sigma_noise_axon * N(0, 1)`` pixel noise; the intensity is the
@@ -75,11 +89,15 @@ def render_axons(pixel_noise: jax.Array, scene: AxonScene, cfg: GeneratorConfig)
       pixel_noise: ``[H, W]`` standard normal field (shared with the terminal branches).
       scene: one image's `AxonScene`.
       cfg: generator parameters (static).
+      bounds: optional image box (`jaxaxon.synth.raster.point_windows`).
+      halfwidth: optional static window half-size (`rasterize_scene`).
 
     Returns:
       An `AxonLayer`.
     """
-    distance, variation = rasterize_scene(scene.points, scene.variation, scene.branch_valid, scene.thickness, cfg)
+    distance, variation = rasterize_scene(
+        scene.points, scene.variation, scene.branch_valid, scene.thickness, cfg, bounds, halfwidth
+    )
     variation = jnp.where(jnp.isfinite(variation), variation, 0.0)
     noisy = variation + cfg.sigma_noise_axon * pixel_noise
     profile = gaussian_profile(distance, cfg.sigma_spread)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -60,11 +61,11 @@ def bouton_sigma(radius: jax.Array, brightness: jax.Array) -> jax.Array:
     return jnp.sqrt(-(radius.astype(jnp.float32) ** 2) / (2.0 * jnp.log(0.05 / brightness)))
 
 
-def candidate_points(scene: AxonScene, cfg: GeneratorConfig) -> jax.Array:
+def candidate_points(scene: AxonScene, cfg: GeneratorConfig, bounds=None) -> jax.Array:
     """``[NB, NSP]`` centreline points a bouton may sit on: drawn, inside the image, not gap
     points (bug B3 reproduced in 'original' mode: gap indices taken as positions in the
     whole image's point list)."""
-    ok = scene.branch_valid[:, None] & inside_image(scene.points, *cfg.shape)
+    ok = scene.branch_valid[:, None] & inside_image(scene.points, *(cfg.shape if bounds is None else bounds))
     if cfg.fixed:
         excluded = scene.gap
     else:
@@ -73,7 +74,15 @@ def candidate_points(scene: AxonScene, cfg: GeneratorConfig) -> jax.Array:
     return ok & ~excluded
 
 
-def place_boutons(key: jax.Array, scene: AxonScene, cfg: GeneratorConfig, proposals: int = 32) -> Boutons:
+def place_boutons(
+    key: jax.Array,
+    scene: AxonScene,
+    cfg: GeneratorConfig,
+    proposals: int = 32,
+    *,
+    bounds: tuple[jax.Array, jax.Array] | None = None,
+    accept: Callable[[jax.Array], jax.Array] | None = None,
+) -> Boutons:
     """Places the boutons of one image on its scene.
 
     Args:
@@ -81,19 +90,23 @@ def place_boutons(key: jax.Array, scene: AxonScene, cfg: GeneratorConfig, propos
       scene: the image's `AxonScene`.
       cfg: generator parameters (static).
       proposals: static number of location proposals per bouton.
+      bounds: optional (possibly traced) image size within the static canvas (see
+        `jaxaxon.synth.scene.draw_scene`).
+      accept: optional extra rule ``centres [P, 2] -> [P] bool`` a proposal must pass
+        (time series: inside the crop window of every frame).
 
     Returns:
       `Boutons` with ``MaxNbBouton`` slots.
     """
     nbou, nsp = cfg.MaxNbBouton, cfg.NSplinePoints
-    height, width = cfg.shape
+    height, width = cfg.shape if bounds is None else bounds
     per_bouton = 3 + 3 * proposals + 2  # kind, brightness, (count); point, rho, theta per proposal; m
     u = jax.random.uniform(key, (nbou, per_bouton))  # the stage's one random draw
     count = uniform_int(u[0, 2], cfg.MinNbBouton, cfg.MaxNbBouton)
     kind = (u[:, 0] < 0.5).astype(jnp.int32)
     bright_pct = uniform_int(u[:, 1], cfg.MinBrightnessBouton + 1, cfg.MaxBrightnessBouton - 1)
     brightness = bright_pct.astype(jnp.float32) / 100.0
-    eligible = candidate_points(scene, cfg)
+    eligible = candidate_points(scene, cfg, bounds)
     index = jnp.arange(nsp)
     inner = eligible & (index > 0)[None, :] & (index < nsp - 1)[None, :]  # terminal: not first/last
     count_any = jnp.cumsum(eligible.ravel())
@@ -123,9 +136,11 @@ def place_boutons(key: jax.Array, scene: AxonScene, cfg: GeneratorConfig, propos
         dist = jnp.linalg.norm(centre[:, None, :] - centres[None, :, :], axis=-1)  # [P, NBOU]
         clear = jnp.all((dist > min_dist) | ~placed[None, :], axis=-1)
         in_image = inside_image(centre, height, width)
-        accept = clear & jnp.where(terminal, in_image, True) & (counts[-1] > 0)
-        pick = jnp.argmax(accept)
-        ok = accept[pick] & (i < count)
+        acceptable = clear & jnp.where(terminal, in_image, True) & (counts[-1] > 0)
+        if accept is not None:
+            acceptable &= accept(centre)
+        pick = jnp.argmax(acceptable)
+        ok = acceptable[pick] & (i < count)
         # terminal branch: spline through point, mid(point, m), m, mid(m, centre), centre
         a, c = anchor[pick], centre[pick]
         m = jnp.minimum(a, c) + u[3 * proposals :] * jnp.abs(c - a)
@@ -162,6 +177,7 @@ def render_boutons(
     cfg: GeneratorConfig,
     visible: jax.Array | None = None,
     brightness: jax.Array | None = None,
+    bounds=None,
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """Draws boutons and terminal branches (spec 1.9).
 
@@ -174,6 +190,8 @@ def render_boutons(
       cfg: generator parameters (static).
       visible: optional ``[NBOU]`` bool, which boutons to draw (time series).
       brightness: optional ``[NBOU]`` brightness overriding ``boutons.brightness``.
+      bounds: optional image box for the terminal branches' points
+        (`jaxaxon.synth.raster.point_windows`).
 
     Returns:
       ``image [H, W]`` (boutons and terminal branches, merged by maximum), ``clean [H, W]``
@@ -188,7 +206,7 @@ def render_boutons(
     terminal = show & (boutons.kind == TERMINAL)
     value = scene.variation[boutons.slot, boutons.point]
     per_point_valid = jnp.broadcast_to(terminal[:, None], boutons.branch_points.shape[:2])
-    dist = jax.vmap(lambda p, ok, t: rasterize_distance(p, ok, t, height, width, cfg.raster_halfwidth))(
+    dist = jax.vmap(lambda p, ok, t: rasterize_distance(p, ok, t, height, width, cfg.raster_halfwidth, bounds))(
         boutons.branch_points, per_point_valid, boutons.radius.astype(jnp.float32) / 2
     )  # [NBOU, H, W]
     branch_profile = gaussian_profile(dist, 0.75 * cfg.sigma_spread)

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["point_windows", "rasterize_nearest", "rasterize_distance", "footprint_mask", "summed_area_table", "rect_any"]
+__all__ = ["inside_image", "inside_box", "as_box", "point_windows", "rasterize_nearest", "rasterize_distance", "footprint_mask", "summed_area_table", "rect_any"]
 
 _NO_POINT = np.iinfo(np.int32).max
 _NO_KEY = np.iinfo(np.uint32).max
@@ -35,7 +35,24 @@ def _offsets(halfwidth: int) -> np.ndarray:
 
 def inside_image(points: jax.Array, height: int, width: int) -> jax.Array:
     """``[...]`` True where a point lies inside the image box ``[0, H-1] x [0, W-1]``."""
-    return (points[..., 0] >= 0) & (points[..., 0] <= height - 1) & (points[..., 1] >= 0) & (points[..., 1] <= width - 1)
+    return inside_box(points, (0, 0, height, width))
+
+
+def inside_box(points: jax.Array, box) -> jax.Array:
+    """``[...]`` True where a point lies in ``[r0, r1 - 1] x [c0, c1 - 1]`` for ``box =
+    (r0, c0, r1, c1)``."""
+    r0, c0, r1, c1 = box
+    return (points[..., 0] >= r0) & (points[..., 0] <= r1 - 1) & (points[..., 1] >= c0) & (points[..., 1] <= c1 - 1)
+
+
+def as_box(bounds, height: int, width: int):
+    """The image box ``(r0, c0, r1, c1)`` in array coordinates from ``bounds``: None (the
+    whole ``height x width`` array), ``(rows, cols)`` (its top-left part) or a box."""
+    if bounds is None:
+        return (0, 0, height, width)
+    if len(bounds) == 2:
+        return (0, 0, bounds[0], bounds[1])
+    return tuple(bounds)
 
 
 def point_windows(
@@ -45,6 +62,7 @@ def point_windows(
     height: int,
     width: int,
     halfwidth: int,
+    bounds: tuple[jax.Array, jax.Array] | None = None,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Pixels of the square window around each point.
 
@@ -55,6 +73,10 @@ def point_windows(
       height: image rows.
       width: image columns.
       halfwidth: static half-size of the window, at least ``ceil(max t) + 1``.
+      bounds: optional (possibly traced) image box within the static ``height x width``
+        array: ``(rows, cols)`` for its top-left part, or ``(r0, c0, r1, c1)`` (which may
+        extend beyond the array: e.g. a view cut out of a larger canvas). Points outside
+        the box count as outside the image; pixels are kept inside both box and array.
 
     Returns:
       ``flat [P, W2]`` int32 pixel indices (``height * width`` where not in the window),
@@ -66,8 +88,10 @@ def point_windows(
     delta = pix.astype(jnp.float32) - points[:, None, :]
     limit = jnp.broadcast_to(jnp.asarray(thickness, jnp.float32), points.shape[:1])[:, None] + 1.0
     in_window = jnp.all(jnp.abs(delta) < limit[..., None], axis=-1)
+    box = as_box(bounds, height, width)
+    in_window &= (pix[..., 0] >= box[0]) & (pix[..., 0] < box[2]) & (pix[..., 1] >= box[1]) & (pix[..., 1] < box[3])
     in_window &= (pix[..., 0] >= 0) & (pix[..., 0] < height) & (pix[..., 1] >= 0) & (pix[..., 1] < width)
-    in_window &= (valid & inside_image(points, height, width))[:, None]
+    in_window &= (valid & inside_box(points, box))[:, None]
     flat = jnp.where(in_window, pix[..., 0] * width + pix[..., 1], height * width)
     dist = jnp.sqrt(jnp.sum(delta * delta, axis=-1))
     return flat, in_window, dist
@@ -81,6 +105,7 @@ def rasterize_nearest(
     height: int,
     width: int,
     halfwidth: int,
+    bounds=None,
 ) -> tuple[jax.Array, jax.Array]:
     """Distance map and nearest-point value map of one group of points (one branch).
 
@@ -98,6 +123,7 @@ def rasterize_nearest(
       height: image rows.
       width: image columns.
       halfwidth: static window half-size (`point_windows`).
+      bounds: optional image box (`point_windows`).
 
     Returns:
       ``dist [H, W]`` (``+inf`` outside every window) and ``value [H, W]`` (the value of
@@ -106,9 +132,9 @@ def rasterize_nearest(
     n_points = points.shape[0]
     index_bits = max(1, int(np.ceil(np.log2(n_points))))
     if index_bits > 16:  # too many points to pack with enough distance resolution
-        return _rasterize_nearest_two_pass(points, values, valid, thickness, height, width, halfwidth)
+        return _rasterize_nearest_two_pass(points, values, valid, thickness, height, width, halfwidth, bounds)
     dist_bits = 32 - index_bits
-    flat, in_window, dist = point_windows(points, valid, thickness, height, width, halfwidth)
+    flat, in_window, dist = point_windows(points, valid, thickness, height, width, halfwidth, bounds)
     d_max = np.float32(2.0 * halfwidth)  # every window pixel is closer than sqrt(2) * halfwidth
     levels = np.float32(2**dist_bits - 1)
     quantised = jnp.minimum(jnp.floor(dist / d_max * levels), levels).astype(jnp.uint32)
@@ -125,9 +151,9 @@ def rasterize_nearest(
     return dmap.reshape(height, width), vmap_.reshape(height, width)
 
 
-def _rasterize_nearest_two_pass(points, values, valid, thickness, height, width, halfwidth):
+def _rasterize_nearest_two_pass(points, values, valid, thickness, height, width, halfwidth, bounds=None):
     """`rasterize_nearest` for very many points: scatter-min of distances, then of indices."""
-    flat, in_window, dist = point_windows(points, valid, thickness, height, width, halfwidth)
+    flat, in_window, dist = point_windows(points, valid, thickness, height, width, halfwidth, bounds)
     n_pix = height * width
     cand = jnp.where(in_window, dist, jnp.inf).ravel()
     flat = flat.ravel()
@@ -141,20 +167,26 @@ def _rasterize_nearest_two_pass(points, values, valid, thickness, height, width,
 
 
 def rasterize_distance(
-    points: jax.Array, valid: jax.Array, thickness: jax.Array, height: int, width: int, halfwidth: int
+    points: jax.Array, valid: jax.Array, thickness: jax.Array, height: int, width: int, halfwidth: int, bounds=None
 ) -> jax.Array:
     """``[H, W]`` distance map of one group of points (`rasterize_nearest` without values)."""
-    flat, in_window, dist = point_windows(points, valid, thickness, height, width, halfwidth)
+    flat, in_window, dist = point_windows(points, valid, thickness, height, width, halfwidth, bounds)
     cand = jnp.where(in_window, dist, jnp.inf).ravel()
     dmap = jnp.full((height * width,), jnp.inf, jnp.float32).at[flat.ravel()].min(cand, mode="drop")
     return dmap.reshape(height, width)
 
 
 def footprint_mask(
-    points: jax.Array, valid: jax.Array, thickness: jax.Array, height: int, width: int, halfwidth: int
+    points: jax.Array,
+    valid: jax.Array,
+    thickness: jax.Array,
+    height: int,
+    width: int,
+    halfwidth: int,
+    bounds: tuple[jax.Array, jax.Array] | None = None,
 ) -> jax.Array:
     """``[H, W]`` bool union of the windows of the points (the finite part of the distance map)."""
-    flat, in_window, _ = point_windows(points, valid, thickness, height, width, halfwidth)
+    flat, in_window, _ = point_windows(points, valid, thickness, height, width, halfwidth, bounds)
     return jnp.zeros((height * width,), bool).at[flat.ravel()].set(in_window.ravel(), mode="drop").reshape(height, width)
 
 

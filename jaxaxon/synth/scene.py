@@ -68,18 +68,22 @@ def slot_branch_ids(cfg: GeneratorConfig) -> jax.Array:
     return jnp.arange(cfg.max_branches, dtype=jnp.int32) % cfg.MaxBran
 
 
-def draw_scene(key: jax.Array, cfg: GeneratorConfig) -> AxonScene:
+def draw_scene(key: jax.Array, cfg: GeneratorConfig, bounds: tuple[jax.Array, jax.Array] | None = None) -> AxonScene:
     """Draws the axon scene of one image.
 
     Args:
       key: PRNG key.
-      cfg: generator parameters (static).
+      cfg: generator parameters (static); ``cfg.shape`` is the static canvas.
+      bounds: optional (possibly traced) ``(rows, cols) <= cfg.shape``: draw on the
+        top-left ``rows x cols`` part of the canvas only (time series, whose padded canvas
+        depends on the drawn rotation angles).
 
     Returns:
       An `AxonScene` without batch axis.
     """
+    bounds = cfg.shape if bounds is None else bounds
     # the first attempt runs inside the loop too, so the scene graph is compiled once
-    empty = jax.eval_shape(lambda k: _attempt(k, cfg), key)
+    empty = jax.eval_shape(lambda k: _attempt(k, cfg, bounds), key)
     empty = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), empty)
 
     def cond(state):
@@ -88,7 +92,7 @@ def draw_scene(key: jax.Array, cfg: GeneratorConfig) -> AxonScene:
 
     def body(state):
         _, i = state
-        return _attempt(jax.random.fold_in(key, i), cfg), i + 1
+        return _attempt(jax.random.fold_in(key, i), cfg, bounds), i + 1
 
     scene, used = jax.lax.while_loop(cond, body, (empty, jnp.int32(0)))
     return dataclasses.replace(scene, attempts=used)
@@ -97,7 +101,7 @@ def draw_scene(key: jax.Array, cfg: GeneratorConfig) -> AxonScene:
 # --- one attempt ----------------------------------------------------------------------------
 
 
-def _attempt(key: jax.Array, cfg: GeneratorConfig) -> AxonScene:
+def _attempt(key: jax.Array, cfg: GeneratorConfig, bounds) -> AxonScene:
     nb, nsp = cfg.max_branches, cfg.NSplinePoints
     k_counts, k_draw = jax.random.split(key)
     u = jax.random.uniform(k_counts, (1 + cfg.MaxAxons + nb,))
@@ -123,12 +127,13 @@ def _attempt(key: jax.Array, cfg: GeneratorConfig) -> AxonScene:
         axon, k_axon = inputs
         k_mother, k_daughters = jax.random.split(k_axon)
         slot = axon * cfg.MaxBran
-        state = _place_branch(state, k_mother, slot, thickness[slot], active[slot], cfg, mother=True)
+        state = _place_branch(state, k_mother, slot, thickness[slot], active[slot], cfg, bounds, mother=True)
 
         def daughter_body(state, inputs):
             branch, k_branch = inputs
             slot_d = slot + branch
-            return _place_branch(state, k_branch, slot_d, thickness[slot_d], active[slot_d], cfg, mother=False), None
+            placed = _place_branch(state, k_branch, slot_d, thickness[slot_d], active[slot_d], cfg, bounds, mother=False)
+            return placed, None
 
         daughters = (jnp.arange(1, cfg.MaxBran), jax.random.split(k_daughters, cfg.MaxBran - 1))
         state, _ = jax.lax.scan(daughter_body, state, daughters)
@@ -149,14 +154,14 @@ def _attempt(key: jax.Array, cfg: GeneratorConfig) -> AxonScene:
     )
 
 
-def _place_branch(state, key, slot, thickness, active, cfg: GeneratorConfig, *, mother: bool):
+def _place_branch(state, key, slot, thickness, active, cfg: GeneratorConfig, bounds, *, mother: bool):
     """Draws the candidates of one slot, keeps the first acceptable one, updates the state.
 
     All randomness of the slot comes from one block of uniforms ``[K, S + 12]`` (walk
     turns, start, start value, profile, gap), one threefry computation in the program.
     """
     n_cand, nsp, n_steps = cfg.branch_candidates, cfg.NSplinePoints, cfg.max_walk_steps
-    height, width = cfg.shape
+    height, width = bounds
     u = jax.random.uniform(key, (n_cand, n_steps + 3 + PROFILE_DRAWS + GAP_DRAWS))
     u_walk, u_start, u_value = u[:, :n_steps], u[:, n_steps : n_steps + 2], u[:, n_steps + 2]
     u_profile = u[:, n_steps + 3 : n_steps + 3 + PROFILE_DRAWS]
@@ -171,7 +176,7 @@ def _place_branch(state, key, slot, thickness, active, cfg: GeneratorConfig, *, 
         first_turn_cos = None
         profile = cfg.AxonProfile
     else:
-        eligible = _start_candidates(state, slot, cfg).ravel()
+        eligible = _start_candidates(state, slot, cfg, bounds).ravel()
         count = jnp.cumsum(eligible)
         choice = jnp.searchsorted(count, uniform_int(u_start[:, 0], 1, jnp.maximum(count[-1], 1)))  # uniform eligible point
         has_start = jnp.broadcast_to(count[-1] > 0, (n_cand,))
@@ -216,7 +221,7 @@ def _place_branch(state, key, slot, thickness, active, cfg: GeneratorConfig, *, 
             centre = start if cfg.fixed else start[:, ::-1]  # B1: row and column swapped
             allowed = cfg.straightBranching * thickness
             conflict = jax.vmap(
-                lambda p, ins, h, c: _daughter_conflict(state["footprint"], p, ins, h, c, thickness, allowed, cfg)
+                lambda p, ins, h, c: _daughter_conflict(state["footprint"], p, ins, h, c, thickness, allowed, cfg, bounds)
             )(points, inside, hit, centre)
             accept &= ~conflict
 
@@ -231,17 +236,19 @@ def _place_branch(state, key, slot, thickness, active, cfg: GeneratorConfig, *, 
     new["parent_index"] = state["parent_index"].at[slot].set(jnp.where(ok, parent_index[pick], -1))
     new["failed"] = state["failed"] + (active & ~ok).astype(jnp.int32)
     if not cfg.crossingOK:
-        own = footprint_mask(points[pick], jnp.broadcast_to(ok, (nsp,)), thickness, height, width, cfg.raster_halfwidth)
+        own = footprint_mask(
+            points[pick], jnp.broadcast_to(ok, (nsp,)), thickness, *cfg.shape, cfg.raster_halfwidth, bounds
+        )
         new["footprint"] = state["footprint"] | own
     return new
 
 
-def _start_candidates(state, slot, cfg: GeneratorConfig) -> jax.Array:
+def _start_candidates(state, slot, cfg: GeneratorConfig, bounds) -> jax.Array:
     """``[NB, NSP]`` points a daughter in ``slot`` may start on (spec 1.7, bug B3)."""
     nb, nsp = cfg.max_branches, cfg.NSplinePoints
     slots = jnp.arange(nb)
     same_axon_before = (slots // cfg.MaxBran == slot // cfg.MaxBran) & (slots < slot)
-    eligible = (state["valid"] & same_axon_before)[:, None] & inside_image(state["points"], *cfg.shape)
+    eligible = (state["valid"] & same_axon_before)[:, None] & inside_image(state["points"], *bounds)
     if cfg.fixed:
         excluded = state["gap"]
     else:  # B3: per-branch gap indices used as positions in the whole image's point list
@@ -250,7 +257,7 @@ def _start_candidates(state, slot, cfg: GeneratorConfig) -> jax.Array:
     return eligible & ~excluded
 
 
-def _daughter_conflict(footprint, points, inside, hit, centre, thickness, allowed, cfg: GeneratorConfig):
+def _daughter_conflict(footprint, points, inside, hit, centre, thickness, allowed, cfg: GeneratorConfig, bounds):
     """Whether a daughter candidate shares a footprint pixel farther than ``allowed`` from
     ``centre`` (spec 1.6).
 
@@ -260,12 +267,13 @@ def _daughter_conflict(footprint, points, inside, hit, centre, thickness, allowe
     beyond which the rim windows fall back to the whole-window test (which can only reject
     more, never accept a crossing).
     """
-    height, width = cfg.shape
+    height, width = bounds
     t = thickness
     lo = jnp.stack([jnp.floor(points[:, 0] - t), jnp.floor(points[:, 1] - t)], -1)
     hi = jnp.stack([jnp.ceil(points[:, 0] + t), jnp.ceil(points[:, 1] + t)], -1)
-    lo = jnp.clip(lo, 0, jnp.array([height - 1, width - 1]))
-    hi = jnp.clip(hi, 0, jnp.array([height - 1, width - 1]))
+    top = jnp.stack([height - 1, width - 1]).astype(jnp.float32)
+    lo = jnp.clip(lo, 0, top)
+    hi = jnp.clip(hi, 0, top)
     nearest = jnp.clip(centre, lo, hi)
     d_min = jnp.linalg.norm(nearest - centre, axis=-1)
     farthest = jnp.where(jnp.abs(lo - centre) > jnp.abs(hi - centre), lo, hi)
@@ -278,8 +286,9 @@ def _daughter_conflict(footprint, points, inside, hit, centre, thickness, allowe
     # pixel-by-pixel test of the first rim windows
     budget = min(_STRADDLE_BUDGET, points.shape[0])
     order = jnp.argsort(~rim, stable=True)[:budget]
-    flat, in_window, _ = point_windows(points[order], rim[order], t, height, width, cfg.raster_halfwidth)
+    static_width = cfg.shape[1]
+    flat, in_window, _ = point_windows(points[order], rim[order], t, *cfg.shape, cfg.raster_halfwidth, bounds)
     shared = footprint.ravel().at[flat].get(mode="fill", fill_value=False) & in_window
-    pix = jnp.stack([flat // width, flat % width], -1).astype(jnp.float32)
+    pix = jnp.stack([flat // static_width, flat % static_width], -1).astype(jnp.float32)
     far = jnp.linalg.norm(pix - centre, axis=-1) > allowed
     return conflict | jnp.any(shared & far)
