@@ -62,11 +62,15 @@ def rasterize_scene(
     """
     height, width = cfg.shape
     halfwidth = cfg.raster_halfwidth if halfwidth is None else halfwidth
-    per_branch_valid = jnp.broadcast_to(valid[:, None], values.shape)
-    dist, var = jax.vmap(lambda p, v, ok, t: rasterize_nearest(p, v, ok, t, height, width, halfwidth, bounds))(
-        points, values, per_branch_valid, thickness
-    )
-    return jnp.min(dist, axis=0), jnp.min(var, axis=0)
+
+    def merge(maps, branch):  # one branch at a time: memory of one [H, W] pair, not NB
+        p, v, ok, t = branch
+        dist, var = rasterize_nearest(p, v, jnp.broadcast_to(ok, v.shape), t, height, width, halfwidth, bounds)
+        return (jnp.minimum(maps[0], dist), jnp.minimum(maps[1], var)), None
+
+    init = (jnp.full((height, width), jnp.inf, jnp.float32), jnp.full((height, width), jnp.inf, jnp.float32))
+    (distance, variation), _ = jax.lax.scan(merge, init, (points, values, valid, thickness))
+    return distance, variation
 
 
 def gaussian_profile(distance: jax.Array, sigma: float | jax.Array) -> jax.Array:

@@ -202,16 +202,25 @@ def render_boutons(
     show = boutons.valid if visible is None else boutons.valid & visible
     bright = boutons.brightness if brightness is None else brightness
 
-    # terminal branches through the shared rasteriser, thickness r / 2
+    # terminal branches through the shared rasteriser, thickness r / 2, merged by maximum
     terminal = show & (boutons.kind == TERMINAL)
     value = scene.variation[boutons.slot, boutons.point]
-    per_point_valid = jnp.broadcast_to(terminal[:, None], boutons.branch_points.shape[:2])
-    dist = jax.vmap(lambda p, ok, t: rasterize_distance(p, ok, t, height, width, cfg.raster_halfwidth, bounds))(
-        boutons.branch_points, per_point_valid, boutons.radius.astype(jnp.float32) / 2
-    )  # [NBOU, H, W]
-    branch_profile = gaussian_profile(dist, 0.75 * cfg.sigma_spread)
-    branch_img = jnp.max(branch_profile * (value[:, None, None] + cfg.sigma_noise_axon * pixel_noise[None]), axis=0, initial=0.0)
-    branch_clean = jnp.max(branch_profile * value[:, None, None], axis=0, initial=0.0)
+    noise = cfg.sigma_noise_axon * pixel_noise
+
+    def draw_branch(images, branch):  # one terminal branch at a time: one [H, W] map live
+        points, ok, radius, val = branch
+        dist = rasterize_distance(
+            points, jnp.broadcast_to(ok, points.shape[:1]), radius.astype(jnp.float32) / 2,
+            height, width, cfg.raster_halfwidth, bounds,
+        )  # fmt: skip
+        profile = gaussian_profile(dist, 0.75 * cfg.sigma_spread)
+        noisy = jnp.where(ok, profile * (val + noise), 0.0)
+        return (jnp.maximum(images[0], noisy), jnp.maximum(images[1], profile * val)), None
+
+    zeros = jnp.zeros((height, width), jnp.float32)
+    (branch_img, branch_clean), _ = jax.lax.scan(
+        draw_branch, (zeros, zeros), (boutons.branch_points, terminal, boutons.radius, value)
+    )
 
     # bouton discs, scatter-max of a static (2R+1)^2 window per bouton
     half = math.floor(cfg.MaxThickness) + 1
