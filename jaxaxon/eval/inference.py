@@ -164,10 +164,10 @@ def predict_image(predict_fn: PredictFn, image: np.ndarray, tiling: TilingConfig
     rows, hp = window_grid(h, tiling)
     cols, wp = window_grid(w, tiling)
     padded = np.pad(image, ((c, hp - h - c), (c, wp - w - c)), mode=tiling.pad_mode)
-    weight = blend_weight(tiling)
+    weight = blend_weight(tiling).astype(np.float32)
     core, t = tiling.core, tiling.tile
     acc: np.ndarray | None = None
-    wsum = np.zeros((h, w), np.float64)
+    wsum = np.zeros((h, w), np.float32)
     starts = [(r, q) for r in rows for q in cols]
     for b0 in range(0, len(starts), tiling.batch_size):
         chunk = starts[b0 : b0 + tiling.batch_size]
@@ -176,7 +176,7 @@ def predict_image(predict_fn: PredictFn, image: np.ndarray, tiling: TilingConfig
             batch[k] = padded[r : r + t, q : q + t]
         out = _call(predict_fn, batch)
         if acc is None:
-            acc = np.zeros((h, w) + out.shape[3:], np.float64)
+            acc = np.zeros((h, w) + out.shape[3:], np.float32)  # float32: huge mosaics fit in memory
         for k, (r, q) in enumerate(chunk):
             nr, nq = min(core, h - r), min(core, w - q)  # the core's part inside the image
             wk = weight[:nr, :nq]
@@ -185,7 +185,7 @@ def predict_image(predict_fn: PredictFn, image: np.ndarray, tiling: TilingConfig
             wsum[r : r + nr, q : q + nq] += wk
     assert acc is not None
     norm = wsum if acc.ndim == 2 else wsum[..., None]
-    return (acc / norm).astype(np.float32)
+    return acc / norm
 
 
 def predict_images(
