@@ -52,8 +52,12 @@ def run_frangi(samples, out: Path, quick: bool) -> dict:
         t0 = time.perf_counter()
         maps = [bl.frangi_map(s.image, sigmas) for s in samples]
         m = evaluate_predictions(
-            samples, maps, out / f"vesselnn_frangi_{key}", name=f"{label} {list(sigmas)}",
-            save_predictions=not quick, extra={"baseline": "frangi", "sigmas": list(sigmas)},
+            samples,
+            maps,
+            out / f"vesselnn_frangi_{key}",
+            name=f"{label} {list(sigmas)}",
+            save_predictions=not quick,
+            extra={"baseline": "frangi", "sigmas": list(sigmas)},
         )
         results[key] = {
             "label": label,
@@ -64,7 +68,10 @@ def run_frangi(samples, out: Path, quick: bool) -> dict:
             "seconds": round(time.perf_counter() - t0, 1),
         }
         curves[f"{label} {list(sigmas)}"] = m["curves"]
-        print(f"vesselnn {label}: Dice {m['dice']:.3f} clDice {m['cldice']:.3f} at t={m['best_threshold']:.3f}", flush=True)
+        print(
+            f"vesselnn {label}: Dice {m['dice']:.3f} clDice {m['cldice']:.3f} at t={m['best_threshold']:.3f}",
+            flush=True,
+        )
     save_curve_plots(curves, out / "plots", prefix="vesselnn_")
     return results
 
@@ -93,12 +100,23 @@ def run_log(samples, out: Path, grid) -> dict:
     # held-out detections through the common evaluation (overlays, metrics.json)
     dets = [bl.detect_boutons_log(s.image, held_params[i])[0] for i, s in enumerate(samples)]
     m = evaluate_predictions(
-        samples, None, out / "bass2017_log_heldout", bouton_detections=dets, name="LoG (held-out params)",
-        extra={"baseline": "log", "protocol": "leave-one-group-out; each image detected with its fold's params", "folds": folds},
+        samples,
+        None,
+        out / "bass2017_log_heldout",
+        bouton_detections=dets,
+        name="LoG (held-out params)",
+        extra={
+            "baseline": "log",
+            "protocol": "leave-one-group-out; each image detected with its fold's params",
+            "folds": folds,
+        },
     )
     assert abs(m["bouton_f1"] - cv["f1"]) < 1e-12, (m["bouton_f1"], cv["f1"])  # same numbers, two code paths
-    print(f"bass2017 LoG: held-out F1 {cv['f1']:.3f} (P {cv['precision']:.3f} R {cv['recall']:.3f}); "
-          f"in-sample F1 {insample['f1']:.3f} with {grid[full_best]}", flush=True)
+    print(
+        f"bass2017 LoG: held-out F1 {cv['f1']:.3f} (P {cv['precision']:.3f} R {cv['recall']:.3f}); "
+        f"in-sample F1 {insample['f1']:.3f} with {grid[full_best]}",
+        flush=True,
+    )
     return {
         "protocol": "leave-one-group-out CV over images, groups " + " ".join("/".join(g) for g in BASS_GROUPS),
         "grid_size": len(grid),
@@ -118,16 +136,22 @@ def _f(x, nd=3):
 
 def markdown(res: dict) -> str:
     lines = ["# Baselines on the development images of shared/real", ""]
-    lines += [f"Command: `{res['command']}`  ", f"scikit-image {res['versions']['skimage']}, numpy {res['versions']['numpy']}", ""]
+    lines += [
+        f"Command: `{res['command']}`  ",
+        f"scikit-image {res['versions']['skimage']}, numpy {res['versions']['numpy']}",
+        "",
+    ]
     if res.get("vesselnn"):
         lines += [
-            "## Frangi vesselness on vesselnn (vessels, not axons; 2-D slices, mean over slices)", "",
+            "## Frangi vesselness on vesselnn (vessels, not axons; 2-D slices, mean over slices)",
+            "",
             "| method | sigmas (px) | slices | best threshold | Dice | clDice | TPR | FPR | precision |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for r in res["vesselnn"].values():
             lines.append(
-                f"| {r['label']} | {', '.join(f'{s:g}' for s in r['sigmas'])} | {r['n_slices']} | {_f(r['best_threshold'])} | "
+                f"| {r['label']} | {', '.join(f'{s:g}' for s in r['sigmas'])} | {r['n_slices']} | "
+                f"{_f(r['best_threshold'])} | "
                 f"{_f(r['dice'])} | {_f(r['cldice'])} | {_f(r['tpr'])} | {_f(r['fpr'])} | {_f(r['precision'])} |"
             )
         lines += ["", "Per volume (Dice / clDice at the overall best threshold):", ""]
@@ -135,21 +159,33 @@ def markdown(res: dict) -> str:
         lines += ["| method | " + " | ".join(vols) + " |", "| --- |" + " --- |" * len(vols)]
         for r in res["vesselnn"].values():
             pv = r["per_volume"]
-            lines.append(f"| {r['label']} | " + " | ".join(f"{_f(pv[v]['dice'])} / {_f(pv[v]['cldice'])}" for v in vols) + " |")
+            lines.append(
+                f"| {r['label']} | " + " | ".join(f"{_f(pv[v]['dice'])} / {_f(pv[v]['cldice'])}" for v in vols) + " |"
+            )
         lines.append("")
     if res.get("bass2017"):
         b = res["bass2017"]
         h, f = b["heldout"], b["fit_on_all"]
         lines += [
-            "## LoG bouton detection on bass2017", "",
-            f"{b['n_images']} images, {b['n_boxes']} boxes; {b['protocol']}; grid of {b['grid_size']} settings; "
-            "a detected centre inside an unmatched box is a hit.", "",
-            "| protocol | precision | recall | F1 | TP | FP | FN |", "| --- | --- | --- | --- | --- | --- | --- |",
-            f"| held out (cross-validated) | {_f(h['precision'])} | {_f(h['recall'])} | {_f(h['f1'])} | {h['tp']} | {h['fp']} | {h['fn']} |",
+            "## LoG bouton detection on bass2017",
+            "",
+            (
+                f"{b['n_images']} images, {b['n_boxes']} boxes; {b['protocol']}; grid of {b['grid_size']} settings; "
+                "a detected centre inside an unmatched box is a hit."
+            ),
+            "",
+            "| protocol | precision | recall | F1 | TP | FP | FN |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+            f"| held out (cross-validated) | {_f(h['precision'])} | {_f(h['recall'])} | {_f(h['f1'])} | "
+            f"{h['tp']} | {h['fp']} | {h['fn']} |",
             f"| in-sample (fit on all, optimistic) | {_f(f['precision'])} | {_f(f['recall'])} | {_f(f['f1'])} | | | |",
-            "", "Parameters fit on all images: " + ", ".join(f"{k}={v}" for k, v in f["params"].items()), "",
-            "Per fold: " + "; ".join(
-                f"{'/'.join(fo['held_out'])}: min_sigma={fo['params']['min_sigma']}, max_sigma={fo['params']['max_sigma']}, "
+            "",
+            "Parameters fit on all images: " + ", ".join(f"{k}={v}" for k, v in f["params"].items()),
+            "",
+            "Per fold: "
+            + "; ".join(
+                f"{'/'.join(fo['held_out'])}: min_sigma={fo['params']['min_sigma']}, "
+                f"max_sigma={fo['params']['max_sigma']}, "
                 f"threshold={fo['params']['threshold']} (TP {fo['tp']}, FP {fo['fp']}, FN {fo['fn']})"
                 for fo in b["folds"]
             ),

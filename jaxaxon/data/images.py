@@ -183,7 +183,7 @@ def _read_tiff(path: Path) -> np.ndarray:
         if "S" in axes and arr.ndim == len(axes):  # colour samples (possibly planar) go last
             arr = np.moveaxis(arr, axes.index("S"), -1)
         return arr
-    except Exception as err:  # tifffile raises many types (TiffFileError, ValueError, ...)
+    except Exception as err:  # noqa: BLE001 -- tifffile raises many types (TiffFileError, ValueError, ...)
         raise ImageDataError(f"{path}: cannot be read as a TIFF ({type(err).__name__}: {err})") from None
 
 
@@ -265,7 +265,7 @@ def read_boxes(path: str | os.PathLike) -> dict[str, np.ndarray]:
     except (OSError, UnicodeDecodeError) as err:
         raise ImageDataError(f"{path}: cannot be read ({err})") from None
     if not isinstance(raw, dict):
-        raise ImageDataError(f"{path}: expected an object {{\"NAME\": [[row0, col0, row1, col1], ...]}}")
+        raise ImageDataError(f'{path}: expected an object {{"NAME": [[row0, col0, row1, col1], ...]}}')
     out: dict[str, np.ndarray] = {}
     for name, boxes in raw.items():
         where = f"{path}: {name!r}"
@@ -276,7 +276,11 @@ def read_boxes(path: str | os.PathLike) -> dict[str, np.ndarray]:
             if not (isinstance(box, list) and len(box) == 4):
                 raise ImageDataError(f"{where} box {k}: expected [row0, col0, row1, col1], got {box!r}")
             for j, v in enumerate(box):
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not v.is_integer()):
+                if (
+                    isinstance(v, bool)
+                    or not isinstance(v, (int, float))
+                    or (isinstance(v, float) and not v.is_integer())
+                ):
                     raise ImageDataError(f"{where} box {k}: coordinates must be integers, got {box!r}")
                 arr[k, j] = int(v)
         out[name] = arr
@@ -442,9 +446,7 @@ def scan_folder(path: str | os.PathLike) -> FolderScan:
     if not root.is_dir():
         raise ImageDataError(f"{root}: not a folder")
     images_dir, masks_dir = root / "images", root / "masks"
-    volumes = [
-        f for f in sorted(root.iterdir()) if f.is_file() and f.suffix.lower() == VOLUME_SUFFIX and _is_volume(f)
-    ]
+    volumes = [f for f in sorted(root.iterdir()) if f.is_file() and f.suffix.lower() == VOLUME_SUFFIX and _is_volume(f)]
     images: dict[str, Path] = {}
     masks: dict[str, Path] = {}
     if images_dir.is_dir():
@@ -527,7 +529,9 @@ def iter_samples(path: str | os.PathLike) -> Iterator[Sample]:
         slices = read_volume(v, boxes)
         if boxes:
             valid = {s.name for s in slices}
-            unknown = sorted(k for k in boxes if k.startswith(v.stem + "_z") and k not in valid and k not in scan.images)
+            unknown = sorted(
+                k for k in boxes if k.startswith(v.stem + "_z") and k not in valid and k not in scan.images
+            )
             if unknown:
                 raise ImageDataError(f"{BOXES_FILE}: boxes for slices {', '.join(unknown)} that {v.name} does not have")
         yield from slices

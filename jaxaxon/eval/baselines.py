@@ -16,7 +16,6 @@ skeleton: median 2-28 px per slice, up to ~50), hence `VESSEL_SIGMAS` 2..16 for 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -63,7 +62,7 @@ def unit_range(image: np.ndarray, low: float = 1.0, high: float = 99.9) -> np.nd
 def frangi_map(image: np.ndarray, sigmas: Sequence[float] = AXON_SIGMAS, decades: float = 4.0) -> np.ndarray:
     """Frangi vesselness (bright ridges) as a [0, 1] map on a logarithmic scale.
 
-    The response spans several decades (on real two-photon data the best cut lies near 0.2 % of
+    The response spans several decades (on the vesselnn two-photon data the best cut lies near 0.1-0.2 % of
     the maximum), so a map divided by its maximum would put every useful threshold below the
     sweep's first one (0.005). The map is therefore ``1 + log10(v / max(v)) / decades``, clipped
     to [0, 1]: monotone in ``v`` (same ranking, same ROC), and the 200 linear thresholds sample
@@ -195,4 +194,8 @@ def fit_log_detector(samples: Sequence, grid: Sequence[LogParams] = DEFAULT_LOG_
     for p, params in enumerate(grid):
         tp, fp, fn = (int(v) for v in counts[:, p].sum(axis=0))
         table.append({**params.to_dict(), **detection_scores(DetectionCounts(tp, fp, fn))})
-    return grid[best], {"params": grid[best].to_dict(), **{k: table[best][k] for k in ("f1", "precision", "recall")}, "grid": table}
+    return grid[best], {
+        "params": grid[best].to_dict(),
+        **{k: table[best][k] for k in ("f1", "precision", "recall")},
+        "grid": table,
+    }

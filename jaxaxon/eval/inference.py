@@ -75,7 +75,9 @@ class TilingConfig:
                 raise ValueError(f"TilingConfig.{name} must be >= 0, got {getattr(self, name)}")
         for name in ("tile", "context", "overlap"):
             if getattr(self, name) % self.divisor:
-                raise ValueError(f"TilingConfig.{name}={getattr(self, name)} must be a multiple of divisor={self.divisor}")
+                raise ValueError(
+                    f"TilingConfig.{name}={getattr(self, name)} must be a multiple of divisor={self.divisor}"
+                )
         if self.stride <= 0:
             raise ValueError(
                 f"TilingConfig: tile={self.tile} must exceed 2*context + overlap = {2 * self.context + self.overlap}"

@@ -337,7 +337,10 @@ def match_centres_to_boxes(
     for k in order:
         r, c = centres[k] + 0.5
         inside = (
-            (boxes[:, 0] - margin <= r) & (r < boxes[:, 2] + margin) & (boxes[:, 1] - margin <= c) & (c < boxes[:, 3] + margin)
+            (boxes[:, 0] - margin <= r)
+            & (r < boxes[:, 2] + margin)
+            & (boxes[:, 1] - margin <= c)
+            & (c < boxes[:, 3] + margin)
         )
         cand = np.flatnonzero(inside & ~taken)
         if cand.size == 0:

@@ -96,7 +96,8 @@ def _check_maps(samples: Sequence, maps: Sequence[np.ndarray] | None, what: str)
             raise ValueError(f"{s.name}: {what} has shape {m.shape} but the image is {tuple(s.image.shape)}")
         if m.size and not (np.all(np.isfinite(m)) and m.min() >= 0 and m.max() <= 1):
             raise ValueError(
-                f"{s.name}: {what} must hold probabilities in [0, 1] (got min {np.nanmin(m):.4g}, max {np.nanmax(m):.4g}"
+                f"{s.name}: {what} must hold probabilities in [0, 1] "
+                f"(got min {np.nanmin(m):.4g}, max {np.nanmax(m):.4g}"
                 f"{', NaN/inf' if not np.all(np.isfinite(m)) else ''}); apply the sigmoid/softmax first"
             )
     return maps
@@ -112,7 +113,9 @@ def _pixel_metrics(
     }
     if not idx:
         return summary, rows, []
-    sweep = threshold_sweep([maps[i] for i in idx], [samples[i].mask for i in idx], thresholds, [samples[i].name for i in idx])
+    sweep = threshold_sweep(
+        [maps[i] for i in idx], [samples[i].mask for i in idx], thresholds, [samples[i].name for i in idx]
+    )
     summary.update(sweep.summary())
     b = sweep.best_index
     per = sweep.per_image
@@ -164,7 +167,12 @@ def _bouton_metrics(
         "bouton_detection": (
             {"source": "given detections", "box_margin": margin}
             if detections is not None
-            else {"source": "components of bouton map > threshold", "threshold": threshold, "min_area": min_area, "box_margin": margin}
+            else {
+                "source": "components of bouton map > threshold",
+                "threshold": threshold,
+                "min_area": min_area,
+                "box_margin": margin,
+            }
         ),
     }
     if bouton_maps is not None:  # for information: F1 at other thresholds (not used to pick anything)
@@ -243,7 +251,9 @@ def evaluate_predictions(
         pix, rows, curves = _pixel_metrics(samples, maps, np.asarray(thresholds, np.float64))
     else:
         pix, rows, curves = _pixel_metrics(samples, [], np.asarray(thresholds, np.float64), skip=True)
-    bou, brows, centres = _bouton_metrics(samples, bmaps, bouton_detections, bouton_threshold, bouton_min_area, box_margin)
+    bou, brows, centres = _bouton_metrics(
+        samples, bmaps, bouton_detections, bouton_threshold, bouton_min_area, box_margin
+    )
     for i, r in brows.items():
         rows[i].update(r)
 
@@ -314,7 +324,11 @@ def evaluate_baselines(
     if masked:
         maps = [bl.frangi_map(s.image, frangi_sigmas) for s in masked]
         result["frangi"] = evaluate_predictions(
-            masked, maps, out / "frangi", name=f"Frangi {list(frangi_sigmas)}", save_predictions=save_predictions,
+            masked,
+            maps,
+            out / "frangi",
+            name=f"Frangi {list(frangi_sigmas)}",
+            save_predictions=save_predictions,
             extra={"baseline": "frangi", "sigmas": list(frangi_sigmas)},
         )
     boxed = [s for s in samples if s.boxes is not None]
@@ -326,12 +340,29 @@ def evaluate_baselines(
         extra["log_params"] = log_params.to_dict()
         dets = [bl.detect_boutons_log(s.image, log_params)[0] for s in boxed]
         result["log"] = evaluate_predictions(
-            boxed, None, out / "log", bouton_detections=dets, name="LoG", box_margin=box_margin,
-            save_predictions=save_predictions, extra=extra,
+            boxed,
+            None,
+            out / "log",
+            bouton_detections=dets,
+            name="LoG",
+            box_margin=box_margin,
+            save_predictions=save_predictions,
+            extra=extra,
         )
     summary_keys = (
-        "best_threshold", "dice", "cldice", "tpr", "fpr", "precision", "pooled_dice",
-        "bouton_precision", "bouton_recall", "bouton_f1", "sigmas", "log_params", "n_images",
+        "best_threshold",
+        "dice",
+        "cldice",
+        "tpr",
+        "fpr",
+        "precision",
+        "pooled_dice",
+        "bouton_precision",
+        "bouton_recall",
+        "bouton_f1",
+        "sigmas",
+        "log_params",
+        "n_images",
     )
     write_json(
         out / "baselines.json",

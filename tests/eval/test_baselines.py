@@ -152,13 +152,15 @@ def test_volume_file_end_to_end(tmp_path):
     assert res["per_volume"]["vol"]["cldice"] == pytest.approx(res["cldice"])
     assert 0.5 < res["dice"] <= 1
     # perfect predictions: Dice 1 and clDice 1 at the first threshold
-    perfect = evaluate_predictions(samples, [s.mask.astype(np.float32) for s in samples], tmp_path / "p", save_predictions=False)
+    perfect = evaluate_predictions(
+        samples, [s.mask.astype(np.float32) for s in samples], tmp_path / "p", save_predictions=False
+    )
     assert perfect["dice"] == 1.0 and perfect["cldice"] == 1.0 and perfect["best_threshold"] == pytest.approx(0.005)
     assert perfect["tpr"] == 1.0 and perfect["fpr"] == 0.0 and perfect["precision"] == 1.0
 
 
 def test_bouton_maps_and_unlabelled_samples(tmp_path):
-    image, mask, boxes, centres = synthetic(30)
+    image, _, boxes, centres = synthetic(30)
     r, c = np.indices(image.shape)
     bmap = np.max([np.exp(-((r - a) ** 2 + (c - b) ** 2) / 8) for a, b in centres], axis=0)
     labelled = type("S", (), {"name": "x", "image": image, "mask": None, "boxes": boxes})()
@@ -181,14 +183,18 @@ def test_bouton_maps_and_unlabelled_samples(tmp_path):
 
 def test_json_safe():
     assert json_safe({"a": np.float32(np.nan), "b": [np.int64(3), np.bool_(True)], 1: np.arange(2)}) == {
-        "a": None, "b": [3, True], "1": [0, 1]
+        "a": None,
+        "b": [3, True],
+        "1": [0, 1],
     }
 
 
 def test_shared_real_baselines_run(shared_real, tmp_path):
     """One real slice of each set through the baselines: finite, sensible numbers (not a benchmark)."""
     vessel = [s for s in load_samples(shared_real / "vesselnn") if s.name == "santos2015_lowContrastVessels_z005"]
-    res = evaluate_predictions(vessel, [bl.frangi_map(vessel[0].image, bl.VESSEL_SIGMAS)], tmp_path / "v", save_predictions=False)
+    res = evaluate_predictions(
+        vessel, [bl.frangi_map(vessel[0].image, bl.VESSEL_SIGMAS)], tmp_path / "v", save_predictions=False
+    )
     assert 0.3 < res["dice"] < 1 and 0.3 < res["cldice"] < 1
     with pytest.warns(UserWarning):
         bass = [s for s in load_samples(shared_real / "bass2017") if s.name == "01"]
