@@ -452,7 +452,11 @@ def scan_folder(path: str | os.PathLike) -> FolderScan:
     if images_dir.is_dir():
         images = _stems(images_dir, IMAGE_SUFFIXES, "image")
     elif not volumes and not masks_dir.is_dir():
-        loose = [f for f in root.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
+        loose = [
+            f
+            for f in root.iterdir()
+            if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in IMAGE_SUFFIXES
+        ]
         if loose:
             images = {f.stem: f for f in sorted(loose)}
             if len(images) != len(loose):

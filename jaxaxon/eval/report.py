@@ -238,6 +238,10 @@ def evaluate_predictions(
     samples = list(samples)
     if not samples:
         raise ValueError("evaluate_predictions needs at least one sample")
+    names = [s.name for s in samples]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"sample names must be unique (their predictions share files): {', '.join(dup)}")
     if bouton_maps is not None and bouton_detections is not None:
         raise ValueError("give bouton_maps or bouton_detections, not both")
     maps = _check_maps(samples, prob_maps, "probability map")

@@ -74,6 +74,7 @@ def test_folder_without_masks_and_plain_folder(tmp_path):
     # a folder of loose images (for prediction)
     _png(tmp_path / "plain/p.png", np.zeros((3, 3), np.uint8))
     np.save(tmp_path / "plain/q.npy", np.ones((2, 5), np.float32))
+    (tmp_path / "plain/._p.png").write_bytes(b"resource fork")  # hidden files are ignored
     assert [x.name for x in load_samples(tmp_path / "plain")] == ["p", "q"]
     # a single image file
     (one,) = load_samples(tmp_path / "plain/q.npy")

@@ -177,6 +177,8 @@ def test_bouton_maps_and_unlabelled_samples(tmp_path):
         evaluate_predictions([labelled], [image], tmp_path / "e")  # raw intensities, not probabilities
     with pytest.raises(ValueError, match="not both"):
         evaluate_predictions([labelled], None, tmp_path / "e", [bmap], bouton_detections=[centres])
+    with pytest.raises(ValueError, match="names must be unique.*: x"):
+        evaluate_predictions([labelled, labelled], None, tmp_path / "e", [bmap, bmap])
     with pytest.raises(ValueError, match="at least one sample"):
         evaluate_predictions([], [], tmp_path / "e")
 
