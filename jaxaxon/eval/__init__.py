@@ -1,0 +1,1 @@
+"""Evaluation: metrics, fully convolutional inference, baselines, plots and reports."""

@@ -1,0 +1,1 @@
+"""Data on disk: real and other images (`jaxaxon.data.images`)."""

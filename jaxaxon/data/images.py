@@ -1,0 +1,546 @@
+"""Reading real (or any other) images: single 2-D images, labelled folders and volume files.
+
+The labelled folder format (``shared/spec/interface.md``)::
+
+    DIR/images/NAME.(png|tif|tiff|npy|jpg|jpeg)   2-D grayscale images, any size and dtype
+    DIR/masks/NAME.(png|tif|tiff|npy)             optional: same names and sizes, nonzero = axon
+    DIR/NAME.npz                                  optional volumes: ``image`` (and ``mask``) [Z, Y, X],
+                                                  evaluated slice by slice
+    DIR/bouton_boxes.json                         optional: {"NAME": [[row0, col0, row1, col1], ...]},
+                                                  0-based, half-open
+
+Every reader returns `Sample` objects: a name, the image as float32 ``[H, W]`` holding the
+file's values unchanged (no rescaling: normalisation belongs to the model or the baseline that
+consumes the image), and, where labelled, a bool mask ``[H, W]`` and int64 boxes ``[K, 4]``.
+
+Decisions (a demanding user should not be surprised by any of them):
+
+- Images of any integer or floating dtype are accepted; ``bool``, complex, object and string
+  arrays are refused (a bool "image" is almost always a mask put in the wrong folder).
+  Non-finite values (NaN, inf) are refused.
+- Colour files are accepted only when they carry one grayscale image: all colour channels equal
+  (grey saved as RGB) or exactly one channel non-zero (a single-colour lookup table, e.g. green
+  two-photon exports). Anything else is refused: a luminance conversion would silently mix
+  channels with unrelated weights. A constant alpha channel is dropped, a varying one refused.
+- Singleton axes are squeezed (``[1, H, W]``, ``[H, W, 1]``); 3-D stacks in ``images/`` are
+  refused with a pointer to the ``NAME.npz`` volume format.
+- JPEG images are accepted (with their compression artefacts), JPEG masks are not: compression
+  turns background pixels of a mask into small nonzero values.
+- If ``masks/`` exists, every image in ``images/`` needs a mask and every mask an image; a
+  partly labelled folder would make the mean Dice silently cover a subset.
+- ``bouton_boxes.json``: an image listed with ``[]`` is labelled and has no boutons; an image
+  not listed has ``boxes = None`` (not labelled for boutons); a name that matches no image is an
+  error (typos would otherwise drop labels). Box coordinates must be integers (integral floats
+  are accepted), with ``0 <= row0 < row1 <= H`` and ``0 <= col0 < col1 <= W``.
+- Volume slices are named ``STEM_zNNN`` (``NNN`` zero-padded to at least 3 digits); names must
+  be unique across the folder. Volumes without a ``mask`` array are accepted (unlabelled).
+- NumPy files are read with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "MASK_SUFFIXES",
+    "ImageDataError",
+    "Sample",
+    "iter_samples",
+    "load_samples",
+    "read_array",
+    "read_boxes",
+    "read_image",
+    "read_mask",
+    "read_volume",
+    "scan_folder",
+    "validate_boxes",
+]
+
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".npy", ".jpg", ".jpeg")
+MASK_SUFFIXES = (".png", ".tif", ".tiff", ".npy")
+VOLUME_SUFFIX = ".npz"
+BOXES_FILE = "bouton_boxes.json"
+
+
+class ImageDataError(ValueError):
+    """Raised for unreadable, unsupported or inconsistent image data; the message names the file."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Sample:
+    """One 2-D image with its optional labels.
+
+    Attributes:
+      name: unique name (file stem, or ``STEM_zNNN`` for a volume slice).
+      image: ``[H, W]`` float32, the file's values unchanged.
+      mask: ``[H, W]`` bool axon mask, or None when not labelled.
+      boxes: ``[K, 4]`` int64 bouton boxes (row0, col0, row1, col1; 0-based, half-open), or None
+        when not labelled for boutons (``K = 0`` means labelled, no boutons).
+      source: the file it came from.
+      dtype: the dtype stored in the file (e.g. ``"uint8"``), to tell the value range.
+      volume: the volume's stem for a volume slice, else None.
+      z: the slice index for a volume slice, else None.
+    """
+
+    name: str
+    image: np.ndarray
+    mask: np.ndarray | None = None
+    boxes: np.ndarray | None = None
+    source: str = ""
+    dtype: str = "float32"
+    volume: str | None = None
+    z: int | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(H, W)``."""
+        return tuple(self.image.shape)  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- single arrays
+
+
+def _check_dtype(arr: np.ndarray, where: str, *, allow_bool: bool) -> None:
+    kind = arr.dtype.kind
+    if kind == "b" and not allow_bool:
+        raise ImageDataError(f"{where}: dtype bool is not an image (is it a mask in the wrong folder?)")
+    if kind not in ("b", "u", "i", "f"):
+        raise ImageDataError(
+            f"{where}: unsupported dtype {arr.dtype} (images must be integer or floating point"
+            + (", masks may also be bool)" if allow_bool else ")")
+        )
+    if kind == "f" and not np.all(np.isfinite(arr)):
+        raise ImageDataError(f"{where}: contains NaN or infinite values")
+
+
+def _to_2d(arr: np.ndarray, where: str) -> np.ndarray:
+    """Squeezes singleton axes and reduces single-image colour arrays to 2-D (see the module notes)."""
+    if arr.ndim > 2:
+        squeezed = np.squeeze(arr)
+        if squeezed.ndim >= 2:
+            arr = squeezed
+    if arr.ndim == 2:
+        return arr
+    if arr.ndim == 3 and arr.shape[-1] in (2, 3, 4):
+        channels = arr.shape[-1]
+        if channels in (2, 4):  # gray+alpha or RGBA
+            alpha = arr[..., -1]
+            if alpha.min() != alpha.max():
+                raise ImageDataError(f"{where}: has a varying alpha channel; save a 2-D grayscale image instead")
+            arr = arr[..., :-1]
+        if arr.shape[-1] == 1:
+            return arr[..., 0]
+        first = arr[..., 0]
+        if all(np.array_equal(first, arr[..., c]) for c in range(1, arr.shape[-1])):
+            return first
+        nonzero = [c for c in range(arr.shape[-1]) if np.any(arr[..., c])]
+        if len(nonzero) == 1:
+            return arr[..., nonzero[0]]
+        raise ImageDataError(
+            f"{where}: is a colour image of shape {tuple(arr.shape)} whose channels differ; "
+            "jaxaxon reads 2-D grayscale images only -- save the fluorescence channel as a grayscale file"
+        )
+    if arr.ndim == 3:
+        raise ImageDataError(
+            f"{where}: is a 3-D stack of shape {tuple(arr.shape)}; images must be 2-D -- save volumes as "
+            "NAME.npz with arrays 'image' (and 'mask') [Z, Y, X], which are evaluated slice by slice"
+        )
+    raise ImageDataError(f"{where}: has shape {tuple(arr.shape)}; expected a 2-D image [H, W]")
+
+
+def _read_pillow(path: Path) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            if im.mode == "P":
+                im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+            elif im.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+                im = im.convert("RGB")
+            if getattr(im, "n_frames", 1) > 1:
+                raise ImageDataError(f"{path}: has {im.n_frames} frames; images must be 2-D")
+            return np.array(im)
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise ImageDataError(f"{path}: cannot be read as an image ({err})") from None
+
+
+def _read_tiff(path: Path) -> np.ndarray:
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            arr = np.asarray(series.asarray())
+            axes = series.axes
+        if "S" in axes and arr.ndim == len(axes):  # colour samples (possibly planar) go last
+            arr = np.moveaxis(arr, axes.index("S"), -1)
+        return arr
+    except Exception as err:  # noqa: BLE001 -- tifffile raises many types (TiffFileError, ValueError, ...)
+        raise ImageDataError(f"{path}: cannot be read as a TIFF ({type(err).__name__}: {err})") from None
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as err:  # object arrays need pickle
+        raise ImageDataError(f"{path}: cannot be read as a NumPy array without pickle ({err})") from None
+    except OSError as err:
+        raise ImageDataError(f"{path}: cannot be read as a NumPy .npy file ({err})") from None
+
+
+def read_array(path: str | os.PathLike, *, allow_bool: bool = False) -> np.ndarray:
+    """Reads one 2-D image file in its stored dtype.
+
+    Args:
+      path: a ``.png``, ``.tif``/``.tiff``, ``.npy`` or ``.jpg``/``.jpeg`` file.
+      allow_bool: accept bool arrays (for masks).
+
+    Returns:
+      ``[H, W]`` array in the file's dtype.
+
+    Raises:
+      ImageDataError: unsupported suffix, unreadable file, unsupported dtype, non-finite values,
+        colour data that is not a single grayscale image, or not 2-D.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise ImageDataError(f"{path}: no such file")
+    if suffix in (".tif", ".tiff"):
+        arr = _read_tiff(path)
+    elif suffix == ".npy":
+        arr = _read_npy(path)
+    elif suffix in (".png", ".jpg", ".jpeg"):
+        arr = _read_pillow(path)
+    else:
+        raise ImageDataError(f"{path}: unsupported file type {suffix!r} (supported: {', '.join(IMAGE_SUFFIXES)})")
+    _check_dtype(arr, str(path), allow_bool=allow_bool)
+    arr = _to_2d(arr, str(path))
+    if arr.size == 0:
+        raise ImageDataError(f"{path}: is empty (shape {tuple(arr.shape)})")
+    return arr
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Reads a 2-D grayscale image as float32 ``[H, W]`` with its values unchanged."""
+    return read_array(path).astype(np.float32)
+
+
+def read_mask(path: str | os.PathLike) -> np.ndarray:
+    """Reads a 2-D mask as bool ``[H, W]`` (nonzero = foreground); JPEG is refused."""
+    path = Path(path)
+    if path.suffix.lower() not in MASK_SUFFIXES:
+        raise ImageDataError(
+            f"{path}: unsupported mask file type {path.suffix!r} (supported: {', '.join(MASK_SUFFIXES)}; "
+            "JPEG compression corrupts masks)"
+        )
+    return read_array(path, allow_bool=True) != 0
+
+
+# --------------------------------------------------------------------------- boxes
+
+
+def read_boxes(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Reads ``bouton_boxes.json``: ``{"NAME": [[row0, col0, row1, col1], ...]}``.
+
+    Checks the structure and that every box has ``row1 > row0`` and ``col1 > col0``; bounds
+    against the image size are checked by `validate_boxes` once the image is read.
+
+    Returns:
+      name -> ``[K, 4]`` int64 array.
+    """
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ImageDataError(f"{path}: malformed JSON ({err})") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ImageDataError(f"{path}: cannot be read ({err})") from None
+    if not isinstance(raw, dict):
+        raise ImageDataError(f'{path}: expected an object {{"NAME": [[row0, col0, row1, col1], ...]}}')
+    out: dict[str, np.ndarray] = {}
+    for name, boxes in raw.items():
+        where = f"{path}: {name!r}"
+        if not isinstance(boxes, list):
+            raise ImageDataError(f"{where}: expected a list of [row0, col0, row1, col1] boxes")
+        arr = np.zeros((len(boxes), 4), np.int64)
+        for k, box in enumerate(boxes):
+            if not (isinstance(box, list) and len(box) == 4):
+                raise ImageDataError(f"{where} box {k}: expected [row0, col0, row1, col1], got {box!r}")
+            for j, v in enumerate(box):
+                if (
+                    isinstance(v, bool)
+                    or not isinstance(v, (int, float))
+                    or (isinstance(v, float) and not v.is_integer())
+                ):
+                    raise ImageDataError(f"{where} box {k}: coordinates must be integers, got {box!r}")
+                arr[k, j] = int(v)
+        out[name] = arr
+        _check_box_order(arr, where)
+    return out
+
+
+def _check_box_order(boxes: np.ndarray, where: str) -> None:
+    bad = np.flatnonzero((boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1]))
+    if bad.size:
+        k = int(bad[0])
+        raise ImageDataError(
+            f"{where} box {k} {boxes[k].tolist()}: needs row1 > row0 and col1 > col0 (0-based, half-open)"
+        )
+
+
+def validate_boxes(boxes: np.ndarray, shape: tuple[int, int], where: str = "boxes") -> np.ndarray:
+    """Checks ``[K, 4]`` boxes against an image of ``shape``; returns them as int64.
+
+    Raises:
+      ImageDataError: wrong shape, empty box, or a box outside ``[0, H) x [0, W)``.
+    """
+    boxes = np.asarray(boxes)
+    if boxes.size == 0:
+        return np.zeros((0, 4), np.int64)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ImageDataError(f"{where}: expected [K, 4] boxes, got shape {tuple(boxes.shape)}")
+    boxes = boxes.astype(np.int64)
+    _check_box_order(boxes, where)
+    h, w = shape
+    bad = np.flatnonzero((boxes[:, 0] < 0) | (boxes[:, 1] < 0) | (boxes[:, 2] > h) | (boxes[:, 3] > w))
+    if bad.size:
+        k = int(bad[0])
+        raise ImageDataError(
+            f"{where} box {k} {boxes[k].tolist()}: lies outside the {h}x{w} image "
+            "(boxes are [row0, col0, row1, col1], 0-based, half-open)"
+        )
+    return boxes
+
+
+# --------------------------------------------------------------------------- volumes
+
+
+def read_volume(path: str | os.PathLike, boxes: dict[str, np.ndarray] | None = None) -> list[Sample]:
+    """Reads ``NAME.npz`` (``image`` and optional ``mask``, ``[Z, Y, X]`` or ``[Y, X]``) as 2-D slices.
+
+    Args:
+      path: the ``.npz`` file.
+      boxes: optional name -> boxes mapping (keys ``STEM_zNNN``); entries are used if present.
+
+    Returns:
+      One `Sample` per slice, named ``STEM_zNNN``.
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            keys = set(data.files)
+            if "image" not in keys:
+                raise ImageDataError(f"{path}: has no 'image' array (arrays: {sorted(keys)})")
+            image = data["image"]
+            mask = data["mask"] if "mask" in keys else None
+    except ImageDataError:
+        raise
+    except (ValueError, OSError, EOFError) as err:
+        raise ImageDataError(f"{path}: cannot be read as a NumPy .npz volume ({err})") from None
+    _check_dtype(image, f"{path}['image']", allow_bool=False)
+    if image.ndim == 2:
+        image = image[None]
+    if image.ndim != 3 or image.size == 0:
+        raise ImageDataError(f"{path}['image']: expected [Z, Y, X] (or [Y, X]), got shape {tuple(image.shape)}")
+    if mask is not None:
+        _check_dtype(mask, f"{path}['mask']", allow_bool=True)
+        if mask.ndim == 2:
+            mask = mask[None]
+        if mask.shape != image.shape:
+            raise ImageDataError(
+                f"{path}: 'mask' has shape {tuple(mask.shape)} but 'image' has {tuple(image.shape)}; they must match"
+            )
+    digits = max(3, len(str(image.shape[0] - 1)))
+    samples = []
+    for z in range(image.shape[0]):
+        name = f"{path.stem}_z{z:0{digits}d}"
+        b = None
+        if boxes is not None and name in boxes:
+            b = validate_boxes(boxes[name], image.shape[1:], f"{BOXES_FILE}: {name!r}")
+        samples.append(
+            Sample(
+                name=name,
+                image=image[z].astype(np.float32),
+                mask=None if mask is None else mask[z] != 0,
+                boxes=b,
+                source=str(path),
+                dtype=str(image.dtype),
+                volume=path.stem,
+                z=z,
+            )
+        )
+    return samples
+
+
+# --------------------------------------------------------------------------- folders
+
+
+@dataclasses.dataclass(frozen=True)
+class FolderScan:
+    """What a folder holds, found without reading pixels (see `scan_folder`).
+
+    Attributes:
+      images: name -> image file (``images/`` or, for an unlabelled folder, the folder itself).
+      masks: name -> mask file.
+      volumes: ``.npz`` volume files (those holding an ``image`` array; others are skipped with a
+        warning, e.g. ``bass2017/mean_images.npz``).
+      boxes: parsed ``bouton_boxes.json`` or None.
+    """
+
+    images: dict[str, Path]
+    masks: dict[str, Path]
+    volumes: list[Path]
+    boxes: dict[str, np.ndarray] | None
+
+
+def _stems(folder: Path, suffixes: tuple[str, ...], kind: str) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for f in sorted(folder.iterdir()):
+        if f.name.startswith(".") or f.is_dir():
+            continue
+        if f.suffix.lower() not in suffixes:
+            raise ImageDataError(
+                f"{f}: unsupported {kind} file type {f.suffix or '(none)'!r} (supported: {', '.join(suffixes)})"
+            )
+        if f.stem in out:
+            raise ImageDataError(f"{folder}: two {kind} files named {f.stem!r} ({out[f.stem].name}, {f.name})")
+        out[f.stem] = f
+    return out
+
+
+def _is_volume(path: Path) -> bool:
+    """Whether ``path`` (a ``.npz``) holds an ``image`` array; other ``.npz`` files are skipped with a warning."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            keys = list(data.files)
+    except (ValueError, OSError, EOFError) as err:
+        raise ImageDataError(f"{path}: cannot be read as a NumPy .npz volume ({err})") from None
+    if "image" in keys:
+        return True
+    warnings.warn(
+        f"{path}: skipped, not a volume (no 'image' array; arrays: {', '.join(keys)})", UserWarning, stacklevel=3
+    )
+    return False
+
+
+def scan_folder(path: str | os.PathLike) -> FolderScan:
+    """Lists a labelled folder (or a plain folder of images) and checks its consistency.
+
+    A folder with ``images/`` or ``*.npz`` files is a labelled folder; otherwise the supported
+    image files directly in it are read as unlabelled images (for prediction).
+
+    Raises:
+      ImageDataError: not a folder, nothing to read, masks without images or images without masks,
+        unsupported files, duplicate names, boxes for unknown names, malformed ``bouton_boxes.json``.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise ImageDataError(f"{root}: not a folder")
+    images_dir, masks_dir = root / "images", root / "masks"
+    volumes = [f for f in sorted(root.iterdir()) if f.is_file() and f.suffix.lower() == VOLUME_SUFFIX and _is_volume(f)]
+    images: dict[str, Path] = {}
+    masks: dict[str, Path] = {}
+    if images_dir.is_dir():
+        images = _stems(images_dir, IMAGE_SUFFIXES, "image")
+    elif not volumes and not masks_dir.is_dir():
+        loose = [
+            f
+            for f in root.iterdir()
+            if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in IMAGE_SUFFIXES
+        ]
+        if loose:
+            images = {f.stem: f for f in sorted(loose)}
+            if len(images) != len(loose):
+                raise ImageDataError(f"{root}: two image files share a name (e.g. 01.png and 01.tif)")
+    if masks_dir.is_dir():
+        masks = _stems(masks_dir, MASK_SUFFIXES, "mask")
+        orphans = sorted(set(masks) - set(images))
+        if orphans:
+            raise ImageDataError(f"{masks_dir}: masks without an image in {images_dir}: {', '.join(orphans)}")
+        unmasked = sorted(set(images) - set(masks))
+        if unmasked:
+            raise ImageDataError(
+                f"{masks_dir}: no mask for images {', '.join(unmasked)} "
+                "(give every image in images/ a mask, or remove masks/ for an unlabelled set)"
+            )
+    if not images and not volumes:
+        raise ImageDataError(
+            f"{root}: no images found (expected images/NAME.(png|tif|tiff|npy|jpg), NAME.npz volumes, "
+            "or image files directly in the folder)"
+        )
+    names = set(images)
+    for v in volumes:
+        if v.stem in names:
+            raise ImageDataError(f"{root}: {v.name} and images/{images[v.stem].name} share the name {v.stem!r}")
+    boxes = None
+    if (root / BOXES_FILE).is_file():
+        boxes = read_boxes(root / BOXES_FILE)
+        volume_prefixes = tuple(v.stem + "_z" for v in volumes)
+        unknown = sorted(k for k in boxes if k not in names and not k.startswith(volume_prefixes))
+        if unknown:
+            raise ImageDataError(f"{root / BOXES_FILE}: boxes for names that match no image: {', '.join(unknown)}")
+    return FolderScan(images=images, masks=masks, volumes=volumes, boxes=boxes)
+
+
+def iter_samples(path: str | os.PathLike) -> Iterator[Sample]:
+    """Yields the samples of a labelled folder, a plain image folder, a volume file or an image file.
+
+    The folder is scanned and checked (`scan_folder`) before the first sample is yielded, so
+    structural errors come before any work; pixel-level errors (sizes, dtypes, box bounds) are
+    raised when the offending sample is read. Order: ``images/`` sorted by name, then volumes
+    sorted by name, slices in z order.
+
+    Args:
+      path: folder, ``NAME.npz`` volume, or a single image file.
+
+    Yields:
+      `Sample` objects.
+    """
+    path = Path(path)
+    if path.is_file():
+        if path.suffix.lower() == VOLUME_SUFFIX:
+            yield from read_volume(path)
+        else:
+            arr = read_array(path)
+            yield Sample(name=path.stem, image=arr.astype(np.float32), source=str(path), dtype=str(arr.dtype))
+        return
+    if not path.exists():
+        raise ImageDataError(f"{path}: no such file or folder")
+    scan = scan_folder(path)
+    boxes = scan.boxes or {}
+    for name, f in scan.images.items():
+        arr = read_array(f)
+        mask = None
+        if name in scan.masks:
+            mask = read_mask(scan.masks[name])
+            if mask.shape != arr.shape:
+                raise ImageDataError(
+                    f"{scan.masks[name]}: mask is {mask.shape[0]}x{mask.shape[1]} but its image {f} is "
+                    f"{arr.shape[0]}x{arr.shape[1]}; they must have the same size"
+                )
+        b = validate_boxes(boxes[name], arr.shape, f"{BOXES_FILE}: {name!r}") if name in boxes else None
+        yield Sample(name=name, image=arr.astype(np.float32), mask=mask, boxes=b, source=str(f), dtype=str(arr.dtype))
+    for v in scan.volumes:
+        slices = read_volume(v, boxes)
+        if boxes:
+            valid = {s.name for s in slices}
+            unknown = sorted(
+                k for k in boxes if k.startswith(v.stem + "_z") and k not in valid and k not in scan.images
+            )
+            if unknown:
+                raise ImageDataError(f"{BOXES_FILE}: boxes for slices {', '.join(unknown)} that {v.name} does not have")
+        yield from slices
+
+
+def load_samples(path: str | os.PathLike) -> list[Sample]:
+    """All samples of `iter_samples` as a list (checks everything before returning)."""
+    return list(iter_samples(path))
