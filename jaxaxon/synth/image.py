@@ -31,6 +31,7 @@ class Batch:
       bouton_label: int32, 1 + bouton slot at bouton pixels, 0 elsewhere.
       clean: float32 noise-free axons, terminal branches and boutons (no cells, background
         or pixel noise), scaled like the image to 0..maxIntensity.
+      cell_mask: bool pixels covered by a cell (the distractors).
       centerlines: ``[B, NB, NSP, 2]`` float32 centreline points (row, col), 0-based.
       centerline_valid: ``[B, NB, NSP]`` bool.
       point_axon_id: ``[B, NB, NSP]`` int32 axon index of each point.
@@ -57,6 +58,7 @@ class Batch:
     bouton_mask: jax.Array
     bouton_label: jax.Array
     clean: jax.Array
+    cell_mask: jax.Array
     centerlines: jax.Array
     centerline_valid: jax.Array
     point_axon_id: jax.Array
@@ -103,7 +105,8 @@ def _generate_one(key: jax.Array, cfg: GeneratorConfig) -> dict:
     bouton_img, bouton_clean, bouton_mask, bouton_label = render_boutons(k_bouton, boutons, scene, pixel_noise, cfg)
     before_cells = jnp.maximum(axons.image, bouton_img)
     cells = place_cells(k_cells, before_cells != 0, cfg)
-    signal = jnp.maximum(before_cells, render_cells(cells, cfg))
+    cell_img = render_cells(cells, cfg)
+    signal = jnp.maximum(before_cells, cell_img)
     sigma, lam = draw_noise_params(k_params, cfg)
     image = to_output(add_acquisition_noise(k_noise, signal, sigma, lam, cfg), cfg)
     clean = to_output(jnp.maximum(axons.clean, bouton_clean), cfg)
@@ -113,6 +116,7 @@ def _generate_one(key: jax.Array, cfg: GeneratorConfig) -> dict:
         bouton_mask=bouton_mask,
         bouton_label=bouton_label,
         clean=clean,
+        cell_mask=cell_img > 0,
         scene=scene,
         boutons=boutons,
         failed_cells=cells.failed,
@@ -129,6 +133,7 @@ def _to_batch(parts: dict, cfg: GeneratorConfig) -> Batch:
         bouton_mask=parts["bouton_mask"],
         bouton_label=parts["bouton_label"],
         clean=parts["clean"],
+        cell_mask=parts["cell_mask"],
         centerlines=scene.points,
         centerline_valid=jnp.broadcast_to(scene.branch_valid[:, :, None], per_point),
         point_axon_id=jnp.broadcast_to(slot_axon_ids(cfg)[None, :, None], per_point),

@@ -51,6 +51,8 @@ class SeriesBatch:
       bouton_label: int32 persistent bouton id + 1 at bouton pixels (0 elsewhere): the
         same bouton has the same label in every frame it shows in.
       clean: float32 noise-free frames (axons, terminal branches, shown boutons).
+      cell_mask: bool pixels covered by a cell (cells are static in the view, so they move
+        only with the frames' crop offsets).
       centerlines: ``[B, T, NB, NSP, 2]`` float32 centreline points in frame coordinates.
       centerline_valid: ``[B, T, NB, NSP]`` bool.
       point_axon_id: ``[B, NB, NSP]`` int32; point_branch_id: ``[B, NB, NSP]`` int32.
@@ -76,6 +78,7 @@ class SeriesBatch:
     bouton_mask: jax.Array
     bouton_label: jax.Array
     clean: jax.Array
+    cell_mask: jax.Array
     centerlines: jax.Array
     centerline_valid: jax.Array
     point_axon_id: jax.Array
@@ -209,7 +212,8 @@ def _series_one(key: jax.Array, cfg: GeneratorConfig) -> dict:
 
     frames = jax.vmap(render_frame)(jnp.arange(n_frames))
     cells = place_cells(k_cells, frames["signal"][0] != 0, view_cfg)  # placed once, on frame 0
-    signal = jnp.maximum(frames["signal"], render_cells(cells, view_cfg)[None])
+    cell_img = render_cells(cells, view_cfg)
+    signal = jnp.maximum(frames["signal"], cell_img[None])
     peak = jnp.max(signal)
     signal = jnp.floor(signal * 255.0 / jnp.where(peak > 0, peak, 1.0))  # one global normalisation
     sigma, lam = draw_noise_params(k_params, cfg)
@@ -226,6 +230,7 @@ def _series_one(key: jax.Array, cfg: GeneratorConfig) -> dict:
             axon_mask=crop(frames["axon_mask"][t]),
             bouton_mask=crop(frames["bouton_mask"][t]),
             bouton_label=crop(frames["bouton_label"][t]),
+            cell_mask=crop(cell_img > 0),
             centerlines=to_frame(scene.points, t),
             bouton_centers=jnp.round(to_frame(boutons.centre, t)),
         )
@@ -273,6 +278,7 @@ def generate_series(key: jax.Array, config: GeneratorConfig, batch_size: int, st
         bouton_mask=parts["bouton_mask"],
         bouton_label=parts["bouton_label"],
         clean=parts["clean"],
+        cell_mask=parts["cell_mask"],
         centerlines=parts["centerlines"],
         centerline_valid=jnp.broadcast_to(scene.branch_valid[:, None, :, None], (batch_size, n_frames, *per_point[1:])),
         point_axon_id=jnp.broadcast_to(slot_axon_ids(config)[None, :, None], per_point),
