@@ -18,10 +18,11 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-__all__ = ["ConfigError", "GeneratorConfig", "PROFILES", "COMPAT_MODES"]
+__all__ = ["ConfigError", "GeneratorConfig", "PROFILES", "COMPAT_MODES", "NOISE_MODELS", "PRESETS"]
 
 PROFILES = ("constant", "linear", "cosine")
 COMPAT_MODES = ("fixed", "original")
+NOISE_MODELS = ("original", "microscope")
 
 # Hard limits on derived static sizes: beyond them a parameter set "cannot fit".
 MAX_IMAGE_SIDE = 8192
@@ -37,6 +38,11 @@ class ConfigError(ValueError):
 
 def _field(default: Any, doc: str, **meta: Any) -> Any:
     return dataclasses.field(default=default, metadata={"doc": doc, **meta})
+
+
+def _range(default: tuple[float, float], doc: str, lo: float, hi: float, *, open_lo: bool = False) -> Any:
+    """A ``(min, max)`` range drawn per image; the JSON value is a number or ``[min, max]``."""
+    return _field(default, doc, jaxaxon=True, limits=(lo, hi, open_lo))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +128,36 @@ class GeneratorConfig:
         allow_zero=True,
     )
 
+    # --- imaging model and domain randomisation (optional keys; ranges drawn per image) ---
+    noise_model: str = _field(
+        "original",
+        "'original': the original's acquisition noise (spec 1.11); 'microscope': PSF, background, "
+        "bias field, shot noise and detector (jaxaxon.synth.optics)",
+        choices=NOISE_MODELS,
+        jaxaxon=True,
+    )
+    psf_sigma: tuple[float, float] = _range((1.0, 1.0), "PSF Gaussian sigma along its first axis (px)", 0.0, 20.0)
+    psf_aspect: tuple[float, float] = _range((1.0, 1.0), "PSF width ratio, second axis / first", 0.0, 10.0, open_lo=True)
+    psf_angle: tuple[float, float] = _range((0.0, 0.0), "PSF rotation (degrees)", -360.0, 360.0)
+    psf_kernel: str = _field("", "optional .npy file with a user PSF kernel (odd sides), replacing the Gaussian", jaxaxon=True)
+    photons: tuple[float, float] = _range((20.0, 20.0), "expected photons at the brightest signal pixel", 0.0, 1e6, open_lo=True)
+    background: tuple[float, float] = _range((0.05, 0.05), "neuropil background level (fraction of the peak signal)", 0.0, 10.0)
+    background_contrast: tuple[float, float] = _range((0.5, 0.5), "relative std of the neuropil background", 0.0, 10.0)
+    background_scale: tuple[float, float] = _range((8.0, 8.0), "correlation length of the neuropil (px)", 0.0, 1e4, open_lo=True)
+    bias: tuple[float, float] = _range((0.0, 0.0), "std of the log multiplicative bias field", 0.0, 5.0)
+    bias_scale: tuple[float, float] = _range((64.0, 64.0), "correlation length of the bias field (px)", 0.0, 1e4, open_lo=True)
+    dark_counts: tuple[float, float] = _range((0.0, 0.0), "mean dark counts per pixel", 0.0, 1e4)
+    gain: tuple[float, float] = _range((1.0, 1.0), "detector gain per photon", 0.0, 1e6, open_lo=True)
+    offset: tuple[float, float] = _range((0.0, 0.0), "detector offset", -1e6, 1e6)
+    read_noise: tuple[float, float] = _range((0.0, 0.0), "detector read noise std", 0.0, 1e6)
+    gamma: tuple[float, float] = _range((1.0, 1.0), "output non-linearity exponent", 0.0, 10.0, open_lo=True)
+    saturation: tuple[float, float] = _range(
+        (1.0, 1.0), "fraction of the peak mean count mapped to maxIntensity (brighter saturates)", 0.0, 10.0, open_lo=True
+    )
+    axon_brightness: tuple[float, float] = _range((1.0, 1.0), "per-image factor on axon intensities", 0.0, 100.0, open_lo=True)
+    bouton_brightness: tuple[float, float] = _range((1.0, 1.0), "per-image factor on bouton intensities", 0.0, 100.0, open_lo=True)
+    cell_brightness: tuple[float, float] = _range((1.0, 1.0), "per-image factor on cell intensities", 0.0, 100.0, open_lo=True)
+
     # ------------------------------------------------------------------------------------
     def __post_init__(self) -> None:
         _validate(self)
@@ -138,6 +174,14 @@ class GeneratorConfig:
             raise ConfigError(f"parameters must be a JSON object, got {type(data).__name__}")
         fields = {f.name: f for f in dataclasses.fields(cls)}
         values: dict[str, Any] = {}
+        data = dict(data)
+        if "preset" in data:  # a named preset's values, overridden by the file's own keys
+            name = data.pop("preset")
+            if name not in PRESETS:
+                close = difflib.get_close_matches(str(name), list(PRESETS), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ConfigError(f"preset: unknown preset {name!r} (choose one of {', '.join(PRESETS)}){hint}")
+            values.update({k: _coerce(k, v, fields[k].type) for k, v in PRESETS[name].items()})
         for key, raw in data.items():
             if key not in fields:
                 close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.6)
@@ -148,6 +192,11 @@ class GeneratorConfig:
                 raise ConfigError(f"unknown key {key!r}{hint}")
             values[key] = _coerce(key, raw, fields[key].type)
         return cls(**values)
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> "GeneratorConfig":
+        """A named preset (`PRESETS`: 'original', 'realistic', 'randomised') with overrides."""
+        return cls.from_dict({"preset": name, **overrides})
 
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> "GeneratorConfig":
@@ -178,7 +227,11 @@ class GeneratorConfig:
             value = getattr(self, f.name)
             if f.metadata.get("jaxaxon") and not include_defaults_of_options and value == f.default:
                 continue
-            out[f.name] = int(value) if isinstance(value, bool) else value
+            if isinstance(value, bool):
+                value = int(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
         return out
 
     def to_json(self, path: str | os.PathLike) -> None:
@@ -307,6 +360,14 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
         if not math.isfinite(value):
             raise ConfigError(f"{key}: expected a finite number, got {value!r}")
         return value
+    if kind.startswith("tuple"):
+        items = list(value) if isinstance(value, (list, tuple)) else [value, value]
+        if len(items) != 2:
+            raise ConfigError(f"{key}: expected a number or a [min, max] pair, got {value!r}")
+        pair = tuple(_coerce(key, item, "float") for item in items)
+        if pair[0] > pair[1]:
+            raise ConfigError(f"{key}: min > max in range {list(pair)!r}")
+        return pair
     if kind == "str":
         if not isinstance(value, str):
             raise ConfigError(f"{key}: expected a string, got {type(value).__name__} {value!r}")
@@ -337,6 +398,17 @@ def _validate(cfg: GeneratorConfig) -> None:
     for lo, hi in _MIN_MAX_PAIRS:
         if getattr(cfg, lo) > getattr(cfg, hi):
             raise ConfigError(f"{lo} > {hi}: {getattr(cfg, lo)!r} > {getattr(cfg, hi)!r}")
+    for f in dataclasses.fields(cfg):
+        limits = f.metadata.get("limits")
+        if limits is None:
+            continue
+        lo, hi, open_lo = limits
+        low, high = getattr(cfg, f.name)
+        if (low <= lo if open_lo else low < lo) or high > hi:
+            bound = f"({lo:g}" if open_lo else f"[{lo:g}"
+            raise ConfigError(f"{f.name}: range {[low, high]!r} must lie in {bound}, {hi:g}]")
+    if cfg.psf_kernel:
+        _check_kernel_file(cfg.psf_kernel)
     if not 0 < cfg.conformity < 1:
         raise ConfigError(f"conformity: must lie strictly between 0 and 1, got {cfg.conformity!r}")
     if not 0 <= cfg.probBoutonInFirstImage <= 1:
@@ -390,6 +462,19 @@ def _validate(cfg: GeneratorConfig) -> None:
         )
 
 
+def _check_kernel_file(path: str) -> None:
+    import numpy as np
+
+    try:
+        kernel = np.load(path)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"psf_kernel: cannot read {path!r} as a .npy array: {err}") from None
+    if kernel.ndim != 2 or kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:
+        raise ConfigError(f"psf_kernel: expected a 2-D kernel with odd sides, got shape {kernel.shape}")
+    if not np.all(np.isfinite(kernel)) or np.any(kernel < 0) or kernel.sum() <= 0:
+        raise ConfigError("psf_kernel: the kernel must be finite, non-negative and not all zero")
+
+
 def _walk_steps(cfg: GeneratorConfig) -> int:
     """Static walk length: generous for both the ballistic and the diffusive regime.
 
@@ -409,6 +494,78 @@ def _walk_steps(cfg: GeneratorConfig) -> int:
     ballistic = 1.5 * (cfg.width + cfg.height) / cfg.StepSize
     diffusive = 10 * half_side**2 / msd_per_step
     return int(math.ceil(max(ballistic, diffusive)))
+
+
+# Named presets: values applied before a parameter file's own keys (`from_dict`). 'original'
+# is the shipped behaviour; 'realistic' a fixed two-photon-like setting (dark, grainy
+# background, blurred thin crossing axons, many boutons); 'randomised' draws the imaging
+# conditions and scene densities from wide ranges for every image (domain randomisation).
+PRESETS: dict[str, dict[str, Any]] = {
+    "original": {},
+    "realistic": {
+        "noise_model": "microscope",
+        "crossingOK": 1,
+        "branch_candidates": 4,
+        "MinAxons": 3,
+        "MaxAxons": 5,
+        "MinBran": 1,
+        "MaxBran": 2,
+        "MinThickness": 1.0,
+        "MaxThickness": 2.5,
+        "MinNbBouton": 8,
+        "MaxNbBouton": 16,
+        "minDistBetweenBoutons": 6,
+        "MinNbCircles": 1,
+        "MaxNbCircles": 4,
+        "MinRadius": 6,
+        "MaxRadius": 20,
+        "psf_sigma": 0.9,
+        "photons": 15.0,
+        "background": 0.08,
+        "background_contrast": 0.6,
+        "background_scale": 10.0,
+        "bias": 0.25,
+        "bias_scale": 96.0,
+        "dark_counts": 0.1,
+        "read_noise": 0.3,
+        "gamma": 1.0,
+    },
+    "randomised": {
+        "noise_model": "microscope",
+        "crossingOK": 1,
+        "branch_candidates": 4,
+        "MinAxons": 1,
+        "MaxAxons": 5,
+        "MinBran": 1,
+        "MaxBran": 2,
+        "MinThickness": 1.0,
+        "MaxThickness": 3.0,
+        "MinNbBouton": 0,
+        "MaxNbBouton": 16,
+        "minDistBetweenBoutons": 6,
+        "MinNbCircles": 0,
+        "MaxNbCircles": 6,
+        "MinRadius": 4,
+        "MaxRadius": 20,
+        "psf_sigma": [0.5, 2.0],
+        "psf_aspect": [0.7, 1.5],
+        "psf_angle": [0.0, 180.0],
+        "photons": [3.0, 60.0],
+        "background": [0.0, 0.3],
+        "background_contrast": [0.1, 1.0],
+        "background_scale": [4.0, 32.0],
+        "bias": [0.0, 0.5],
+        "bias_scale": [32.0, 256.0],
+        "dark_counts": [0.0, 0.5],
+        "gain": [0.5, 2.0],
+        "offset": [0.0, 5.0],
+        "read_noise": [0.0, 2.0],
+        "gamma": [0.6, 1.4],
+        "axon_brightness": [0.5, 1.5],
+        "bouton_brightness": [0.6, 1.5],
+        "cell_brightness": [0.3, 1.5],
+    },
+}
 
 
 def default_params_path() -> Path:

@@ -13,6 +13,7 @@ from jaxaxon.synth.axons import render_axons
 from jaxaxon.synth.boutons import place_boutons, render_boutons
 from jaxaxon.synth.cells import place_cells, render_cells
 from jaxaxon.synth.noise import add_acquisition_noise, draw_noise_params, to_output
+from jaxaxon.synth.optics import draw_optics_params, microscope
 from jaxaxon.synth.scene import draw_scene, slot_axon_ids, slot_branch_ids
 
 __all__ = ["Batch", "generate", "generate_axons", "example_keys", "as_key"]
@@ -103,13 +104,22 @@ def _generate_one(key: jax.Array, cfg: GeneratorConfig) -> dict:
     axons = render_axons(pixel_noise, scene, cfg)
     boutons = place_boutons(k_place, scene, cfg)
     bouton_img, bouton_clean, bouton_mask, bouton_label = render_boutons(k_bouton, boutons, scene, pixel_noise, cfg)
-    before_cells = jnp.maximum(axons.image, bouton_img)
+    axon_img, axon_clean = axons.image, axons.clean
+    scales = _brightness_scales(jax.random.fold_in(k_params, 1), cfg)
+    if scales is not None:  # domain randomisation of object brightness (never in 'original')
+        axon_img, axon_clean = axon_img * scales[0], axon_clean * scales[0]
+        bouton_img, bouton_clean = bouton_img * scales[1], bouton_clean * scales[1]
+    before_cells = jnp.maximum(axon_img, bouton_img)
     cells = place_cells(k_cells, before_cells != 0, cfg)
     cell_img = render_cells(cells, cfg)
-    signal = jnp.maximum(before_cells, cell_img)
-    sigma, lam = draw_noise_params(k_params, cfg)
-    image = to_output(add_acquisition_noise(k_noise, signal, sigma, lam, cfg), cfg)
-    clean = to_output(jnp.maximum(axons.clean, bouton_clean), cfg)
+    signal = jnp.maximum(before_cells, cell_img if scales is None else cell_img * scales[2])
+    if cfg.noise_model == "microscope":
+        optics = draw_optics_params(jax.random.fold_in(k_params, 2), cfg)
+        image = microscope(k_noise, signal, optics, cfg)
+    else:
+        sigma, lam = draw_noise_params(k_params, cfg)
+        image = to_output(add_acquisition_noise(k_noise, signal, sigma, lam, cfg), cfg)
+    clean = to_output(jnp.maximum(axon_clean, bouton_clean), cfg)
     return dict(
         image=image,
         axon_mask=axons.mask,
@@ -121,6 +131,17 @@ def _generate_one(key: jax.Array, cfg: GeneratorConfig) -> dict:
         boutons=boutons,
         failed_cells=cells.failed,
     )
+
+
+def _brightness_scales(key: jax.Array, cfg: GeneratorConfig) -> jax.Array | None:
+    """Per-image factors ``[axon, bouton, cell]`` drawn from their ranges; None when every
+    range is exactly 1 (the original behaviour, with no extra random draw)."""
+    ranges = (cfg.axon_brightness, cfg.bouton_brightness, cfg.cell_brightness)
+    if all(r == (1.0, 1.0) for r in ranges):
+        return None
+    lo = jnp.array([r[0] for r in ranges], jnp.float32)
+    hi = jnp.array([r[1] for r in ranges], jnp.float32)
+    return lo + jax.random.uniform(key, (3,)) * (hi - lo)
 
 
 def _to_batch(parts: dict, cfg: GeneratorConfig) -> Batch:

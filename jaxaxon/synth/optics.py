@@ -1,0 +1,193 @@
+"""Optics and detection of a two-photon microscope (the ``microscope`` noise model).
+
+Applied to the clean signal (axons, terminal branches, boutons, cells) instead of the
+original's acquisition noise (spec 1.11-1.12), every parameter drawn per image from its
+range (domain randomisation):
+
+1. point-spread function: a normalised Gaussian with its own widths along rows and
+   columns, rotated by an angle, or a user-supplied kernel; linear convolution by FFT
+   (zero padding), so the total signal is preserved away from the borders;
+2. a smooth neuropil-like background (Gaussian-filtered noise, positive) added to the
+   signal, and a smooth positive multiplicative bias field;
+3. photon shot noise: Poisson counts with mean ``photons * signal + dark_counts``
+   (``photons`` = expected photons at the brightest signal pixel);
+4. a photomultiplier-style detector: ``gain * counts + offset + read_noise * N(0, 1)``;
+5. dark-background output scaling ``(V - offset) / (gain * saturation * peak mean count)``
+   clipped to [0, 1] (``saturation < 1`` saturates the brightest structures), an intensity
+   non-linearity ``x ** gamma``, and quantisation to ``0..maxIntensity``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxaxon.config import GeneratorConfig
+
+__all__ = [
+    "OpticsParams",
+    "draw_optics_params",
+    "gaussian_psf",
+    "fft_convolve",
+    "smooth_field",
+    "bias_field",
+    "poisson_counts",
+    "microscope",
+    "EXACT_POISSON_MAX",
+]
+
+EXACT_POISSON_MAX = 16.0  # per-pixel means up to this are sampled exactly (inverse CDF)
+_POISSON_TERMS = 48  # terms of the inverse-CDF search: P(X >= 48 | mean 16) < 1e-11
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class OpticsParams:
+    """Imaging conditions of one image (scalars), drawn from the config's ranges."""
+
+    psf_sigma: jax.Array
+    psf_aspect: jax.Array
+    psf_angle: jax.Array
+    photons: jax.Array
+    background: jax.Array
+    background_contrast: jax.Array
+    background_scale: jax.Array
+    bias: jax.Array
+    bias_scale: jax.Array
+    dark_counts: jax.Array
+    gain: jax.Array
+    offset: jax.Array
+    read_noise: jax.Array
+    gamma: jax.Array
+    saturation: jax.Array
+
+
+def draw_optics_params(key: jax.Array, cfg: GeneratorConfig) -> OpticsParams:
+    """Draws every optics parameter uniformly from its ``(lo, hi)`` range (one draw)."""
+    names = [f.name for f in dataclasses.fields(OpticsParams)]
+    u = jax.random.uniform(key, (len(names),))
+    values = {}
+    for i, name in enumerate(names):
+        lo, hi = getattr(cfg, name)
+        values[name] = lo + u[i] * (hi - lo)
+    return OpticsParams(**values)
+
+
+def psf_size(cfg: GeneratorConfig) -> int:
+    """Static side of the Gaussian PSF kernel: covers 3 sigma of its widest axis."""
+    widest = cfg.psf_sigma[1] * max(1.0, cfg.psf_aspect[1])
+    return 2 * math.ceil(3 * widest) + 1
+
+
+def gaussian_psf(sigma: jax.Array, aspect: jax.Array, angle_deg: jax.Array, size: int) -> jax.Array:
+    """``[size, size]`` normalised Gaussian PSF: width ``sigma`` along its first axis and
+    ``sigma * aspect`` along the second, rotated by ``angle_deg``."""
+    half = (size - 1) / 2.0
+    r, c = jnp.meshgrid(jnp.arange(size) - half, jnp.arange(size) - half, indexing="ij")
+    theta = jnp.deg2rad(angle_deg)
+    u = jnp.cos(theta) * r + jnp.sin(theta) * c
+    v = -jnp.sin(theta) * r + jnp.cos(theta) * c
+    s_u = jnp.maximum(sigma, 1e-3)
+    s_v = jnp.maximum(sigma * aspect, 1e-3)
+    k = jnp.exp(-0.5 * ((u / s_u) ** 2 + (v / s_v) ** 2))
+    return k / jnp.sum(k)
+
+
+def fft_convolve(image: jax.Array, kernel: jax.Array) -> jax.Array:
+    """Linear ``'same'`` convolution of ``[H, W]`` with an odd-sized ``[k, k']`` kernel (zero
+    padding outside the image), computed by FFT."""
+    height, width = image.shape
+    kh, kw = kernel.shape
+    shape = (height + kh - 1, width + kw - 1)
+    spectrum = jnp.fft.rfft2(image, shape) * jnp.fft.rfft2(kernel, shape)
+    full = jnp.fft.irfft2(spectrum, shape)
+    return full[kh // 2 : kh // 2 + height, kw // 2 : kw // 2 + width]
+
+
+def smooth_field(key: jax.Array, shape: tuple[int, int], scale: jax.Array) -> jax.Array:
+    """``shape`` Gaussian random field with correlation length ``scale`` pixels, zero mean
+    and unit standard deviation (white noise low-passed in the Fourier domain)."""
+    height, width = shape
+    white = jax.random.normal(key, shape)
+    fr = jnp.fft.fftfreq(height)[:, None]
+    fc = jnp.fft.rfftfreq(width)[None, :]
+    transfer = jnp.exp(-2.0 * (jnp.pi * scale) ** 2 * (fr**2 + fc**2))
+    field = jnp.fft.irfft2(jnp.fft.rfft2(white) * transfer, shape)
+    field = field - jnp.mean(field)
+    return field / jnp.maximum(jnp.std(field), 1e-12)
+
+
+def bias_field(key: jax.Array, shape: tuple[int, int], strength: jax.Array, scale: jax.Array) -> jax.Array:
+    """Smooth positive multiplicative field ``exp(strength * field)`` normalised to mean 1."""
+    field = jnp.exp(strength * smooth_field(key, shape, scale))
+    return field / jnp.mean(field)
+
+
+def poisson_counts(key: jax.Array, mean: jax.Array) -> jax.Array:
+    """Poisson counts with a per-pixel mean.
+
+    Exact for means up to `EXACT_POISSON_MAX` (inverse CDF: the count of cumulative
+    probabilities a uniform draw reaches, via the pmf recurrence); above it a normal draw
+    ``round(m + sqrt(m) z)`` (mean and variance ``m``; only its skewness ``m^-1/2`` differs).
+    """
+    k_u, k_z = jax.random.split(key)
+    u = jax.random.uniform(k_u, mean.shape)
+    small = jnp.minimum(mean, EXACT_POISSON_MAX)
+
+    def term(k, carry):
+        pmf, cdf, count = carry
+        count = count + (u >= cdf).astype(jnp.float32)
+        pmf = pmf * small / (k + 1.0)
+        return pmf, cdf + pmf, count
+
+    pmf0 = jnp.exp(-small)
+    _, _, exact = jax.lax.fori_loop(0, _POISSON_TERMS, term, (pmf0, pmf0, jnp.zeros_like(mean)))
+    z = jax.random.normal(k_z, mean.shape)
+    approx = jnp.maximum(jnp.round(mean + jnp.sqrt(mean) * z), 0.0)
+    return jnp.where(mean <= EXACT_POISSON_MAX, exact, approx)
+
+
+@functools.lru_cache(maxsize=8)
+def _user_kernel(path: str) -> np.ndarray:
+    kernel = np.load(path).astype(np.float32)
+    return kernel / kernel.sum()
+
+
+def microscope(key: jax.Array, signal: jax.Array, params: OpticsParams, cfg: GeneratorConfig) -> jax.Array:
+    """Images a clean signal through the optics and detector (module docstring).
+
+    Args:
+      key: PRNG key.
+      signal: ``[H, W]`` non-negative clean signal (any scale; normalised to peak 1 here).
+      params: this image's `OpticsParams`.
+      cfg: generator parameters (static).
+
+    Returns:
+      ``[H, W]`` float32 integer-valued image in ``0..maxIntensity`` (inverted when
+      ``negative_image``).
+    """
+    k_background, k_bias, k_photons, k_read = jax.random.split(key, 4)
+    shape = signal.shape
+    peak = jnp.max(signal)
+    s = jnp.maximum(signal, 0.0) / jnp.where(peak > 0, peak, 1.0)
+    if cfg.psf_kernel:
+        kernel = jnp.asarray(_user_kernel(cfg.psf_kernel))
+    else:
+        kernel = gaussian_psf(params.psf_sigma, params.psf_aspect, params.psf_angle, psf_size(cfg))
+    s = fft_convolve(s, kernel)
+    neuropil = params.background * jnp.maximum(
+        1.0 + params.background_contrast * smooth_field(k_background, shape, params.background_scale), 0.0
+    )
+    s = (jnp.maximum(s, 0.0) + neuropil) * bias_field(k_bias, shape, params.bias, params.bias_scale)
+    mean_counts = params.photons * s + params.dark_counts
+    counts = poisson_counts(k_photons, mean_counts)
+    volts = params.gain * counts + params.offset + params.read_noise * jax.random.normal(k_read, shape)
+    scale = params.gain * params.saturation * jnp.max(mean_counts)
+    out = jnp.clip((volts - params.offset) / jnp.where(scale > 0, scale, 1.0), 0.0, 1.0) ** params.gamma
+    out = jnp.floor(out * cfg.maxIntensity)
+    return cfg.maxIntensity - out if cfg.negative_image else out
