@@ -43,6 +43,30 @@ def test_generate_writes_the_dataset_and_a_preview(small_params, reference_datas
     assert tree.state(out) == before
 
 
+def test_ctrl_c_then_the_same_command_resumes(small_params, reference_dataset, tmp_path, tree, capsys, monkeypatch):
+    import jaxaxon.data
+
+    real = jaxaxon.data.write_dataset
+
+    def interrupted(*args, on_progress, **kwargs):
+        def progress(done, total):
+            on_progress(done, total)
+            if done >= BATCH:
+                raise KeyboardInterrupt
+
+        return real(*args, on_progress=progress, **kwargs)
+
+    out = tmp_path / "ctrl-c.zarr"
+    with monkeypatch.context() as m:
+        m.setattr(jaxaxon.data, "write_dataset", interrupted)
+        assert main(_args(out, small_params)) == 130
+    err = capsys.readouterr().err
+    assert f"interrupted with {BATCH} of {N} images complete; run the same command again to resume" in err
+    assert main(_args(out, small_params)) == 0
+    assert f"resuming {out}: {BATCH} of {N} images already complete" in capsys.readouterr().err
+    assert tree.bytes(out) == tree.bytes(reference_dataset)
+
+
 def _fails(argv: list[str], capsys) -> str:
     assert main(argv) == 2
     captured = capsys.readouterr()
