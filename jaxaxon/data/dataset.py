@@ -246,10 +246,15 @@ def _check_request(num_examples: Any, seed: Any, batch_size: Any) -> None:
         raise DatasetError(f"the batch size must be a positive integer, got {batch_size!r}")
 
 
+def _written_by_jaxaxon(root: Path, entries: set[str]) -> bool:
+    """A directory jaxaxon wrote: it holds the lock file (unfinished) or the dataset's arrays."""
+    return LOCK_FILE in entries or ((root / "images" / "zarr.json").is_file() and (root / METADATA_GROUP).is_dir())
+
+
 def _precheck_path(root: Path) -> None:
     """Refuses paths that are not ours to write into, before anything is created there:
     a file, a foreign non-empty directory, a zarr group without readable jaxaxon attributes
-    (unless it carries our lock file, i.e. jaxaxon wrote it)."""
+    that jaxaxon did not write."""
     if root.exists() or root.is_symlink():
         if not root.is_dir():
             raise DatasetError(f"{root} exists and is not a directory; choose another output path")
@@ -257,7 +262,7 @@ def _precheck_path(root: Path) -> None:
             entries = set(os.listdir(root))
         except OSError as err:
             raise DatasetError(f"cannot read {root}: {err.strerror or err}") from None
-        ours = LOCK_FILE in entries
+        ours = _written_by_jaxaxon(root, entries)
         if entries and GROUP_FILE not in entries and not ours:
             raise DatasetError(
                 f"{root} is a non-empty directory that is not a jaxaxon dataset; refusing to write into it "
@@ -276,7 +281,12 @@ def _precheck_path(root: Path) -> None:
 
 
 class _WriteLock:
-    """An exclusive advisory lock (flock) on ``root/.jaxaxon.lock``; released on exit or death."""
+    """An exclusive advisory lock (flock) on ``root/.jaxaxon.lock``, released on exit or death.
+
+    The file exists while a dataset is being written or is incomplete; `remove_file` deletes
+    it (under the lock) once the dataset is complete. Acquiring re-checks that the locked
+    file is still the one at the path, so a removal cannot let two writers in.
+    """
 
     def __init__(self, root: Path):
         self.path = root / LOCK_FILE
@@ -284,24 +294,41 @@ class _WriteLock:
 
     def __enter__(self) -> "_WriteLock":
         try:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as err:
-            raise DatasetError(f"cannot write into {self.path.parent}: {err.strerror or err}") from None
-        try:
             import fcntl
         except ImportError:  # pragma: no cover - not POSIX: no protection against two writers
-            return self
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(self.fd)
-            self.fd = None
-            raise DatasetError(f"another process is writing {self.path.parent}; wait for it or stop it first") from None
-        return self
+            fcntl = None
+        for _ in range(100):
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as err:
+                raise DatasetError(f"cannot write into {self.path.parent}: {err.strerror or err}") from None
+            if fcntl is None:
+                self.fd = fd
+                return self
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise DatasetError(
+                    f"another process is writing {self.path.parent}; wait for it or stop it first"
+                ) from None
+            try:
+                current = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                current = False
+            if current:
+                self.fd = fd
+                return self
+            os.close(fd)  # the file was removed by a writer that finished meanwhile: retry
+        raise DatasetError(f"cannot lock {self.path}")
+
+    def remove_file(self) -> None:
+        self.path.unlink(missing_ok=True)
 
     def __exit__(self, *exc: Any) -> None:
         if self.fd is not None:
             os.close(self.fd)  # closing the descriptor releases the flock
+            self.fd = None
 
 
 def _clear(root: Path) -> None:
@@ -319,7 +346,7 @@ def _clear(root: Path) -> None:
 def _existing_attributes(root: Path, overwrite: bool) -> dict[str, Any] | None:
     """The attributes of the dataset at ``root`` (None: nothing there, or it is to be replaced).
 
-    Called under the write lock, after `_precheck_path` (so ``root`` is ours to replace).
+    Called after `_precheck_path` (so a corrupt dataset at ``root`` is ours to replace).
     """
     if not (root / GROUP_FILE).exists():
         return None  # empty, or a creation / overwrite that was interrupted before zarr.json
@@ -382,16 +409,23 @@ def write_dataset(
     fn, fn_name = _resolve_generator(kind, generator)
     root = Path(path).expanduser()
     _precheck_path(root)
-    with _WriteLock(root):
-        existing = _existing_attributes(root, overwrite)
-        chunk = int(batch_size) if batch_size else existing["chunk_size"] if existing else min(DEFAULT_BATCH, num_examples)
-        request = dict(seed=seed, num_examples=num_examples, chunk_size=chunk, kind=kind, generator=fn_name, config=config)
-        if existing is not None:  # compare the cheap identity before tracing the generator
-            _refuse_differences(root, existing, build_attributes(**request, specs=()), arrays=False)
-        specs = derive_specs(_output_shapes(fn, config, chunk), config)
-        attrs = build_attributes(**request, specs=specs)
+    # Everything that can refuse the request happens before the lock file is created, so a
+    # refusal (and a complete dataset) leaves the directory exactly as it was.
+    existing = _existing_attributes(root, overwrite)
+    chunk = int(batch_size) if batch_size else existing["chunk_size"] if existing else min(DEFAULT_BATCH, num_examples)
+    request = dict(seed=seed, num_examples=num_examples, chunk_size=chunk, kind=kind, generator=fn_name, config=config)
+    if existing is not None:  # compare the cheap identity before tracing the generator
+        _refuse_differences(root, existing, build_attributes(**request, specs=()))
+    specs = derive_specs(_output_shapes(fn, config, chunk), config)
+    attrs = build_attributes(**request, specs=specs)
+    if existing is not None:
+        _refuse_differences(root, existing, attrs)
+        if existing["progress"]["complete"]:
+            return WriteSummary(root, num_examples, num_examples, 0, time.perf_counter() - t0)
+    with _WriteLock(root) as lock:
+        existing = _existing_attributes(root, overwrite)  # again under the lock: another writer may have run
         if existing is not None:
-            _refuse_differences(root, existing, attrs, arrays=True)
+            _refuse_differences(root, existing, attrs)
             _warn_other_jax(existing)
             attrs = existing
         else:
@@ -399,19 +433,21 @@ def write_dataset(
             (root / METADATA_GROUP).mkdir()
             write_group(root / METADATA_GROUP, None)
             write_group(root, attrs)  # last: from here on the directory is a (resumable) dataset
-        done_chunks = attrs["progress"]["completed_chunks"]
         resumed_from = attrs["progress"]["completed_examples"]
         if on_progress is not None:
             on_progress(resumed_from, num_examples)
-        if done_chunks < attrs["num_chunks"]:
+        if not attrs["progress"]["complete"]:
             context = ts.Context({"cache_pool": {"total_bytes_limit": 0}})
             arrays = _open_arrays(root, specs, num_examples, chunk, write=True, context=context)
             _write_chunks(root, attrs, fn, config, seed, arrays, _storage_plan(specs, config), on_progress, prefetch)
+        lock.remove_file()  # complete: no stray file for zarr tools to list
     return WriteSummary(root, num_examples, resumed_from, num_examples - resumed_from, time.perf_counter() - t0)
 
 
-def _refuse_differences(root: Path, existing: dict, requested: dict, *, arrays: bool) -> None:
-    if not arrays:
+def _refuse_differences(root: Path, existing: dict, requested: dict) -> None:
+    """Raises unless ``existing`` was made by the same request (array layout compared when
+    ``requested`` has one)."""
+    if not requested["arrays"]:
         requested = {**requested, "arrays": existing.get("arrays")}
     diff = differences(existing, requested)
     if diff:

@@ -4,7 +4,7 @@ No tensorstore here (see `jaxaxon.data.dataset` for the I/O). A dataset is a zar
 
     PATH.zarr/
       zarr.json           group metadata; attributes["jaxaxon"] = the record built below
-      .jaxaxon.lock       empty file, flock()ed by the process writing the dataset
+      .jaxaxon.lock       empty file flock()ed by the writing process; present while unfinished
       images/ axon_masks/ bouton_masks/ clean_images/ bouton_labels/   [N, H, W] arrays
       metadata/           zarr v3 group (no attributes) holding the [N, ...] metadata arrays:
         centerlines/ centerline_valid/ gap/ ... bouton_centers/ ...

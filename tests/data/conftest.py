@@ -12,7 +12,6 @@ import pytest
 
 import jaxaxon
 from jaxaxon.data import write_dataset
-from jaxaxon.data.layout import LOCK_FILE
 
 from dataset_reference import BATCH, N, SEED  # noqa: E402
 
@@ -51,12 +50,8 @@ def dataset_copy(reference_dataset, tmp_path) -> Path:
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:
-    """Every file under ``root`` (relative path -> bytes), the empty lock file excepted."""
-    return {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != LOCK_FILE
-    }
+    """Every file under ``root`` (relative path -> bytes)."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def tree_state(root: Path) -> dict[str, tuple]:

@@ -176,6 +176,7 @@ def test_interrupted_in_process_then_resumed_is_byte_identical(
     assert progress == {"completed_chunks": stop_at // BATCH, "completed_examples": stop_at, "complete": False}
     with pytest.raises(DatasetError, match=f"incomplete: {stop_at} of {N}"):
         open_dataset(path)
+    assert (path / LOCK_FILE).exists()  # marks an unfinished dataset; removed on completion
     partial = open_dataset(path, allow_incomplete=True)
     assert len(partial) == stop_at
     np.testing.assert_array_equal(partial[:]["images"], reference_outputs["image"][:stop_at].astype(np.uint8))
@@ -187,6 +188,7 @@ def test_interrupted_in_process_then_resumed_is_byte_identical(
     assert summary.resumed_from == stop_at and summary.written == N - stop_at
     assert seen[0] == stop_at and seen[-1] == N
     assert tree.bytes(path) == tree.bytes(reference_dataset)
+    assert not (path / LOCK_FILE).exists()
 
 
 def test_torn_chunks_after_the_record_are_rewritten(dataset_copy, reference_dataset, small_cfg, tree):
@@ -255,12 +257,12 @@ def test_killed_subprocess_then_resumed_with_the_cli_is_byte_identical(
 
 
 def test_a_second_writer_is_refused_while_one_holds_the_lock(dataset_copy, small_cfg, tree):
-    before = tree.state(dataset_copy)
-    with open(dataset_copy / LOCK_FILE, "r+") as f:
+    with open(dataset_copy / LOCK_FILE, "a+") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        before = tree.state(dataset_copy)
         with pytest.raises(DatasetError, match="another process is writing"):
             write_dataset(dataset_copy, small_cfg, N, seed=SEED, batch_size=BATCH, overwrite=True)
-    assert tree.state(dataset_copy) == before
+        assert tree.state(dataset_copy) == before
 
 
 def test_complete_dataset_is_left_alone(dataset_copy, small_cfg, tree):
