@@ -11,9 +11,9 @@ run killed at any point and started again with the same arguments rewrites only 
 unrecorded chunks and ends with files byte-identical to those of an uninterrupted run.
 
 Device compute overlaps disk writes: the generation of the next ``prefetch`` chunks is
-dispatched (JAX async dispatch) before the host waits for the current chunk, and its
+dispatched (JAX async dispatch) before the host waits for the current chunk, its
 tensorstore writes (compression and file I/O on tensorstore's threads) run while later
-chunks are being generated.
+chunks are being generated, and the completion records are written by a recorder thread.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ import dataclasses
 import functools
 import importlib
 import os
+import queue
 import shutil
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -469,6 +471,57 @@ def _warn_other_jax(existing: Mapping[str, Any]) -> None:
         )
 
 
+class _Recorder(threading.Thread):
+    """Records chunks complete, in order, on its own thread: waits for a chunk's writes to
+    commit, then atomically rewrites ``zarr.json`` and reports progress. The main thread
+    never blocks on this bookkeeping; it blocks in `put` only while ``capacity`` chunks are
+    waiting for the disk (back-pressure when the disk is slower than the device)."""
+
+    def __init__(self, root: Path, attrs: dict[str, Any], on_progress: Callable | None, capacity: int):
+        super().__init__(name="jaxaxon-dataset-recorder", daemon=True)
+        self.root, self.attrs, self.on_progress = root, attrs, on_progress
+        self.queue: queue.Queue = queue.Queue(maxsize=capacity)
+        self.error: BaseException | None = None
+        self.recorded = attrs["progress"]["completed_chunks"]  # chunks 0 .. recorded-1 are complete
+
+    def run(self) -> None:
+        try:
+            while (item := self.queue.get()) is not None:
+                k, futures = item
+                for f in futures:
+                    f.commit.result()
+                self.attrs = set_progress(self.attrs, k + 1)
+                write_group(self.root, self.attrs)
+                self.recorded = k + 1
+                if self.on_progress is not None:
+                    self.on_progress(self.attrs["progress"]["completed_examples"], self.attrs["num_examples"])
+        except BaseException as err:  # handed to the main thread (including a callback's KeyboardInterrupt)
+            self.error = err
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def put(self, item: Any) -> None:
+        while True:
+            self.check()
+            try:
+                self.queue.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def close(self) -> None:
+        """Lets the queued chunks be recorded, then stops the thread."""
+        while self.is_alive():
+            try:
+                self.queue.put(None, timeout=0.05)
+                break
+            except queue.Full:
+                continue
+        self.join()
+
+
 def _write_chunks(
     root: Path,
     attrs: dict[str, Any],
@@ -480,13 +533,19 @@ def _write_chunks(
     on_progress: Callable[[int, int], None] | None,
     prefetch: int,
 ) -> None:
-    """The generate -> convert -> write -> record pipeline over the unrecorded chunks."""
+    """The generate -> convert -> copy to host -> write -> record pipeline over the unrecorded chunks.
+
+    The main thread dispatches the generation of ``prefetch`` chunks ahead (JAX async
+    dispatch), waits only for the chunk it copies to the host, and issues that chunk's
+    tensorstore writes (compression and file I/O run on tensorstore's threads); `_Recorder`
+    records chunks complete as their writes commit.
+    """
     n, chunk = attrs["num_examples"], attrs["chunk_size"]
     key = jax.random.key(seed)
     image_sources = {source for source, *_ in plan}
     todo = iter(range(attrs["progress"]["completed_chunks"], attrs["num_chunks"]))
     generating: collections.deque = collections.deque()  # (chunk, device arrays, exact flag)
-    writing: collections.deque = collections.deque()  # (chunk, tensorstore write futures)
+    issued: collections.deque = collections.deque()  # (chunk, write futures) not yet known recorded
 
     def dispatch() -> None:
         k = next(todo, None)
@@ -497,38 +556,32 @@ def _write_chunks(
         metadata = {name: value for name, value in out.items() if name not in image_sources and name in arrays}
         generating.append((k, {**stored, **metadata}, exact))
 
-    def record(k: int, futures: list) -> None:
-        for f in futures:
-            f.commit.result()
-        nonlocal attrs
-        attrs = set_progress(attrs, k + 1)
-        write_group(root, attrs)
-        if on_progress is not None:
-            on_progress(attrs["progress"]["completed_examples"], n)
-
+    recorder = _Recorder(root, attrs, on_progress, capacity=max(1, prefetch))
+    recorder.start()
     try:
         for _ in range(max(1, prefetch)):
             dispatch()
-        while generating or writing:
-            if generating:
-                k, device_arrays, exact = generating.popleft()
-                dispatch()  # keep the device busy while this chunk travels to disk
-                host = jax.device_get(device_arrays)  # waits for chunk k only
-                if not bool(exact):
-                    raise DatasetError(
-                        f"chunk {k}: the generator produced grey values or labels that the stored integer "
-                        "dtypes cannot hold exactly (not integer-valued or out of range)"
-                    )
-                lo, hi = k * chunk, min(n, (k + 1) * chunk)
-                futures = [arr[lo:hi].write(np.ascontiguousarray(host[name][: hi - lo])) for name, arr in arrays.items()]
-                writing.append((k, futures))
-            # record finished chunks in order; wait when nothing else can proceed or too much is queued
-            while writing and (
-                not generating or len(writing) > prefetch or all(f.commit.done() for f in writing[0][1])
-            ):
-                record(*writing.popleft())
+        while generating:
+            recorder.check()
+            k, device_arrays, exact = generating.popleft()
+            dispatch()  # keep the device busy while this chunk travels to disk
+            host = jax.device_get(device_arrays)  # waits for chunk k only
+            if not bool(exact):
+                raise DatasetError(
+                    f"chunk {k}: the generator produced grey values or labels that the stored integer "
+                    "dtypes cannot hold exactly (not integer-valued or out of range)"
+                )
+            lo, hi = k * chunk, min(n, (k + 1) * chunk)
+            futures = [arr[lo:hi].write(np.ascontiguousarray(host[name][: hi - lo])) for name, arr in arrays.items()]
+            issued.append((k, futures))
+            while issued[0][0] < recorder.recorded:
+                issued.popleft()
+            recorder.put((k, futures))
+        recorder.close()
+        recorder.check()
     finally:
-        for _, futures in writing:  # let in-flight writes settle before a resume can touch them
+        recorder.close()
+        for _, futures in issued:  # let in-flight writes settle before a resume can touch them
             for f in futures:
                 try:
                     f.commit.result()
