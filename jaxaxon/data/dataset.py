@@ -254,9 +254,10 @@ def _written_by_jaxaxon(root: Path, entries: set[str]) -> bool:
 
 
 def _precheck_path(root: Path) -> None:
-    """Refuses paths that are not ours to write into, before anything is created there:
-    a file, a foreign non-empty directory, a zarr group without readable jaxaxon attributes
-    that jaxaxon did not write."""
+    """Refuses paths that are not ours to write into, before anything is created: a file, a
+    foreign non-empty directory, a zarr group without readable jaxaxon attributes that
+    jaxaxon did not write, a new path whose nearest existing ancestor is not a writable
+    directory."""
     if root.exists() or root.is_symlink():
         if not root.is_dir():
             raise DatasetError(f"{root} exists and is not a directory; choose another output path")
@@ -276,8 +277,17 @@ def _precheck_path(root: Path) -> None:
             except DatasetError as err:
                 raise DatasetError(f"{err}; existing data left untouched (choose another output path)") from None
         return
+    ancestor = root.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        why = "not a directory" if not ancestor.is_dir() else "permission denied"
+        raise DatasetError(f"cannot create the dataset directory {root}: {ancestor} is {why}")
+
+
+def _make_dir(root: Path) -> None:
     try:
-        root.mkdir(parents=True)
+        root.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise DatasetError(f"cannot create the dataset directory {root}: {err.strerror or err}") from None
 
@@ -424,6 +434,7 @@ def write_dataset(
         _refuse_differences(root, existing, attrs)
         if existing["progress"]["complete"]:
             return WriteSummary(root, num_examples, num_examples, 0, time.perf_counter() - t0)
+    _make_dir(root)
     with _WriteLock(root) as lock:
         existing = _existing_attributes(root, overwrite)  # again under the lock: another writer may have run
         if existing is not None:

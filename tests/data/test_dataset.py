@@ -363,6 +363,12 @@ def test_bad_arguments_are_refused_before_anything_is_created(kwargs, message, s
     assert not (tmp_path / "x.zarr").exists()
 
 
+def test_a_request_refused_after_tracing_creates_nothing(small_cfg, tmp_path):
+    with pytest.raises(DatasetError, match="maxIntensity=70000"):
+        write_dataset(tmp_path / "a" / "b.zarr", small_cfg.replace(maxIntensity=70000), 4, generator=fake_series)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_paths_that_are_not_ours_are_refused_untouched(small_cfg, tmp_path, tree):
     a_file = tmp_path / "file.zarr"
     a_file.write_text("precious")
