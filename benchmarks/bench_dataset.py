@@ -128,7 +128,8 @@ def markdown(result: dict) -> str:
         "| measurement | images/s (median) | images/s (best) |",
         "|---|---|---|",
         f"| generator only | {rates['generator_only']:.1f} | {best['generator_only']:.1f} |",
-        f"| generator + conversion + copy to host | {rates['generator_to_host']:.1f} | {best['generator_to_host']:.1f} |",
+        f"| generator + conversion + copy to host | {rates['generator_to_host']:.1f} "
+        f"| {best['generator_to_host']:.1f} |",
         f"| write_dataset end to end | {rates['write_dataset']:.1f} | {best['write_dataset']:.1f} |",
         f"| write / generator | {result['write_over_generator']:.2f} | {result['write_over_generator_best']:.2f} |",
     ]

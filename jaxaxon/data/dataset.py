@@ -156,7 +156,9 @@ def _resolve_generator(kind: str, generator: Callable | None) -> tuple[Callable,
     try:
         fn = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError):
-        raise DatasetError(f"the {kind!r} generator ({module}.{name}) is not available in this version of jaxaxon") from None
+        raise DatasetError(
+            f"the {kind!r} generator ({module}.{name}) is not available in this version of jaxaxon"
+        ) from None
     return fn, f"{module}.{name}"
 
 
@@ -628,7 +630,12 @@ class Dataset:
         self.config: GeneratorConfig = config_from_attributes(attrs)
         self._context = ts.Context({"cache_pool": {"total_bytes_limit": 64 << 20}})
         self._arrays = _open_arrays(
-            root, list(self.specs.values()), attrs["num_examples"], attrs["chunk_size"], write=False, context=self._context
+            root,
+            list(self.specs.values()),
+            attrs["num_examples"],
+            attrs["chunk_size"],
+            write=False,
+            context=self._context,
         )
         self._len = progress["completed_examples"]
 
@@ -671,7 +678,9 @@ class Dataset:
 
     def __repr__(self) -> str:
         state = "complete" if self.complete else f"incomplete: {self._len} of {self._attrs['num_examples']}"
-        return f"Dataset({str(self.path)!r}, {self._len} {self.kind}, {self.config.height}x{self.config.width}, {state})"
+        return (
+            f"Dataset({str(self.path)!r}, {self._len} {self.kind}, {self.config.height}x{self.config.width}, {state})"
+        )
 
     # --- reading ---
     def _index(self, index: Any) -> tuple[Any, bool]:

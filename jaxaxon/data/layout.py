@@ -400,7 +400,9 @@ def differences(existing: Mapping[str, Any], requested: Mapping[str, Any]) -> li
     e_cfg, r_cfg = e_gen["config"], r_gen["config"]
     for key in list(r_cfg) + [k for k in e_cfg if k not in r_cfg]:
         if e_cfg.get(key, "<absent>") != r_cfg.get(key, "<absent>"):
-            out.append(f"parameter {key}: existing {e_cfg.get(key, '<absent>')!r}, requested {r_cfg.get(key, '<absent>')!r}")
+            out.append(
+                f"parameter {key}: existing {e_cfg.get(key, '<absent>')!r}, requested {r_cfg.get(key, '<absent>')!r}"
+            )
     e_ver = (existing.get("written_with") or {}).get("jaxaxon")
     r_ver = requested["written_with"]["jaxaxon"]
     if e_ver != r_ver:

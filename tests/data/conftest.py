@@ -9,11 +9,10 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from dataset_reference import BATCH, SEED, N
 
 import jaxaxon
 from jaxaxon.data import write_dataset
-
-from dataset_reference import BATCH, N, SEED  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import re
 import shutil
 import signal
@@ -17,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from dataset_reference import BATCH, N, SEED
+from dataset_reference import BATCH, SEED, N
 
 import jaxaxon
 from jaxaxon.data import DatasetError, open_dataset, write_dataset
@@ -188,7 +187,9 @@ def test_interrupted_in_process_then_resumed_is_byte_identical(
         partial[stop_at]
 
     seen = []
-    summary = write_dataset(path, small_cfg, N, seed=SEED, on_progress=lambda d, t: seen.append(d))  # batch from the dataset
+    summary = write_dataset(
+        path, small_cfg, N, seed=SEED, on_progress=lambda d, t: seen.append(d)
+    )  # batch from the dataset
     assert summary.resumed_from == stop_at and summary.written == N - stop_at
     assert seen[0] == stop_at and seen[-1] == N
     assert tree.bytes(path) == tree.bytes(reference_dataset)
@@ -408,9 +409,7 @@ def test_indexing(reference_dataset, reference_outputs):
     mask = np.zeros(N, bool)
     mask[[1, 4]] = True
     np.testing.assert_array_equal(ds[mask]["images"], images[[1, 4]])
-    np.testing.assert_array_equal(
-        ds.read([4], ["centerlines"])["centerlines"], reference_outputs["centerlines"][[4]]
-    )
+    np.testing.assert_array_equal(ds.read([4], ["centerlines"])["centerlines"], reference_outputs["centerlines"][[4]])
     for bad in (N, -N - 1):
         with pytest.raises(IndexError):
             ds[bad]
@@ -431,7 +430,9 @@ def test_batches(reference_dataset, reference_outputs):
     assert [len(b["images"]) for b in ds.batches(3, drop_remainder=True)] == [3, 3, 3]
 
     def order(**kw):
-        return [int(np.flatnonzero((images == x).all(axis=(1, 2)))[0]) for b in ds.batches(4, **kw) for x in b["images"]]
+        return [
+            int(np.flatnonzero((images == x).all(axis=(1, 2)))[0]) for b in ds.batches(4, **kw) for x in b["images"]
+        ]
 
     first = order(shuffle=True, seed=5)
     assert sorted(first) == list(range(N)) and first != list(range(N))

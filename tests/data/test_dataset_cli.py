@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dataset_reference import BATCH, N, SEED
+from dataset_reference import BATCH, SEED, N
 from PIL import Image
 
 from jaxaxon.cli import main
