@@ -35,7 +35,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from jaxaxon.preview import save_batch_preview
 
     cfg = _load_config(args.params)
-    kind = "series" if args.series else "images"
+    kind = noun = "series" if args.series else "images"
     if args.preview and Path(args.preview).expanduser().resolve().parent.is_file():
         raise DatasetError(f"cannot write the preview {args.preview}: its parent is a file")
     bar = None
@@ -47,8 +47,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
             if done == total:
                 return
             if done:
-                print(f"resuming {args.out}: {done} of {total} images already complete", file=sys.stderr)
-            bar = tqdm(total=total, initial=done, unit="img", desc="generate", dynamic_ncols=True, smoothing=0.1)
+                print(f"resuming {args.out}: {done} of {total} {noun} already complete", file=sys.stderr)
+            unit = "series" if args.series else "img"
+            bar = tqdm(total=total, initial=done, unit=unit, desc="generate", dynamic_ncols=True, smoothing=0.1)
         else:
             bar.update(done - state["done"])
         state.update(done=done, total=total)
@@ -62,7 +63,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
         print(
-            f"jaxaxon generate: interrupted with {state['done']} of {state['total']} images complete; "
+            f"jaxaxon generate: interrupted with {state['done']} of {state['total']} {noun} complete; "
             "run the same command again to resume",
             file=sys.stderr,
         )
@@ -71,15 +72,16 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         bar.close()
     if summary.written:
         print(
-            f"wrote {summary.written} images to {summary.path} ({summary.num_examples} in all, "
-            f"{summary.examples_per_second:.1f} images/s, {summary.seconds:.1f} s)"
+            f"wrote {summary.written} {noun} to {summary.path} ({summary.num_examples} in all, "
+            f"{summary.examples_per_second:.1f} {noun}/s, {summary.seconds:.1f} s)"
         )
     else:
-        print(f"{summary.path} is already complete ({summary.num_examples} images); nothing to do")
+        print(f"{summary.path} is already complete ({summary.num_examples} {noun}); nothing to do")
     if args.preview:
         ds = open_dataset(args.out)
         try:
-            out = save_batch_preview(args.preview, ds[0 : min(8, len(ds))])
+            # single images: the first 8 with their masks; series: the frames of the first series
+            out = save_batch_preview(args.preview, ds[0] if args.series else ds[0 : min(8, len(ds))])
         except OSError as err:
             raise DatasetError(f"the dataset is complete, but the preview cannot be written: {err}") from None
         print(f"wrote {out}")
@@ -117,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch", type=_positive_int, default=None,
         help="images per generated batch and per stored chunk (default: 32, or the existing dataset's when resuming)",
     )  # fmt: skip
-    p.add_argument("--series", action="store_true", help="generate time series ([N, T, H, W] arrays)")
+    p.add_argument("--series", action="store_true", help="generate time series ([N, T, H, W] arrays, T = NbImages)")
     p.add_argument("--preview", metavar="FILE.png", help="also save a PNG grid of the first images with their masks")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset made with other settings")
     p.set_defaults(func=_cmd_generate)

@@ -5,7 +5,8 @@ No tensorstore here (see `jaxaxon.data.dataset` for the I/O). A dataset is a zar
     PATH.zarr/
       zarr.json           group metadata; attributes["jaxaxon"] = the record built below
       .jaxaxon.lock       empty file flock()ed by the writing process; present while unfinished
-      images/ axon_masks/ bouton_masks/ clean_images/ bouton_labels/   [N, H, W] arrays
+      images/ axon_masks/ bouton_masks/ clean_images/ bouton_labels/ cell_masks/
+                          [N, H, W] image arrays ([N, T, H, W] for time series)
       metadata/           zarr v3 group (no attributes) holding the [N, ...] metadata arrays:
         centerlines/ centerline_valid/ gap/ ... bouton_centers/ ...
 
@@ -69,6 +70,7 @@ IMAGE_OUTPUTS: dict[str, tuple[str, str, str]] = {
     "bouton_mask": ("bouton_masks", "mask", "bouton ground truth: 1 = bouton, 0 = background"),
     "clean": ("clean_images", "intensity", "noise-free axons and boutons: 0..maxIntensity"),
     "bouton_label": ("bouton_labels", "label", "1 + bouton slot at bouton pixels, 0 elsewhere"),
+    "cell_mask": ("cell_masks", "mask", "pixels covered by a cell (distractor): 1 = cell, 0 = elsewhere"),
 }
 
 # Per-example dimension names and descriptions of the metadata outputs (others get d1, d2, ...).

@@ -9,10 +9,11 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from dataset_reference import BATCH, SEED, N
 
 import jaxaxon
 from jaxaxon.data import write_dataset
+
+from .dataset_reference import BATCH, SEED, SERIES_BATCH, SERIES_N, SERIES_SEED, N, series_config
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +30,23 @@ def reference_dataset(small_cfg, tmp_path_factory) -> Path:
     """A complete dataset of the reference request, written without interruption (read only!)."""
     path = tmp_path_factory.mktemp("reference") / "ref.zarr"
     write_dataset(path, small_cfg, N, seed=SEED, batch_size=BATCH)
+    return path
+
+
+@pytest.fixture(scope="session")
+def series_outputs(small_cfg) -> dict[str, np.ndarray]:
+    """`jaxaxon.generate_series` output for series 0..SERIES_N-1, called directly."""
+    cfg, key = series_config(small_cfg), jax.random.key(SERIES_SEED)
+    parts = [jaxaxon.generate_series(key, cfg, SERIES_BATCH, s) for s in range(0, SERIES_N, SERIES_BATCH)]
+    names = list(parts[0].__dataclass_fields__)
+    return {name: np.concatenate([np.asarray(getattr(p, name)) for p in parts])[:SERIES_N] for name in names}
+
+
+@pytest.fixture(scope="session")
+def series_dataset(small_cfg, tmp_path_factory) -> Path:
+    """A complete time-series dataset (read only!)."""
+    path = tmp_path_factory.mktemp("series") / "series.zarr"
+    write_dataset(path, series_config(small_cfg), SERIES_N, seed=SERIES_SEED, batch_size=SERIES_BATCH, kind="series")
     return path
 
 

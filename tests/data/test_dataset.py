@@ -16,7 +16,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from dataset_reference import BATCH, SEED, N
 
 import jaxaxon
 from jaxaxon.data import DatasetError, open_dataset, write_dataset
@@ -30,6 +29,8 @@ from jaxaxon.data.layout import (
     write_group,
 )
 from jaxaxon.synth.image import example_keys
+
+from .dataset_reference import BATCH, SEED, SERIES_N, N
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,7 +46,8 @@ def test_images_and_masks_equal_direct_generator_output(reference_dataset, refer
     ds = open_dataset(reference_dataset)
     assert len(ds) == N and ds.complete and ds.seed == SEED and ds.config == small_cfg
     got = ds[0:N]
-    assert set(got) == {"images", "axon_masks", "bouton_masks", "clean_images", "bouton_labels"}
+    assert set(got) == {"images", "axon_masks", "bouton_masks", "clean_images", "bouton_labels", "cell_masks"}
+    np.testing.assert_array_equal(got["cell_masks"], reference_outputs["cell_mask"].astype(np.uint8))
     ref = reference_outputs
     np.testing.assert_array_equal(got["images"], ref["image"].astype(np.uint8))
     np.testing.assert_array_equal(got["clean_images"], ref["clean"].astype(np.uint8))
@@ -107,7 +109,32 @@ def test_stored_dtypes_follow_max_intensity(small_cfg):
         derive_specs(outputs, small_cfg.replace(maxIntensity=70000))
 
 
-# --- a generator with other outputs (time series) plugs in through the specs --------------------------
+# --- time series ------------------------------------------------------------------------------------
+
+
+def test_series_dataset_equals_generate_series(series_dataset, series_outputs):
+    ds = open_dataset(series_dataset)
+    t = ds.config.NbImages
+    assert ds.kind == "series" and len(ds) == SERIES_N and ds.attrs["generator"]["function"].endswith("generate_series")
+    got = ds[:]
+    ref = series_outputs
+    assert got["images"].shape == (SERIES_N, t, 64, 64) and got["images"].dtype == np.uint8
+    np.testing.assert_array_equal(got["images"], ref["image"].astype(np.uint8))
+    np.testing.assert_array_equal(got["clean_images"], ref["clean"].astype(np.uint8))
+    for name, source in (("axon_masks", "axon_mask"), ("bouton_masks", "bouton_mask"), ("cell_masks", "cell_mask")):
+        np.testing.assert_array_equal(got[name], ref[source].astype(np.uint8), err_msg=name)
+    np.testing.assert_array_equal(got["bouton_labels"], ref["bouton_label"])
+    meta = ds.metadata(slice(None))
+    assert set(meta) == set(ref) - set(IMAGE_OUTPUTS) and "rotation_deg" in meta
+    for name, value in meta.items():
+        assert value.dtype == ref[name].dtype, name
+        np.testing.assert_array_equal(value, ref[name], err_msg=name)
+    layout = json.loads((series_dataset / "images" / "zarr.json").read_text())
+    assert layout["dimension_names"] == ["n", "t", "y", "x"]
+    assert layout["codecs"][0]["configuration"]["chunk_shape"] == [1, t, 64, 64]  # one series per inner chunk
+
+
+# --- a generator with other outputs plugs in through the specs -------------------------------------------
 
 
 @jax.jit

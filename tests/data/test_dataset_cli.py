@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import signal
 import subprocess
@@ -12,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dataset_reference import BATCH, SEED, N
 from PIL import Image
 
 from jaxaxon.cli import main
 from jaxaxon.data import open_dataset
+
+from .dataset_reference import BATCH, SEED, SERIES_BATCH, SERIES_N, SERIES_SEED, N, series_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -107,11 +107,19 @@ def test_bad_n_is_a_usage_error(value, small_params, tmp_path, capsys):
     assert not (tmp_path / "x.zarr").exists()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jaxaxon.synth.series") is not None, reason="series generator exists")
-def test_series_without_a_series_generator_is_a_clear_error(small_params, tmp_path, capsys):
-    err = _fails(_args(tmp_path / "s.zarr", small_params, "--series"), capsys)
-    assert "'series' generator" in err and "not available" in err
-    assert not (tmp_path / "s.zarr").exists()
+def test_series_flag_writes_the_series_dataset(small_cfg, series_dataset, tmp_path, tree, capsys):
+    params, out, png = tmp_path / "series.json", tmp_path / "s.zarr", tmp_path / "s.png"
+    series_config(small_cfg).to_json(params)
+    argv = _args(out, params, "--series", "--preview", str(png), n=SERIES_N, seed=SERIES_SEED, batch=SERIES_BATCH)
+    assert main(argv) == 0
+    assert f"wrote {SERIES_N} series to {out}" in capsys.readouterr().out
+    assert tree.bytes(out) == tree.bytes(series_dataset)
+    with Image.open(png) as im:  # the frames of the first series
+        assert im.size[0] > 100
+    # a single-image request into the series dataset is refused
+    assert "kind: existing 'series', requested 'images'" in _fails(
+        _args(out, params, n=SERIES_N, batch=SERIES_BATCH), capsys
+    )
 
 
 @pytest.mark.slow
