@@ -27,8 +27,8 @@ import jax
 from jaxaxon.bench.timing import device_info
 from jaxaxon.config import GeneratorConfig
 from jaxaxon.data import write_dataset
-from jaxaxon.data.dataset import _output_shapes, _outputs, _resolve_generator, _storage_plan, _to_storage
 from jaxaxon.data.layout import derive_specs
+from jaxaxon.data.outputs import output_shapes, outputs_dict, resolve_generator, storage_plan, to_storage
 
 __all__ = ["markdown", "run_dataset_benchmark", "time_generator_stream", "time_write"]
 
@@ -38,17 +38,17 @@ MEASUREMENTS = ("generator_only", "generator_to_host", "write_dataset")
 def time_generator_stream(cfg: GeneratorConfig, n: int, batch: int, seed: int, *, kind: str, to_host: bool) -> float:
     """Seconds to generate ``n`` examples in batches (and optionally bring them to host memory
     in their stored dtypes, as the writer does)."""
-    fn, _ = _resolve_generator(kind, None)
+    fn, _ = resolve_generator(kind, None)
     key = jax.random.key(seed)
-    plan = _storage_plan(derive_specs(_output_shapes(fn, cfg, batch), cfg), cfg) if to_host else ()
+    plan = storage_plan(derive_specs(output_shapes(fn, cfg, batch), cfg), cfg) if to_host else ()
     sources = {source for source, *_ in plan}
     t0 = time.perf_counter()
     previous = None
     for start in range(0, n, batch):
         out = fn(key, cfg, batch, start)
         if to_host:
-            fields = _outputs(out)
-            stored, _ = _to_storage({s: fields[s] for s in sources}, plan)
+            fields = outputs_dict(out)
+            stored, _ = to_storage({s: fields[s] for s in sources}, plan)
             out = (stored, {k: v for k, v in fields.items() if k not in sources})
         if previous is not None:
             jax.device_get(previous) if to_host else jax.block_until_ready(previous)
