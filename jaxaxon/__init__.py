@@ -4,10 +4,11 @@ Public API: `GeneratorConfig`, `ConfigError`, `generate`, `generate_series`, `op
 """
 
 from jaxaxon.config import ConfigError, GeneratorConfig
+from jaxaxon.data import open_dataset
 from jaxaxon.synth.image import Batch, generate
 from jaxaxon.synth.series import SeriesBatch, generate_series
 
-__all__ = ["Batch", "ConfigError", "GeneratorConfig", "SeriesBatch", "generate", "generate_series"]
+__all__ = ["Batch", "ConfigError", "GeneratorConfig", "SeriesBatch", "generate", "generate_series", "open_dataset"]
 
 try:  # the installed distribution's version
     from importlib.metadata import version as _version

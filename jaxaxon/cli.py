@@ -28,6 +28,66 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from jaxaxon.data import DatasetError, open_dataset, write_dataset
+    from jaxaxon.preview import save_batch_preview
+
+    cfg = _load_config(args.params)
+    kind = noun = "series" if args.series else "images"
+    if args.preview and Path(args.preview).expanduser().resolve().parent.is_file():
+        raise DatasetError(f"cannot write the preview {args.preview}: its parent is a file")
+    bar = None
+    state = {"done": 0, "total": args.n}
+
+    def on_progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            if done == total:
+                return
+            if done:
+                print(f"resuming {args.out}: {done} of {total} {noun} already complete", file=sys.stderr)
+            unit = "series" if args.series else "img"
+            bar = tqdm(total=total, initial=done, unit=unit, desc="generate", dynamic_ncols=True, smoothing=0.1)
+        else:
+            bar.update(done - state["done"])
+        state.update(done=done, total=total)
+
+    try:
+        summary = write_dataset(
+            args.out, cfg, args.n, seed=args.seed, batch_size=args.batch, kind=kind,
+            overwrite=args.overwrite, on_progress=on_progress,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        print(
+            f"jaxaxon generate: interrupted with {state['done']} of {state['total']} {noun} complete; "
+            "run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+    if bar is not None:
+        bar.close()
+    if summary.written:
+        print(
+            f"wrote {summary.written} {noun} to {summary.path} ({summary.num_examples} in all, "
+            f"{summary.examples_per_second:.1f} {noun}/s, {summary.seconds:.1f} s)"
+        )
+    else:
+        print(f"{summary.path} is already complete ({summary.num_examples} {noun}); nothing to do")
+    if args.preview:
+        ds = open_dataset(args.out)
+        try:
+            # single images: the first 8 with their masks; series: the frames of the first series
+            out = save_batch_preview(args.preview, ds[0] if args.series else ds[0 : min(8, len(ds))])
+        except OSError as err:
+            raise DatasetError(f"the dataset is complete, but the preview cannot be written: {err}") from None
+        print(f"wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `jaxaxon` command."""
     parser = argparse.ArgumentParser(
@@ -43,6 +103,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", help="parameter file in the original's JSON format (default: the shipped 256x256 set)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.set_defaults(func=_cmd_preview)
+
+    p = sub.add_parser(
+        "generate",
+        help="generate N images with their masks into a zarr dataset (resumable)",
+        description="Generate N images (and masks, clean images, centrelines, bouton records) on the "
+        "available device and write them to a zarr v3 dataset. Image i depends only on (seed, i): "
+        "an interrupted run continues where it stopped when the same command is run again.",
+    )
+    p.add_argument("--n", type=_positive_int, required=True, help="number of images")
+    p.add_argument("--out", required=True, help="output dataset directory (PATH.zarr)")
+    p.add_argument("--params", help="parameter file in the original's JSON format (default: the shipped 256x256 set)")
+    p.add_argument("--seed", type=_seed, default=0, help="dataset seed, 0..2**32-1 (default 0)")
+    p.add_argument(
+        "--batch", type=_positive_int, default=None,
+        help="images per generated batch and per stored chunk (default: 32, or the existing dataset's when resuming)",
+    )  # fmt: skip
+    p.add_argument("--series", action="store_true", help="generate time series ([N, T, H, W] arrays, T = NbImages)")
+    p.add_argument("--preview", metavar="FILE.png", help="also save a PNG grid of the first images with their masks")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset made with other settings")
+    p.set_defaults(func=_cmd_generate)
     return parser
 
 
@@ -56,16 +136,30 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a seed in 0..{2**32 - 1}, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `jaxaxon` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     from jaxaxon.config import ConfigError
+    from jaxaxon.data.layout import DatasetError
 
     try:
         return int(args.func(args) or 0)
     except ConfigError as err:
         print(f"jaxaxon {args.command}: invalid parameters: {err}", file=sys.stderr)
+        return 2
+    except DatasetError as err:
+        print(f"jaxaxon {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"jaxaxon {args.command}: interrupted", file=sys.stderr)

@@ -1,1 +1,7 @@
-"""Data on disk: real and other images (`jaxaxon.data.images`)."""
+"""Data on disk: generated datasets (zarr v3 through tensorstore, `jaxaxon.data.dataset`) and
+real and other images (`jaxaxon.data.images`)."""
+
+from jaxaxon.data.dataset import Dataset, WriteSummary, open_dataset, write_dataset
+from jaxaxon.data.layout import ArraySpec, DatasetError
+
+__all__ = ["ArraySpec", "Dataset", "DatasetError", "WriteSummary", "open_dataset", "write_dataset"]

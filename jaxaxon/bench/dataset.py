@@ -1,0 +1,137 @@
+"""Dataset workload: writing a dataset end to end against generating the same examples only.
+
+Three measurements with the same config, batch size and device, interleaved per repeat so
+that other load on a shared machine hits them alike:
+
+- ``generator_only``: the generator batch after batch (the next batch dispatched before the
+  previous one is waited for), ``block_until_ready``;
+- ``generator_to_host``: the same plus the conversion to the stored dtypes and the copy to
+  host memory (what the writer needs before any disk I/O);
+- ``write_dataset``: `jaxaxon.data.write_dataset` end to end into a fresh directory
+  (generation, conversion, compression, file writes, completion records).
+
+``write_over_generator`` (1.0: the device never waits for the disk) shows how well writing
+overlaps generation.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+
+from jaxaxon.bench.timing import device_info
+from jaxaxon.config import GeneratorConfig
+from jaxaxon.data import write_dataset
+from jaxaxon.data.layout import derive_specs
+from jaxaxon.data.outputs import output_shapes, outputs_dict, resolve_generator, storage_plan, to_storage
+
+__all__ = ["markdown", "run_dataset_benchmark", "time_generator_stream", "time_write"]
+
+MEASUREMENTS = ("generator_only", "generator_to_host", "write_dataset")
+
+
+def time_generator_stream(cfg: GeneratorConfig, n: int, batch: int, seed: int, *, kind: str, to_host: bool) -> float:
+    """Seconds to generate ``n`` examples in batches (and optionally bring them to host memory
+    in their stored dtypes, as the writer does)."""
+    fn, _ = resolve_generator(kind, None)
+    key = jax.random.key(seed)
+    plan = storage_plan(derive_specs(output_shapes(fn, cfg, batch), cfg), cfg) if to_host else ()
+    sources = {source for source, *_ in plan}
+    t0 = time.perf_counter()
+    previous = None
+    for start in range(0, n, batch):
+        out = fn(key, cfg, batch, start)
+        if to_host:
+            fields = outputs_dict(out)
+            stored, _ = to_storage({s: fields[s] for s in sources}, plan)
+            out = (stored, {k: v for k, v in fields.items() if k not in sources})
+        if previous is not None:
+            jax.device_get(previous) if to_host else jax.block_until_ready(previous)
+        previous = out
+    jax.device_get(previous) if to_host else jax.block_until_ready(previous)
+    return time.perf_counter() - t0
+
+
+def time_write(cfg: GeneratorConfig, n: int, batch: int, seed: int, root: Path, *, kind: str) -> tuple[float, int]:
+    """Seconds to write a fresh dataset of ``n`` examples, and its size on disk in bytes."""
+    path = root / f"bench-{seed}.zarr"
+    t0 = time.perf_counter()
+    write_dataset(path, cfg, n, seed=seed, batch_size=batch, kind=kind)
+    seconds = time.perf_counter() - t0
+    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    shutil.rmtree(path)
+    return seconds, size
+
+
+def run_dataset_benchmark(
+    cfg: GeneratorConfig,
+    n: int,
+    batch: int,
+    *,
+    repeats: int = 3,
+    kind: str = "images",
+    workdir: str | Path | None = None,
+) -> dict:
+    """Runs the three measurements (after a warm-up that compiles everything) and returns a
+    JSON-ready result: medians (and bests, robust to other load) of ``repeats`` runs."""
+    root = Path(tempfile.mkdtemp(prefix="jaxaxon-bench-", dir=workdir))
+    try:
+        time_generator_stream(cfg, batch, batch, 10_000, kind=kind, to_host=False)
+        time_generator_stream(cfg, batch, batch, 10_000, kind=kind, to_host=True)
+        time_write(cfg, batch, batch, 10_001, root, kind=kind)
+        times: dict[str, list[float]] = {name: [] for name in MEASUREMENTS}
+        sizes = []
+        for r in range(repeats):
+            times["generator_only"].append(time_generator_stream(cfg, n, batch, r, kind=kind, to_host=False))
+            times["generator_to_host"].append(time_generator_stream(cfg, n, batch, r, kind=kind, to_host=True))
+            seconds, size = time_write(cfg, n, batch, r, root, kind=kind)
+            times["write_dataset"].append(seconds)
+            sizes.append(size)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    median = {name: n / statistics.median(ts) for name, ts in times.items()}
+    best = {name: n / min(ts) for name, ts in times.items()}
+    return {
+        "benchmark": "dataset",
+        "device": device_info(),
+        "kind": kind,
+        "example_shape": ([cfg.NbImages] if kind == "series" else []) + list(cfg.shape),
+        "n": n,
+        "batch": batch,
+        "repeats": repeats,
+        "examples_per_s": {k: round(v, 2) for k, v in median.items()},
+        "write_over_generator": round(median["write_dataset"] / median["generator_only"], 3),
+        "examples_per_s_best": {k: round(v, 2) for k, v in best.items()},
+        "write_over_generator_best": round(best["write_dataset"] / best["generator_only"], 3),
+        "seconds": {k: [round(t, 4) for t in ts] for k, ts in times.items()},
+        "bytes_on_disk": int(statistics.median(sizes)),
+        "bytes_per_example": round(statistics.median(sizes) / n, 1),
+    }
+
+
+def markdown(result: dict) -> str:
+    """A short Markdown table of a `run_dataset_benchmark` result."""
+    med, best = result["examples_per_s"], result["examples_per_s_best"]
+    labels = {
+        "generator_only": "generator only",
+        "generator_to_host": "generator + conversion + copy to host",
+        "write_dataset": "write_dataset end to end",
+    }
+    unit = "series/s" if result["kind"] == "series" else "images/s"
+    rows = [f"| measurement | {unit} (median) | {unit} (best) |", "|---|---|---|"]
+    rows += [f"| {labels[k]} | {med[k]:.1f} | {best[k]:.1f} |" for k in MEASUREMENTS]
+    rows.append(
+        f"| write / generator | {result['write_over_generator']:.2f} | {result['write_over_generator_best']:.2f} |"
+    )
+    shape = "x".join(str(d) for d in result["example_shape"])
+    head = (
+        f"{result['n']} {result['kind']} of {shape}, batch {result['batch']}, {result['device']['device_kind']} "
+        f"({result['device']['backend']}), median of {result['repeats']}; "
+        f"{result['bytes_per_example']:.0f} bytes per example on disk"
+    )
+    return head + "\n\n" + "\n".join(rows)

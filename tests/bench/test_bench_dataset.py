@@ -1,0 +1,19 @@
+"""The dataset benchmark runs and reports what it claims (no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+
+from jaxaxon.bench.dataset import MEASUREMENTS, markdown, run_dataset_benchmark
+
+
+def test_dataset_benchmark_smoke(small_cfg, tmp_path):
+    # batch 4 with the small config: the generator compile the dataset tests use
+    result = run_dataset_benchmark(small_cfg, 8, 4, repeats=1, workdir=tmp_path)
+    json.dumps(result)
+    assert set(result["examples_per_s"]) == set(MEASUREMENTS)
+    assert all(v > 0 for v in result["examples_per_s"].values())
+    assert result["bytes_on_disk"] > 0 and result["example_shape"] == [64, 64]
+    assert list(tmp_path.iterdir()) == []  # its datasets are cleaned up
+    table = markdown(result)
+    assert "write_dataset end to end" in table and "images/s" in table
