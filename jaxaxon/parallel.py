@@ -1,0 +1,181 @@
+"""Devices, meshes, shardings and multi-host start-up: the one place that builds them.
+
+Data parallelism over a ``data`` mesh axis (all devices of all processes); a ``model`` axis
+of size 1 is kept so that model parallelism can be added later without changing callers.
+Batches are sharded over ``data``; parameters and optimiser state are replicated.
+
+Generation is sharded too: every device generates only its slice of the global batch,
+and every example's key is derived from the step key and its *global* index
+(`jaxaxon.synth.image.example_keys`), so the data (and a training run's loss trajectory)
+are the same on 1, 2 or 8 devices and on any number of hosts.
+
+Multi-host runs call `initialize_distributed` first (command-line flags or the
+``JAXAXON_COORDINATOR`` / ``JAXAXON_NUM_PROCESSES`` / ``JAXAXON_PROCESS_ID`` environment
+variables; on TPU pods and SLURM clusters JAX detects them itself).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+__all__ = [
+    "DATA_AXIS",
+    "MODEL_AXIS",
+    "DistributedConfig",
+    "initialize_distributed",
+    "make_mesh",
+    "data_sharding",
+    "replicated_sharding",
+    "is_main_process",
+    "shard_map",
+    "generate_sharded",
+    "local_batch_size",
+]
+
+DATA_AXIS = "data"
+MODEL_AXIS = "model"
+
+
+@dataclasses.dataclass(frozen=True)
+class DistributedConfig:
+    """How to join a multi-process run (all None: a single process, or JAX auto-detection).
+
+    Attributes:
+      coordinator: ``host:port`` of process 0's coordinator service.
+      num_processes: total number of processes.
+      process_id: this process's index, ``0 .. num_processes - 1``.
+      auto: let JAX detect the cluster (TPU pods, SLURM, Open MPI) when nothing is given
+        and such an environment is found.
+    """
+
+    coordinator: str | None = None
+    num_processes: int | None = None
+    process_id: int | None = None
+    auto: bool = True
+
+    @classmethod
+    def from_env(cls, **overrides) -> "DistributedConfig":
+        """Values from ``JAXAXON_COORDINATOR``, ``JAXAXON_NUM_PROCESSES``, ``JAXAXON_PROCESS_ID``
+        (explicit non-None overrides win)."""
+        env = os.environ
+        values = dict(
+            coordinator=env.get("JAXAXON_COORDINATOR") or None,
+            num_processes=int(env["JAXAXON_NUM_PROCESSES"]) if env.get("JAXAXON_NUM_PROCESSES") else None,
+            process_id=int(env["JAXAXON_PROCESS_ID"]) if env.get("JAXAXON_PROCESS_ID") else None,
+        )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+_CLUSTER_ENV = ("SLURM_JOB_ID", "TPU_WORKER_HOSTNAMES", "TPU_WORKER_ID", "OMPI_COMM_WORLD_SIZE", "CLOUD_TPU_TASK_ID")
+
+
+def initialize_distributed(config: DistributedConfig | None = None) -> bool:
+    """Starts `jax.distributed` when a multi-process run is asked for or detected.
+
+    Must run before any other JAX call in the process. Explicit settings need all three of
+    coordinator, number of processes and process id (a clear error otherwise).
+
+    Returns:
+      True when `jax.distributed.initialize` was called.
+    """
+    config = DistributedConfig.from_env() if config is None else config
+    explicit = (config.coordinator, config.num_processes, config.process_id)
+    if any(v is not None for v in explicit):
+        if not all(v is not None for v in explicit):
+            raise ValueError(
+                "multi-process run: give all of --coordinator, --num-processes and --process-id "
+                "(or JAXAXON_COORDINATOR, JAXAXON_NUM_PROCESSES, JAXAXON_PROCESS_ID)"
+            )
+        if not 0 <= config.process_id < config.num_processes:
+            raise ValueError(f"process id {config.process_id} is outside 0..{config.num_processes - 1}")
+        jax.distributed.initialize(
+            coordinator_address=config.coordinator, num_processes=config.num_processes, process_id=config.process_id
+        )
+        return True
+    if config.auto and any(name in os.environ for name in _CLUSTER_ENV):
+        jax.distributed.initialize()  # JAX's own cluster detection (TPU pods, SLURM, Open MPI)
+        return True
+    return False
+
+
+def make_mesh(devices: list | None = None) -> Mesh:
+    """A ``(data, model)`` mesh over all devices (model axis of size 1)."""
+    devices = jax.devices() if devices is None else list(devices)
+    if devices == jax.devices():
+        return jax.make_mesh((len(devices), 1), (DATA_AXIS, MODEL_AXIS))
+    return Mesh(np.asarray(devices).reshape(len(devices), 1), (DATA_AXIS, MODEL_AXIS))
+
+
+def data_sharding(mesh: Mesh) -> NamedSharding:
+    """Leading (batch) axis split over ``data``; everything else replicated."""
+    return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+
+
+def replicated_sharding(mesh: Mesh) -> NamedSharding:
+    """Fully replicated (parameters, optimiser state, scalars)."""
+    return NamedSharding(mesh, PartitionSpec())
+
+
+def is_main_process() -> bool:
+    """True in process 0 (the one that writes logs, plots and dataset metadata)."""
+    return jax.process_index() == 0
+
+
+def local_batch_size(global_batch: int, mesh: Mesh) -> int:
+    """Examples per device; the global batch must split evenly over the ``data`` axis."""
+    n = mesh.shape[DATA_AXIS]
+    if global_batch % n:
+        raise ValueError(f"global batch {global_batch} does not split over {n} devices; use a multiple of {n}")
+    return global_batch // n
+
+
+def shard_map(fn: Callable, mesh: Mesh, in_specs, out_specs) -> Callable:
+    """`jax.shard_map` (new API) or `jax.experimental.shard_map.shard_map` (older JAX)."""
+    if hasattr(jax, "shard_map"):
+        return jax.shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=out_specs, check_vma=False)
+    from jax.experimental.shard_map import shard_map as legacy  # pragma: no cover - older JAX
+
+    return legacy(fn, mesh, in_specs, out_specs, check_rep=False)
+
+
+def generate_sharded(generator: Callable, key: jax.Array, config, global_batch: int, start_index, mesh: Mesh):
+    """Runs a batch generator (`jaxaxon.generate` or `jaxaxon.generate_series`) with each
+    device producing only its slice of the global batch.
+
+    Device ``d`` of the ``data`` axis generates global examples
+    ``start_index + d * local .. start_index + (d + 1) * local - 1``, from the same
+    per-example keys as a single-device call, so the result equals
+    ``generator(key, config, global_batch, start_index)`` whatever the device count.
+
+    Args:
+      generator: ``f(key, config, batch_size, start_index) -> pytree of [B, ...] arrays``.
+      key: PRNG key (replicated).
+      config: generator config (static).
+      global_batch: examples over all devices.
+      start_index: global index of the first example (int or traced).
+      mesh: the device mesh.
+
+    Returns:
+      The generator's output with every leaf sharded over ``data`` along its first axis.
+    """
+    local = local_batch_size(global_batch, mesh)
+    return _sharded_call(generator, config, local, mesh)(key, jnp.asarray(start_index, jnp.uint32))
+
+
+@functools.lru_cache(maxsize=32)
+def _sharded_call(generator: Callable, config, local: int, mesh: Mesh) -> Callable:
+    def per_device(key, start):
+        offset = jax.lax.axis_index(DATA_AXIS).astype(jnp.uint32) * jnp.uint32(local)
+        return generator(key, config, local, start + offset)
+
+    mapped = shard_map(per_device, mesh, in_specs=(PartitionSpec(), PartitionSpec()), out_specs=PartitionSpec(DATA_AXIS))
+    return jax.jit(mapped)
