@@ -113,8 +113,8 @@ def test_placement_statistics_and_b3(original_cfg, small_cfg):
     in 'fixed' mode, while 'original' (B3) avoids only branch-0 positions of any gap index."""
     many = dict(MinNbBouton=8, MaxNbBouton=12, minDistBetweenBoutons=2.0)
     fixed_cfg, orig_cfg = small_cfg.replace(**many), original_cfg.replace(**many)
-    fixed_sc = scene_from_batch(generated_many(small_cfg, 3, 48))
-    orig_sc = scene_from_batch(generated_many(original_cfg, 3, 48))
+    fixed_sc = scene_from_batch(generated_many(small_cfg, 3, 8))
+    orig_sc = scene_from_batch(generated_many(original_cfg, 3, 8))
     bo_f, bo_o = _place(fixed_cfg, fixed_sc, 1), _place(orig_cfg, orig_sc, 2)
     fixed_np, orig_np = jax.tree.map(np.asarray, fixed_sc), jax.tree.map(np.asarray, orig_sc)
     n = fixed_np.points.shape[0]
@@ -122,7 +122,7 @@ def test_placement_statistics_and_b3(original_cfg, small_cfg):
         check_placement(bo_f, fixed_np, fixed_cfg, i)
     totals = bo_f.valid.sum(1) + bo_f.failed
     assert set(totals.tolist()) == set(range(8, 13))
-    assert abs(np.mean(bo_f.kind[bo_f.valid] == TERMINAL) - 0.5) < 0.05
+    assert abs(np.mean(bo_f.kind[bo_f.valid] == TERMINAL) - 0.5) < 0.08
     assert bo_f.failed.sum() < 0.01 * bo_f.valid.sum()
     # fixed: never on a gap point
     gap_f = fixed_np.gap[np.arange(n)[:, None], bo_f.slot, bo_f.point]
