@@ -11,8 +11,7 @@ import numpy as np
 from jaxaxon.synth.axons import gaussian_profile, render_axons
 from jaxaxon.synth.scene import AxonScene
 
-from .conftest import scenes
-from .test_raster import _ref_point_distances
+from .helpers import gaussian_np, point_distances_np, scenes
 
 N = 3  # scenes compared against the brute-force reference
 
@@ -26,7 +25,7 @@ def _ref_maps(sc: AxonScene, i: int, cfg):
     for s in range(cfg.max_branches):
         valid = np.full(cfg.NSplinePoints, bool(sc.branch_valid[i, s]))
         thick = np.full(cfg.NSplinePoints, sc.thickness[i, s])
-        per_point = _ref_point_distances(sc.points[i, s], valid, thick, height, width)
+        per_point = point_distances_np(sc.points[i, s], valid, thick, height, width)
         d = per_point.min(axis=0)
         v = np.where(np.isfinite(d), sc.variation[i, s][np.argmin(per_point, axis=0)], np.inf)
         dist = np.minimum(dist, d)
@@ -40,15 +39,16 @@ def test_gaussian_profile():
         out = np.asarray(gaussian_profile(d, sigma))
         dd = np.asarray(d[:-1], np.float64)
         np.testing.assert_allclose(out[:-1], np.exp(-(dd**2) / (2 * sigma**2)) / math.sqrt(2 * math.pi * sigma**2), rtol=1e-6, atol=1e-30)
+        np.testing.assert_allclose(out, gaussian_np(np.asarray(d, np.float64), sigma), rtol=1e-6, atol=1e-30)
         assert out[-1] == 0.0
 
 
-def test_render_axons_matches_reference(run, small_cfg):
+def test_render_axons_matches_reference(run_heavy, small_cfg):
     cfg = small_cfg
     sc = scenes(cfg, 1, 16)
     sub = jax.tree.map(lambda a: jnp.asarray(a[:N]), sc)
     noise = jax.random.normal(jax.random.key(9), (N, *cfg.shape))
-    layer = run(lambda z, s: render_axons(z, s, cfg), noise, sub)
+    layer = run_heavy(lambda z, s: render_axons(z, s, cfg), noise, sub)
     noise = np.asarray(noise, np.float64)
     for i in range(N):
         dist, var = _ref_maps(sc, i, cfg)
@@ -59,7 +59,7 @@ def test_render_axons_matches_reference(run, small_cfg):
         # values may differ only at float32 near-ties between points; compare where they agree
         agree = np.isclose(layer.variation[i], var0, atol=1e-6)
         assert agree.mean() > 0.995
-        gauss = np.where(finite, np.exp(-np.where(finite, dist, 0) ** 2 / (2 * cfg.sigma_spread**2)) / math.sqrt(2 * math.pi * cfg.sigma_spread**2), 0.0)
+        gauss = gaussian_np(dist, cfg.sigma_spread)
         image = gauss * (var0 + cfg.sigma_noise_axon * noise[i])
         np.testing.assert_allclose(layer.image[i][agree], image[agree], atol=1e-5)
         np.testing.assert_allclose(layer.clean[i][agree], (gauss * var0)[agree], atol=1e-5)

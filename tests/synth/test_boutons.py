@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import jax
@@ -11,27 +12,28 @@ import numpy as np
 import pytest
 
 from jaxaxon.synth.boutons import EN_PASSANT, TERMINAL, TERMINAL_POINTS, bouton_sigma, place_boutons, render_boutons
-from jaxaxon.synth.scene import AxonScene
 
-from .conftest import generated_many, scenes
-from .test_raster import _ref_point_distances
+from .helpers import gaussian_np, generated_many, point_distances_np, scene_from_batch, scenes
 
 N = 8
 
 
-def scene_from_batch(batch) -> AxonScene:
-    return AxonScene(
-        points=jnp.asarray(batch.centerlines), branch_valid=jnp.asarray(batch.centerline_valid[:, :, 0]),
-        thickness=jnp.asarray(batch.thickness), variation=jnp.asarray(batch.variation), gap=jnp.asarray(batch.gap),
-        parent_slot=jnp.asarray(batch.parent_slot), parent_index=jnp.asarray(batch.parent_index),
-        failed_branches=jnp.asarray(batch.failed_branches), attempts=jnp.asarray(batch.scene_attempts),
-    )  # fmt: skip
+@functools.lru_cache(maxsize=None)
+def _placer(cfg):
+    return jax.jit(jax.vmap(lambda k, s: place_boutons(k, s, cfg)))
+
+
+@functools.lru_cache(maxsize=None)
+def _renderer(cfg):
+    """One image's `render_boutons`, jitted (visible and brightness always given: one trace)."""
+    return jax.jit(lambda k, b, s, z, vis, br: render_boutons(k, b, s, z, cfg, visible=vis, brightness=br))
 
 
 def _place(cfg, scene, seed):
+    """`place_boutons` on every scene of a batch (NumPy result)."""
     n = scene.points.shape[0]
     keys = jax.random.split(jax.random.key(seed), n)
-    return jax.tree.map(np.asarray, jax.jit(jax.vmap(lambda k, s: place_boutons(k, s, cfg)))(keys, scene))
+    return jax.tree.map(np.asarray, _placer(cfg)(keys, jax.tree.map(jnp.asarray, scene)))
 
 
 @pytest.fixture(scope="module")
@@ -94,11 +96,11 @@ def check_placement(bo, sc, cfg, i):
             np.testing.assert_allclose(bp[-1], c, atol=1e-3)
 
 
-def test_place_boutons_rules(run, bcfg, small_cfg):
+def test_place_boutons_rules(run_heavy, bcfg, small_cfg):
     sc = scenes(small_cfg, 1, 16)
     sub = jax.tree.map(lambda a: jnp.asarray(a[:N]), sc)
     keys = jax.random.split(jax.random.key(11), N)
-    bo = run(lambda k, s: place_boutons(k, s, bcfg), keys, sub)
+    bo = run_heavy(lambda k, s: place_boutons(k, s, bcfg), keys, sub)
     counts = []
     for i in range(N):
         check_placement(bo, sc, bcfg, i)
@@ -108,30 +110,29 @@ def test_place_boutons_rules(run, bcfg, small_cfg):
     assert (kinds == EN_PASSANT).any() and (kinds == TERMINAL).any()
 
 
-def test_placement_statistics_and_b3(original_cfg, small_cfg):
-    """Many boutons: counts cover their range, kinds are 1/2 each; gap points are never used
-    in 'fixed' mode, while 'original' (B3) avoids only branch-0 positions of any gap index."""
-    many = dict(MinNbBouton=8, MaxNbBouton=12, minDistBetweenBoutons=2.0)
-    fixed_cfg, orig_cfg = small_cfg.replace(**many), original_cfg.replace(**many)
-    fixed_sc = scene_from_batch(generated_many(small_cfg, 3, 8))
-    orig_sc = scene_from_batch(generated_many(original_cfg, 3, 8))
-    bo_f, bo_o = _place(fixed_cfg, fixed_sc, 1), _place(orig_cfg, orig_sc, 2)
-    fixed_np, orig_np = jax.tree.map(np.asarray, fixed_sc), jax.tree.map(np.asarray, orig_sc)
-    n = fixed_np.points.shape[0]
-    for i in range(0, n, 8):
-        check_placement(bo_f, fixed_np, fixed_cfg, i)
+def test_placement_statistics_and_b3(original_cfg, small_cfg, bcfg):
+    """Many images: counts cover their range, kinds are 1/2 each; gap points are never used in
+    'fixed' mode, while 'original' (B3) avoids only branch-0 positions of any gap index."""
+    orig_cfg = original_cfg.replace(MinNbBouton=bcfg.MinNbBouton, MaxNbBouton=bcfg.MaxNbBouton)
+    fixed_sc = scene_from_batch(generated_many(small_cfg, 3, 32))  # the scenes of test_scene's B1/B3 tests
+    orig_sc = scene_from_batch(generated_many(original_cfg, 3, 32))
+    bo_f, bo_o = _place(bcfg, fixed_sc, 1), _place(orig_cfg, orig_sc, 2)
+    n = fixed_sc.points.shape[0]
+    for i in range(0, n, 4):
+        check_placement(bo_f, fixed_sc, bcfg, i)
+        check_placement(bo_o, orig_sc, orig_cfg, i)
     totals = bo_f.valid.sum(1) + bo_f.failed
-    assert set(totals.tolist()) == set(range(8, 13))
+    assert set(totals.tolist()) == set(range(bcfg.MinNbBouton, bcfg.MaxNbBouton + 1))
     assert abs(np.mean(bo_f.kind[bo_f.valid] == TERMINAL) - 0.5) < 0.08
     assert bo_f.failed.sum() < 0.01 * bo_f.valid.sum()
     # fixed: never on a gap point
-    gap_f = fixed_np.gap[np.arange(n)[:, None], bo_f.slot, bo_f.point]
+    gap_f = fixed_sc.gap[np.arange(n)[:, None], bo_f.slot, bo_f.point]
     assert not np.any(gap_f & bo_f.valid)
     # original (B3): slot-0 points at any gap index of the image are avoided, other branches' gaps are not
-    any_gap = np.any(orig_np.gap & orig_np.branch_valid[:, :, None], axis=1)  # [N, NSP]
+    any_gap = np.any(orig_sc.gap & orig_sc.branch_valid[:, :, None], axis=1)  # [N, NSP]
     on_slot0 = bo_o.valid & (bo_o.slot == 0)
     assert not np.any(any_gap[np.arange(n)[:, None], bo_o.point] & on_slot0)
-    gap_o = orig_np.gap[np.arange(n)[:, None], bo_o.slot, bo_o.point] & bo_o.valid
+    gap_o = orig_sc.gap[np.arange(n)[:, None], bo_o.slot, bo_o.point] & bo_o.valid
     assert gap_o.sum() >= 5
 
 
@@ -151,21 +152,19 @@ def _ref_render(bo, sc, cfg, i):
         clean = np.maximum(clean, np.where(covers[j], b * np.exp(-(d**2) / (2 * v2)), 0.0))
         if bo.kind[i, j] == TERMINAL:
             value = float(sc.variation[i, bo.slot[i, j], bo.point[i, j]])
-            per_point = _ref_point_distances(bo.branch_points[i, j], np.ones(TERMINAL_POINTS, bool), np.full(TERMINAL_POINTS, r / 2), height, width)
-            dist = per_point.min(axis=0)
-            sig = 0.75 * cfg.sigma_spread
-            prof = np.where(np.isfinite(dist), np.exp(-np.where(np.isfinite(dist), dist, 0) ** 2 / (2 * sig**2)) / math.sqrt(2 * math.pi * sig**2), 0.0)
+            per_point = point_distances_np(bo.branch_points[i, j], np.ones(TERMINAL_POINTS, bool), np.full(TERMINAL_POINTS, r / 2), height, width)
+            prof = gaussian_np(per_point.min(axis=0), 0.75 * cfg.sigma_spread)
             clean = np.maximum(clean, prof * value)
     return mask, clean, covers
 
 
-def test_render_boutons_matches_reference(run, bcfg, small_cfg):
+def test_render_boutons_matches_reference(run_heavy, bcfg, small_cfg):
     sc = scenes(small_cfg, 1, 16)
     sub = jax.tree.map(lambda a: jnp.asarray(a[:N]), sc)
     bo = _place(bcfg, sub, 12)
     keys = jax.random.split(jax.random.key(13), N)
     zero_noise = jnp.zeros((N, *bcfg.shape))
-    image, clean, mask, label = run(
+    image, clean, mask, label = run_heavy(
         lambda k, b, s, z: render_boutons(k, b, s, z, bcfg), keys, jax.tree.map(jnp.asarray, bo), sub, zero_noise
     )
     assert mask.dtype == bool and label.dtype == np.int32
@@ -189,15 +188,17 @@ def test_render_boutons_matches_reference(run, bcfg, small_cfg):
 
 def test_render_boutons_visible_brightness_and_noise(small_cfg, bcfg):
     first = jax.tree.map(lambda a: a[:1], scenes(small_cfg, 1, 16))  # NumPy, a batch of one
-    bo_b = _place(bcfg, jax.tree.map(jnp.asarray, first), 14)
+    bo_b = _place(bcfg, first, 14)
     assert bo_b.valid[0].sum() >= 2
     one = jax.tree.map(lambda a: jnp.asarray(a[0]), first)
     bo = jax.tree.map(lambda a: jnp.asarray(a[0]), bo_b)
     zero = jnp.zeros(bcfg.shape)
+    all_visible = jnp.ones(bcfg.MaxNbBouton, bool)
     j = int(np.flatnonzero(bo_b.valid[0])[0])
     visible = np.zeros(bcfg.MaxNbBouton, bool)
     visible[j] = True
-    _, clean, mask, label = render_boutons(jax.random.key(0), bo, one, zero, bcfg, visible=jnp.asarray(visible))
+    render = _renderer(bcfg)
+    _, clean, mask, label = render(jax.random.key(0), bo, one, zero, jnp.asarray(visible), bo.brightness)
     ref_mask, ref_clean, _ = _ref_render(dataclasses.replace(bo_b, valid=bo_b.valid & visible[None]), first, bcfg, 0)
     np.testing.assert_array_equal(np.asarray(mask), ref_mask)
     np.testing.assert_allclose(np.asarray(clean), ref_clean, atol=1e-5)
@@ -205,14 +206,15 @@ def test_render_boutons_visible_brightness_and_noise(small_cfg, bcfg):
     # a brightness override sets the bouton's peak (at its centre, d = 0)
     bright = bo_b.brightness[0].copy()
     bright[j] = 0.9
-    _, clean2, _, _ = render_boutons(jax.random.key(0), bo, one, zero, bcfg, visible=jnp.asarray(visible), brightness=jnp.asarray(bright))
+    _, clean2, _, _ = render(jax.random.key(0), bo, one, zero, jnp.asarray(visible), jnp.asarray(bright))
     c = bo_b.centre[0, j].astype(int)
     assert abs(float(clean2[c[0], c[1]]) - 0.9) < 1e-5
     # with the shipped bouton distance noise the image differs from the clean one, within (0, B]
     noisy_cfg = small_cfg.replace(MinNbBouton=2, MaxNbBouton=6)
-    image_n, clean_n, mask_n, _ = jax.jit(lambda k, b, s, z: render_boutons(k, b, s, z, noisy_cfg))(jax.random.key(1), bo, one, zero)
-    image_n, clean_n, mask_n = map(np.asarray, (image_n, clean_n, mask_n))
-    np.testing.assert_allclose(clean_n, render_boutons(jax.random.key(1), bo, one, zero, bcfg)[1], atol=1e-6)
+    image_n, clean_n, mask_n, _ = map(np.asarray, _renderer(noisy_cfg)(jax.random.key(1), bo, one, zero, all_visible, bo.brightness))
+    _, clean_0, mask_0, _ = render(jax.random.key(1), bo, one, zero, all_visible, bo.brightness)
+    np.testing.assert_allclose(clean_n, np.asarray(clean_0), atol=1e-6)
+    np.testing.assert_array_equal(mask_n, np.asarray(mask_0))
     assert np.abs(image_n - clean_n)[mask_n].max() > 1e-3
     assert np.all(image_n[mask_n] <= bo_b.brightness[0][bo_b.valid[0]].max() + 1e-6)
     assert np.all(image_n[mask_n] > 0)

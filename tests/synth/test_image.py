@@ -10,8 +10,7 @@ import jaxaxon
 from jaxaxon.config import GeneratorConfig
 from jaxaxon.synth.image import generate_axons
 
-from .conftest import GEN_BATCH, generated
-from .test_scene import footprint_np
+from .helpers import GEN_BATCH, footprint_np, generated
 
 B = GEN_BATCH
 
@@ -74,16 +73,14 @@ def test_start_index_shifts_the_stream(small_cfg):
     assert not np.array_equal(a.image[0], b.image[0])
 
 
-def test_under_outer_jit_with_traced_start_index(small_cfg):
-    f = jax.jit(lambda k, s: jaxaxon.generate(k, small_cfg, B, s))
-    _assert_batches_equal(f(jax.random.key(0), jnp.int32(4)), generated(small_cfg, 0, 4))
-
-
-def test_under_outer_vmap_over_keys(small_cfg):
+def test_under_outer_jit_and_vmap_over_keys_and_start_indices(small_cfg):
+    """`generate` composes with an outer jit and vmap (one compilation for both: the outer jit
+    traces the vmap; the start index is a traced value)."""
     keys = jnp.stack([jax.random.key(0), jax.random.key(1)])
-    out = jax.vmap(lambda k: jaxaxon.generate(k, small_cfg, B, 0))(keys)
+    starts = jnp.array([4, 0], jnp.int32)
+    out = jax.jit(jax.vmap(lambda k, s: jaxaxon.generate(k, small_cfg, B, s)))(keys, starts)
     assert out.image.shape == (2, B, *small_cfg.shape)
-    _assert_batches_equal(_slice(out, 0), generated(small_cfg, 0))
+    _assert_batches_equal(_slice(out, 0), generated(small_cfg, 0, 4))
     _assert_batches_equal(_slice(out, 1), generated(small_cfg, 1))
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import jaxaxon
 
-from .conftest import GEN_BATCH
+from .helpers import GEN_BATCH
 
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 

@@ -4,30 +4,25 @@ from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from jaxaxon.synth.raster import footprint_mask, rasterize_distance, rasterize_nearest, rect_any, summed_area_table
 
+from .helpers import point_distances_np
+
 H, W = 20, 27
 
-
-def _ref_point_distances(points, valid, thickness, height, width):
-    """``[P, H, W]`` distance of every window pixel to its point (inf outside the window), by loops."""
-    out = np.full((len(points), height, width), np.inf)
-    for i, ((r, c), ok, t) in enumerate(zip(points.astype(np.float64), valid, thickness.astype(np.float64))):
-        if not ok or not (0 <= r <= height - 1 and 0 <= c <= width - 1):
-            continue
-        for q in range(max(math.floor(r - t), 0), min(math.ceil(r + t), height - 1) + 1):
-            for s in range(max(math.floor(c - t), 0), min(math.ceil(c + t), width - 1) + 1):
-                out[i, q, s] = math.hypot(q - r, s - c)
-    return out
+# one compilation per shape for the single-call tests (eager calls compile every primitive)
+_rasterize = jax.jit(rasterize_nearest, static_argnums=(4, 5, 6))
+_rect_any = jax.jit(lambda mask, p, t: rect_any(summed_area_table(mask), p, t))
 
 
 def _ref_nearest(points, values, valid, thickness, height, width):
     """Minimum distance and the value of the nearest point (the first one on exact ties)."""
-    per_point = _ref_point_distances(points, valid, thickness, height, width)
+    per_point = point_distances_np(points, valid, thickness, height, width)
     dist = per_point.min(axis=0)
     nearest = np.argmin(per_point, axis=0)  # first index on ties
     value = np.where(np.isfinite(dist), values[nearest], np.inf)
@@ -104,7 +99,7 @@ def test_rasterize_distance_and_footprint_agree_with_nearest(run):
 
 def test_window_is_a_square_not_a_disc():
     """A single point at a pixel centre with thickness 2 covers the 5x5 square."""
-    d, v = rasterize_nearest(jnp.array([[10.0, 12.0]]), jnp.array([0.3]), jnp.array([True]), 2.0, H, W, 3)
+    d, v = _rasterize(jnp.array([[10.0, 12.0]]), jnp.array([0.3]), jnp.array([True]), 2.0, H, W, 3)
     d, v = np.asarray(d), np.asarray(v)
     covered = np.isfinite(d)
     expected = np.zeros((H, W), bool)
@@ -116,7 +111,7 @@ def test_window_is_a_square_not_a_disc():
 
 def test_no_valid_points_give_an_empty_map():
     pts = jnp.array([[5.0, 5.0], [-3.0, 4.0], [4.0, W + 0.5]])
-    d, v = rasterize_nearest(pts, jnp.ones(3), jnp.array([False, True, True]), 2.0, H, W, 3)
+    d, v = _rasterize(pts, jnp.ones(3), jnp.array([False, True, True]), 2.0, H, W, 3)
     assert np.all(np.isinf(np.asarray(d))) and np.all(np.isinf(np.asarray(v)))
 
 
@@ -168,6 +163,6 @@ def test_rect_any_scalar_thickness_and_outside_windows():
     mask = np.zeros((H, W), bool)
     mask[0, 0] = mask[H - 1, W - 1] = True
     pts = np.array([[-3.5, -3.5], [-2.9, -2.9], [H + 3.0, W + 3.0], [H + 1.5, W + 1.5], [10.0, 10.0]], np.float32)
-    got = np.asarray(rect_any(summed_area_table(jnp.asarray(mask)), jnp.asarray(pts), 2.0))
+    got = np.asarray(_rect_any(jnp.asarray(mask), jnp.asarray(pts), 2.0))
     np.testing.assert_array_equal(got, _ref_rect_any(mask, pts, 2.0))
     np.testing.assert_array_equal(got, [False, True, False, True, False])

@@ -8,7 +8,6 @@ image), never with the code under test.
 from __future__ import annotations
 
 import math
-import types
 
 import jax
 import numpy as np
@@ -16,30 +15,10 @@ import pytest
 
 from jaxaxon.synth.scene import draw_scene
 
-from .conftest import _draw_scenes, generated_many, scenes
+from .helpers import draw_scenes, footprint_np, generated_many, scene_from_batch, scenes
 
 N_SCENES = 16
 N_BATCHES = 32  # generated batches for the B1/B3 statistics (shared with test_boutons)
-
-
-def footprint_np(points: np.ndarray, t: float, height: int, width: int) -> np.ndarray:
-    """Brute-force footprint of one branch: union of the windows of its points inside the image."""
-    mask = np.zeros((height, width), bool)
-    for r, c in points.astype(np.float64):
-        if 0 <= r <= height - 1 and 0 <= c <= width - 1:
-            r0, r1 = max(math.floor(r - t), 0), min(math.ceil(r + t), height - 1)
-            c0, c1 = max(math.floor(c - t), 0), min(math.ceil(c + t), width - 1)
-            mask[r0 : r1 + 1, c0 : c1 + 1] = True
-    return mask
-
-
-def as_scene(batch) -> types.SimpleNamespace:
-    """The scene fields of a generated Batch, named like `AxonScene`."""
-    return types.SimpleNamespace(
-        points=batch.centerlines, branch_valid=batch.centerline_valid[:, :, 0], thickness=batch.thickness,
-        variation=batch.variation, gap=batch.gap, parent_slot=batch.parent_slot, parent_index=batch.parent_index,
-        failed_branches=batch.failed_branches, attempts=batch.scene_attempts,
-    )  # fmt: skip
 
 
 def on_border(p: np.ndarray, height: int, width: int) -> bool:
@@ -135,7 +114,7 @@ def crossing_violations(sc, cfg, i: int, swap: bool = False) -> list[tuple[int, 
 def test_draw_scene_plain_jit_vmap_agree_and_are_deterministic(small_cfg):
     keys = jax.random.split(jax.random.key(0), N_SCENES)
     batched = scenes(small_cfg, 0, N_SCENES)
-    again = jax.tree.map(np.asarray, _draw_scenes(keys, small_cfg))
+    again = jax.tree.map(np.asarray, draw_scenes(keys, small_cfg))
     jax.tree.map(np.testing.assert_array_equal, batched, again)  # same keys: identical
     jitted = jax.jit(draw_scene, static_argnums=1)
     for i in (0, 1):
@@ -169,7 +148,7 @@ def test_scene_structure_and_crossing_rule(which, small_cfg, default_cfg):
 
 
 def test_counts_and_layout_with_crossings_allowed(cross_cfg):
-    sc = as_scene(generated_many(cross_cfg, 2, 4))
+    sc = scene_from_batch(generated_many(cross_cfg, 2, 4))
     check_structure(sc, cross_cfg)
     n_axons = sc.branch_valid.reshape(len(sc.points), cross_cfg.MaxAxons, -1).any(-1).sum(-1)
     assert set(n_axons.tolist()) == {1, 2, 3}  # U{1..3}
@@ -182,8 +161,8 @@ def test_counts_and_layout_with_crossings_allowed(cross_cfg):
 
 
 def test_compat_original_reproduces_b1_diagonal_branch_points(original_cfg, small_cfg):
-    orig = as_scene(generated_many(original_cfg, 3, N_BATCHES))
-    fixed = as_scene(generated_many(small_cfg, 3, N_BATCHES))
+    orig = scene_from_batch(generated_many(original_cfg, 3, N_BATCHES))
+    fixed = scene_from_batch(generated_many(small_cfg, 3, N_BATCHES))
     check_structure(orig, original_cfg)
 
     def daughter_starts(sc, cfg):
@@ -210,8 +189,8 @@ def test_compat_original_reproduces_b1_diagonal_branch_points(original_cfg, smal
 
 
 def test_compat_original_reproduces_b3_gap_points(original_cfg, small_cfg):
-    orig = as_scene(generated_many(original_cfg, 3, N_BATCHES))
-    fixed = as_scene(generated_many(small_cfg, 3, N_BATCHES))
+    orig = scene_from_batch(generated_many(original_cfg, 3, N_BATCHES))
+    fixed = scene_from_batch(generated_many(small_cfg, 3, N_BATCHES))
     nb, mb = small_cfg.max_branches, small_cfg.MaxBran
     on_own_gap = 0
     for i in range(len(orig.points)):

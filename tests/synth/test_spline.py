@@ -5,7 +5,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 from scipy.interpolate import CubicSpline
 
 from jaxaxon.synth.spline import resample_spline
@@ -39,31 +38,20 @@ def _check(run, controls, ns, n_samples=N_SAMPLES):
     return out
 
 
-def test_two_points_give_the_line(run):
+def test_small_n_line_parabola_and_cubics(run):
+    """n = 2 (the line), 3 (the parabola), 4 and 5, padded with garbage to one static size."""
     rng = np.random.default_rng(0)
-    controls = rng.uniform(0, 256, (3, 2, 2)).astype(np.float32)
-    out = _check(run, controls, [2, 2, 2])
-    t = np.linspace(0, 1, N_SAMPLES)[:, None]
-    for c, o in zip(controls, out):
-        np.testing.assert_allclose(o, c[0] + t * (c[1] - c[0]), rtol=1e-5, atol=1e-3)
-
-
-def test_three_points_give_the_parabola(run):
-    rng = np.random.default_rng(1)
-    controls = rng.uniform(0, 256, (3, 3, 2)).astype(np.float32)
-    out = _check(run, controls, [3, 3, 3])
-    for c, o in zip(controls, out):  # the interpolating parabola in t = 0, 1/2, 1
-        coef = np.polyfit([0.0, 0.5, 1.0], c.astype(np.float64), 2)
-        t = np.linspace(0, 1, N_SAMPLES)
-        ref = np.stack([np.polyval(coef[:, d], t) for d in range(2)], -1)
-        np.testing.assert_allclose(o, ref, rtol=1e-4, atol=2e-3)
-
-
-@pytest.mark.parametrize("n", [4, 5])
-def test_four_and_five_points(run, n):
-    rng = np.random.default_rng(n)
-    controls = rng.uniform(0, 256, (3, n, 2)).astype(np.float32)
-    _check(run, controls, [n] * 3)
+    ns = [2, 2, 3, 3, 4, 4, 5, 5]
+    controls = np.stack([_pad(rng.uniform(0, 256, (n, 2)), 8, rng) for n in ns])
+    out = _check(run, controls, ns)
+    t = np.linspace(0, 1, N_SAMPLES)
+    for c, n, o in zip(controls, ns, out):
+        if n == 2:  # the line through the two points
+            np.testing.assert_allclose(o, c[0] + t[:, None] * (c[1] - c[0]), rtol=1e-5, atol=1e-3)
+        if n == 3:  # the interpolating parabola in t = 0, 1/2, 1
+            coef = np.polyfit([0.0, 0.5, 1.0], c[:3].astype(np.float64), 2)
+            ref = np.stack([np.polyval(coef[:, d], t) for d in range(2)], -1)
+            np.testing.assert_allclose(o, ref, rtol=1e-4, atol=2e-3)
 
 
 def test_cubic_is_reproduced_exactly():
