@@ -25,18 +25,16 @@ def run_heavy(request) -> Callable[..., Any]:
 
 
 @pytest.fixture(scope="session")
-def cross_cfg(small_cfg) -> GeneratorConfig:
-    """SMALL with crossings allowed and variable axon/branch counts."""
-    return small_cfg.replace(crossingOK=True, MinAxons=1, MaxAxons=3, MinBran=1, MaxBran=3)
+def variant_cfg(small_cfg) -> GeneratorConfig:
+    """SMALL with crossings allowed, 1-3 axons of 1-3 branches, linear profiles and no gaps
+    (one config, one compilation, for the options SMALL leaves at their defaults)."""
+    return small_cfg.replace(
+        crossingOK=True, MinAxons=1, MaxAxons=3, MinBran=1, MaxBran=3,
+        AxonProfile="linear", BranchProfile="linear", MinGapSize=0, MaxGapSize=0,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")
 def original_cfg(small_cfg) -> GeneratorConfig:
     """SMALL reproducing the original's bugs (compat='original')."""
     return small_cfg.replace(compat="original")
-
-
-@pytest.fixture(scope="session")
-def linear_cfg(small_cfg) -> GeneratorConfig:
-    """SMALL with linear profiles and no gaps."""
-    return small_cfg.replace(AxonProfile="linear", BranchProfile="linear", MinGapSize=0, MaxGapSize=0)

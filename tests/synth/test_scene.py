@@ -111,7 +111,7 @@ def crossing_violations(sc, cfg, i: int, swap: bool = False) -> list[tuple[int, 
 # --- draw_scene itself: SMALL and the default config ------------------------------------------------
 
 
-def test_draw_scene_plain_jit_vmap_agree_and_are_deterministic(small_cfg):
+def test_draw_scene_jit_and_vmap_agree_and_are_deterministic(small_cfg):
     keys = jax.random.split(jax.random.key(0), N_SCENES)
     batched = scenes(small_cfg, 0, N_SCENES)
     again = jax.tree.map(np.asarray, draw_scenes(keys, small_cfg))
@@ -120,10 +120,15 @@ def test_draw_scene_plain_jit_vmap_agree_and_are_deterministic(small_cfg):
     for i in (0, 1):
         one = jax.tree.map(np.asarray, jitted(keys[i], small_cfg))
         jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b[i], atol=1e-4), one, batched)
-    plain = jax.tree.map(np.asarray, draw_scene(keys[0], small_cfg))
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b[0], atol=1e-4), plain, batched)
     # different keys: different scenes
     assert not np.array_equal(batched.points[0], batched.points[1])
+
+
+@pytest.mark.slow  # an eager draw_scene compiles each primitive of its loops on its own
+def test_draw_scene_plain_agrees(small_cfg):
+    keys = jax.random.split(jax.random.key(0), N_SCENES)
+    plain = jax.tree.map(np.asarray, draw_scene(keys[0], small_cfg))
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b[0], atol=1e-4), plain, scenes(small_cfg, 0, N_SCENES))
 
 
 @pytest.mark.parametrize("which", ["small", "default"])
@@ -147,16 +152,16 @@ def test_scene_structure_and_crossing_rule(which, small_cfg, default_cfg):
 # --- generated batches: variable counts, crossings allowed, compat='original' -------------------------
 
 
-def test_counts_and_layout_with_crossings_allowed(cross_cfg):
-    sc = scene_from_batch(generated_many(cross_cfg, 2, 4))
-    check_structure(sc, cross_cfg)
-    n_axons = sc.branch_valid.reshape(len(sc.points), cross_cfg.MaxAxons, -1).any(-1).sum(-1)
+def test_counts_and_layout_with_crossings_allowed(variant_cfg):
+    sc = scene_from_batch(generated_many(variant_cfg, 2, 4))
+    check_structure(sc, variant_cfg)
+    n_axons = sc.branch_valid.reshape(len(sc.points), variant_cfg.MaxAxons, -1).any(-1).sum(-1)
     assert set(n_axons.tolist()) == {1, 2, 3}  # U{1..3}
-    per_axon = sc.branch_valid.reshape(len(sc.points), cross_cfg.MaxAxons, -1).sum(-1)
+    per_axon = sc.branch_valid.reshape(len(sc.points), variant_cfg.MaxAxons, -1).sum(-1)
     assert {1, 2, 3} <= set(per_axon[per_axon > 0].tolist())
     assert not sc.failed_branches.any()
     # crossings do occur when they are allowed
-    crossing = sum(bool(crossing_violations(sc, cross_cfg, i)) for i in range(len(sc.points)))
+    crossing = sum(bool(crossing_violations(sc, variant_cfg, i)) for i in range(len(sc.points)))
     assert crossing >= 3
 
 
