@@ -113,7 +113,10 @@ def box2x2(image: jax.Array) -> jax.Array:
 def _rescale_floor(image: jax.Array, top: float) -> jax.Array:
     """``floor(image * top / max(image))`` (0 for an all-zero image)."""
     peak = jnp.max(image, axis=(-2, -1), keepdims=True)
-    return jnp.floor(image * top / jnp.where(peak > 0, peak, 1.0))
+    scaled = jnp.floor(image * top / jnp.where(peak > 0, peak, 1.0))
+    # in float32 (peak * top) / peak can round just below top (about 1 image in 8); the
+    # maximum maps to top exactly, as it does in the original's double precision
+    return jnp.where((image >= peak) & (peak > 0), top, scaled)
 
 
 def add_acquisition_noise(

@@ -1,0 +1,105 @@
+"""Tests of jaxaxon/synth/spline.py against scipy's not-a-knot cubic spline (MATLAB csapi)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy.interpolate import CubicSpline
+
+from jaxaxon.synth.spline import resample_spline
+
+N_SAMPLES = 57
+
+# one compilation per input shape for the tests that do not compare transformations
+_resample = jax.jit(resample_spline, static_argnums=2)
+
+
+def _reference(control: np.ndarray, n: int, n_samples: int) -> np.ndarray:
+    """scipy's not-a-knot spline through control[:n], knot i at t = i / (n - 1)."""
+    t = np.arange(n) / (n - 1)
+    spline = CubicSpline(t, control[:n].astype(np.float64), bc_type="not-a-knot", axis=0)
+    return spline(np.linspace(0.0, 1.0, n_samples))
+
+
+def _pad(control: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Pads with garbage rows that must be ignored."""
+    garbage = rng.uniform(-500, 500, (size - len(control), control.shape[1]))
+    return np.concatenate([control, garbage]).astype(np.float32)
+
+
+def _check(run, controls, ns, n_samples=N_SAMPLES):
+    out = run(lambda c, n: resample_spline(c, n, n_samples), jnp.asarray(controls), jnp.asarray(ns, jnp.int32))
+    assert out.shape == (len(controls), n_samples, controls.shape[-1])
+    assert out.dtype == np.float32
+    for c, n, o in zip(controls, ns, out):
+        ref = _reference(c, int(n), n_samples)
+        np.testing.assert_allclose(o, ref, rtol=1e-4, atol=2e-3 * max(1.0, np.abs(c[:n]).max() / 100))
+    return out
+
+
+def test_small_n_line_parabola_and_cubics(run):
+    """n = 2 (the line), 3 (the parabola), 4 and 5, padded with garbage to one static size."""
+    rng = np.random.default_rng(0)
+    ns = [2, 2, 3, 3, 4, 4, 5, 5]
+    controls = np.stack([_pad(rng.uniform(0, 256, (n, 2)), 8, rng) for n in ns])
+    out = _check(run, controls, ns)
+    t = np.linspace(0, 1, N_SAMPLES)
+    for c, n, o in zip(controls, ns, out):
+        if n == 2:  # the line through the two points
+            np.testing.assert_allclose(o, c[0] + t[:, None] * (c[1] - c[0]), rtol=1e-5, atol=1e-3)
+        if n == 3:  # the interpolating parabola in t = 0, 1/2, 1
+            coef = np.polyfit([0.0, 0.5, 1.0], c[:3].astype(np.float64), 2)
+            ref = np.stack([np.polyval(coef[:, d], t) for d in range(2)], -1)
+            np.testing.assert_allclose(o, ref, rtol=1e-4, atol=2e-3)
+
+
+def test_cubic_is_reproduced_exactly():
+    """A cubic polynomial is its own not-a-knot interpolant."""
+    t = np.arange(6) / 5
+    y = np.stack([1 + 2 * t - 3 * t**2 + 4 * t**3, 5 - t**3], -1).astype(np.float32)
+    out = np.asarray(_resample(jnp.asarray(y), jnp.int32(6), 41))
+    s = np.linspace(0, 1, 41)
+    np.testing.assert_allclose(out, np.stack([1 + 2 * s - 3 * s**2 + 4 * s**3, 5 - s**3], -1), atol=1e-4)
+
+
+def test_random_larger_n_with_padding(run):
+    rng = np.random.default_rng(2)
+    size = 48
+    ns = [2, 3, 4, 5, 6, 7, 11, 23, 47, 48]
+    controls = []
+    for n in ns:  # walk-like control points (what the generator feeds in)
+        pts = np.cumsum(rng.normal(0, 2, (n, 2)), axis=0) + 128
+        controls.append(_pad(pts, size, rng))
+    _check(run, np.stack(controls), ns)
+
+
+def test_padded_length_does_not_matter():
+    rng = np.random.default_rng(3)
+    for n in (2, 3, 4, 9, 30):
+        pts = np.cumsum(rng.normal(0, 2, (n, 2)), axis=0) + 50
+        outs = [np.asarray(_resample(jnp.asarray(_pad(pts, size, rng)), jnp.int32(n), N_SAMPLES)) for size in (30, 33, 64)]
+        if n <= 3:
+            outs.append(np.asarray(_resample(jnp.asarray(pts, jnp.float32), jnp.int32(n), N_SAMPLES)))  # unpadded
+        for o in outs[1:]:
+            np.testing.assert_allclose(o, outs[0], rtol=1e-5, atol=1e-3)
+        np.testing.assert_allclose(outs[0], _reference(pts, n, N_SAMPLES), rtol=1e-4, atol=2e-3)
+
+
+def test_samples_hit_the_control_points_at_their_parameters():
+    """With n_samples - 1 a multiple of n - 1, knot i is sample i * (n_samples - 1) / (n - 1)."""
+    rng = np.random.default_rng(4)
+    n = 8
+    pts = rng.uniform(0, 100, (n, 2)).astype(np.float32)
+    n_samples = 7 * 10 + 1
+    out = np.asarray(_resample(jnp.asarray(_pad(pts, 20, rng)), jnp.int32(n), n_samples))
+    np.testing.assert_allclose(out[::10], pts, atol=2e-3)
+    np.testing.assert_allclose(out[0], pts[0], atol=1e-4)
+    np.testing.assert_allclose(out[-1], pts[-1], atol=2e-3)
+
+
+def test_one_dimensional_values():
+    rng = np.random.default_rng(5)
+    y = rng.uniform(0, 1, (12, 1)).astype(np.float32)
+    out = np.asarray(_resample(jnp.asarray(y), jnp.int32(9), 30))
+    np.testing.assert_allclose(out, _reference(y, 9, 30), rtol=1e-4, atol=1e-4)
