@@ -7,6 +7,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxaxon.config import GeneratorConfig
 from jaxaxon.synth.axons import render_axons
@@ -16,7 +17,7 @@ from jaxaxon.synth.noise import add_acquisition_noise, draw_noise_params, to_out
 from jaxaxon.synth.optics import draw_optics_params, microscope
 from jaxaxon.synth.scene import draw_scene, slot_axon_ids, slot_branch_ids
 
-__all__ = ["Batch", "generate", "generate_axons", "example_keys", "as_key"]
+__all__ = ["Batch", "generate", "generate_axons", "example_keys", "as_key", "start_index_array"]
 
 
 @jax.tree_util.register_dataclass
@@ -88,6 +89,16 @@ def as_key(key: jax.Array | int) -> jax.Array:
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         return key
     return jax.random.wrap_key_data(key)
+
+
+def start_index_array(start_index: jax.Array | int) -> jax.Array | np.uint32:
+    """The global index of a batch's first example as a uint32 scalar: one argument type
+    whatever its spelling (Python int, NumPy or JAX scalar, or a traced value under an outer
+    jit/vmap), so a jitted generator never compiles twice for the same config."""
+    try:
+        return np.uint32(int(start_index))  # concrete: converted on the host, no device op
+    except (TypeError, jax.errors.ConcretizationTypeError):
+        return jnp.asarray(start_index, jnp.uint32)  # traced
 
 
 def example_keys(key: jax.Array, batch_size: int, start_index: jax.Array | int = 0) -> jax.Array:
@@ -177,7 +188,6 @@ def _to_batch(parts: dict, cfg: GeneratorConfig) -> Batch:
     )
 
 
-@functools.partial(jax.jit, static_argnames=("config", "batch_size"))
 def generate(key: jax.Array, config: GeneratorConfig, batch_size: int, start_index: jax.Array | int = 0) -> Batch:
     """Generates a batch of complete surrogate two-photon images (the original's getPatch).
 
@@ -195,12 +205,20 @@ def generate(key: jax.Array, config: GeneratorConfig, batch_size: int, start_ind
     Returns:
       A `Batch`.
     """
-    keys = example_keys(as_key(key), batch_size, start_index)
+    # one compiled program per (config, batch_size): the start index is always a uint32 array
+    return _generate_jit(as_key(key), config, batch_size, start_index_array(start_index))
+
+
+@functools.partial(jax.jit, static_argnames=("config", "batch_size"))
+def _generate_jit(key: jax.Array, config: GeneratorConfig, batch_size: int, start_index: jax.Array) -> Batch:
+    keys = example_keys(key, batch_size, start_index)
     parts = jax.vmap(lambda k: _generate_one(k, config))(keys)
     return _to_batch(parts, config)
 
 
-@functools.partial(jax.jit, static_argnames=("config", "batch_size"))
+generate._cache_size = _generate_jit._cache_size  # compiled programs (tests check no recompilation)
+
+
 def generate_axons(key: jax.Array, config: GeneratorConfig, batch_size: int, start_index: jax.Array | int = 0) -> dict:
     """The axon part only (spec 1.1-1.8): scene, axon image and axon mask.
 
@@ -214,13 +232,18 @@ def generate_axons(key: jax.Array, config: GeneratorConfig, batch_size: int, sta
       ``gap``, ``variation``, ``thickness``, ``scene_attempts``, ``failed_branches``.
     """
 
+    return _generate_axons_jit(as_key(key), config, batch_size, start_index_array(start_index))
+
+
+@functools.partial(jax.jit, static_argnames=("config", "batch_size"))
+def _generate_axons_jit(key: jax.Array, config: GeneratorConfig, batch_size: int, start_index: jax.Array) -> dict:
     def one(k):
         k_scene, k_pixel = jax.random.split(k, 7)[:2]
         scene = draw_scene(k_scene, config)
         axons = render_axons(jax.random.normal(k_pixel, config.shape), scene, config)
         return scene, axons
 
-    keys = example_keys(as_key(key), batch_size, start_index)
+    keys = example_keys(key, batch_size, start_index)
     scene, axons = jax.vmap(one)(keys)
     per_point = (batch_size, config.max_branches, config.NSplinePoints)
     return dict(

@@ -30,7 +30,7 @@ from jaxaxon.synth.axons import render_axons
 from jaxaxon.synth.boutons import Boutons, place_boutons, render_boutons
 from jaxaxon.synth.cells import place_cells, render_cells
 from jaxaxon.synth.draws import uniform_int
-from jaxaxon.synth.image import as_key, example_keys
+from jaxaxon.synth.image import as_key, example_keys, start_index_array
 from jaxaxon.synth.noise import add_acquisition_noise, draw_noise_params, to_output
 from jaxaxon.synth.scene import draw_scene, slot_axon_ids, slot_branch_ids
 
@@ -251,7 +251,6 @@ def _series_one(key: jax.Array, cfg: GeneratorConfig) -> dict:
     )
 
 
-@functools.partial(jax.jit, static_argnames=("config", "batch_size"))
 def generate_series(key: jax.Array, config: GeneratorConfig, batch_size: int, start_index: jax.Array | int = 0) -> SeriesBatch:
     """Generates a batch of time series (the original's getSeries).
 
@@ -267,7 +266,12 @@ def generate_series(key: jax.Array, config: GeneratorConfig, batch_size: int, st
     Returns:
       A `SeriesBatch`.
     """
-    keys = example_keys(as_key(key), batch_size, start_index)
+    return _generate_series_jit(as_key(key), config, batch_size, start_index_array(start_index))
+
+
+@functools.partial(jax.jit, static_argnames=("config", "batch_size"))
+def _generate_series_jit(key: jax.Array, config: GeneratorConfig, batch_size: int, start_index: jax.Array) -> SeriesBatch:
+    keys = example_keys(key, batch_size, start_index)
     parts = jax.vmap(lambda k: _series_one(k, config))(keys)
     scene, boutons = parts["scene"], parts["boutons"]
     n_frames = config.NbImages

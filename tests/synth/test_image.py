@@ -31,7 +31,8 @@ def test_shapes_and_dtypes(small_cfg):
     nb, nsp, nbou = cfg.max_branches, cfg.NSplinePoints, cfg.MaxNbBouton
     expected = dict(
         image=((B, h, w), jnp.float32), axon_mask=((B, h, w), jnp.bool_), bouton_mask=((B, h, w), jnp.bool_),
-        bouton_label=((B, h, w), jnp.int32), clean=((B, h, w), jnp.float32), centerlines=((B, nb, nsp, 2), jnp.float32),
+        bouton_label=((B, h, w), jnp.int32), clean=((B, h, w), jnp.float32), cell_mask=((B, h, w), jnp.bool_),
+        centerlines=((B, nb, nsp, 2), jnp.float32),
         centerline_valid=((B, nb, nsp), jnp.bool_), point_axon_id=((B, nb, nsp), jnp.int32),
         point_branch_id=((B, nb, nsp), jnp.int32), gap=((B, nb, nsp), jnp.bool_), variation=((B, nb, nsp), jnp.float32),
         thickness=((B, nb), jnp.float32), parent_slot=((B, nb), jnp.int32), parent_index=((B, nb), jnp.int32),
@@ -86,6 +87,8 @@ def test_under_outer_jit_and_vmap_over_keys_and_start_indices(small_cfg):
 
 def test_no_recompilation_for_an_equal_config(small_cfg):
     generated(small_cfg, 0)  # compiled (and cached) once
+    keys = [jax.random.key(i) for i in (5, 6, 7)]  # made outside the watched block (eager ops compile)
+    jax_start = jnp.int32(3)
     events: list[str] = []
 
     def listener(name, *args, **kwargs):
@@ -96,8 +99,13 @@ def test_no_recompilation_for_an_equal_config(small_cfg):
     try:
         equal = GeneratorConfig.from_dict(small_cfg.to_dict())  # a distinct but equal object
         assert equal is not small_cfg and equal == small_cfg
-        jax.block_until_ready(jaxaxon.generate(jax.random.key(5), equal, B, 0))
-        jax.block_until_ready(jaxaxon.generate(jax.random.key(6), small_cfg.replace(), B, 17))
+        jax.block_until_ready(jaxaxon.generate(keys[0], equal, B, 0))
+        jax.block_until_ready(jaxaxon.generate(keys[1], small_cfg.replace(), B, 17))
+        # however the start index is spelled (default, keyword, NumPy or JAX scalar)
+        jax.block_until_ready(jaxaxon.generate(keys[2], small_cfg, B))
+        jax.block_until_ready(jaxaxon.generate(keys[2], small_cfg, B, start_index=3))
+        jax.block_until_ready(jaxaxon.generate(keys[2], small_cfg, B, np.int64(3)))
+        jax.block_until_ready(jaxaxon.generate(keys[2], small_cfg, B, jax_start))
     finally:
         unregister = getattr(jax.monitoring, "unregister_event_duration_listener", None)
         if unregister is not None:
