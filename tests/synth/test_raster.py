@@ -92,7 +92,11 @@ def test_rasterize_distance_and_footprint_agree_with_nearest(run):
         return d, rasterize_distance(p, ok, t, H, W, hw), footprint_mask(p, ok, t, H, W, hw)
 
     d, d2, fp = run(fn, pts, vals, valid, thick)
-    np.testing.assert_array_equal(d, d2)
+    # rasterize_nearest rounds distances down to its packed-key resolution (< 1e-6 px here)
+    np.testing.assert_array_equal(np.isfinite(d), np.isfinite(d2))
+    finite = np.isfinite(d)
+    np.testing.assert_allclose(d[finite], d2[finite], rtol=0, atol=1e-6)
+    assert np.all(d[finite] <= d2[finite])
     np.testing.assert_array_equal(fp, np.isfinite(d))
     assert fp.dtype == bool and fp.any() and not fp.all()
 

@@ -1,0 +1,207 @@
+"""`jaxaxon evaluate` and `jaxaxon predict`: a trained checkpoint on labelled data or new images.
+
+Inference is fully convolutional at each image's own size: the run's input normalisation
+is applied to the whole image first (so tiles see the same scale), then the network runs
+on the whole image or, for images too large, on overlapping windows blended smoothly
+(`jaxaxon.eval.inference.predict_image`). Scoring is the toolkit's
+(`jaxaxon.eval.report.evaluate_predictions`): the original's 200-threshold sweep, clDice
+for axons, bouton detection against boxes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxaxon.data.images import ImageDataError, Sample, load_samples
+from jaxaxon.eval.inference import TilingConfig, predict_image
+from jaxaxon.eval.metrics import boxes_from_label
+from jaxaxon.eval.report import evaluate_baselines, evaluate_predictions, write_json
+
+__all__ = ["model_tiling", "probability_maps", "load_labelled", "evaluate_checkpoint", "predict_folder"]
+
+
+def model_tiling(run_config, max_whole_pixels: int = 2048 * 2048) -> TilingConfig:
+    """Tiling matched to a network: sizes a multiple of its downsampling, context beyond its
+    receptive-field radius."""
+    divisor = 2**run_config.model.depth
+    kernel = getattr(run_config.model, "kernel_size", 5)
+    # two convolutions per level on each side of the bottleneck, each growing the field by
+    # (kernel - 1) / 2 pixels at that level's scale
+    radius = sum(2 * (kernel - 1) // 2 * 2**level for level in range(run_config.model.depth + 1)) * 2
+    context = -(-radius // divisor) * divisor
+    tile = max(512, -(-(4 * context) // divisor) * divisor)
+    return TilingConfig(divisor=divisor, context=context, tile=tile, overlap=divisor * 4, max_whole_pixels=max_whole_pixels)
+
+
+def _forward(model, run_config) -> Callable[[np.ndarray], np.ndarray]:
+    """``[B, h, w]`` already-normalised windows -> ``[B, h, w, C]`` probabilities."""
+    from flax import nnx
+
+    @nnx.jit
+    def probs(m, x):
+        return jax.nn.sigmoid(m(x, train=False))
+
+    return lambda batch: np.asarray(probs(model, jnp.asarray(batch, jnp.float32)))
+
+
+def probability_maps(model, run_config, images: Sequence[np.ndarray], tiling: TilingConfig | None = None) -> list[np.ndarray]:
+    """Per-image probability maps ``[H, W, C]`` (one channel per head) at each image's own size."""
+    from jaxaxon.train.normalise import normalise
+
+    tiling = model_tiling(run_config) if tiling is None else tiling
+    forward = _forward(model, run_config)
+    out = []
+    for image in images:
+        x = np.asarray(normalise(jnp.asarray(np.asarray(image, np.float32))[None], run_config.normalise))[0]
+        prob = predict_image(forward, x, tiling)
+        out.append(prob if prob.ndim == 3 else prob[..., None])
+    return out
+
+
+def _is_dataset(path: Path) -> bool:
+    meta = path / "zarr.json"
+    if not meta.is_file():
+        return False
+    try:
+        return "jaxaxon" in json.loads(meta.read_text()).get("attributes", {})
+    except (OSError, ValueError):
+        return False
+
+
+def load_labelled(path: str | os.PathLike, *, limit: int | None = None) -> list[Sample]:
+    """Labelled samples from a ``jaxaxon generate`` dataset (axon masks and, from the
+    bouton labels, one box per bouton), a labelled folder, a volume file or one image."""
+    path = Path(path)
+    if not path.exists():
+        raise ImageDataError(f"{path}: no such file or folder")
+    if path.is_dir() and _is_dataset(path):
+        from jaxaxon.data.dataset import open_dataset
+
+        ds = open_dataset(path)
+        n = len(ds) if limit is None else min(limit, len(ds))
+        if n == 0:
+            raise ImageDataError(f"{path}: the dataset holds no images")
+        part = ds[0:n]
+        if part["images"].ndim != 3:
+            raise ImageDataError(f"{path}: a time-series dataset; evaluate single-image datasets")
+        samples = []
+        for i in range(n):
+            samples.append(
+                Sample(
+                    name=f"{path.stem}_{i:06d}",
+                    image=part["images"][i].astype(np.float32),
+                    mask=part["axon_masks"][i].astype(bool),
+                    boxes=boxes_from_label(part["bouton_labels"][i]),
+                    source=str(path),
+                    dtype=str(part["images"].dtype),
+                )
+            )
+        return samples
+    samples = load_samples(path)
+    return samples if limit is None else samples[:limit]
+
+
+def evaluate_checkpoint(
+    checkpoint: str | os.PathLike,
+    data: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    baselines: bool = False,
+    frangi_sigmas: Sequence[float] | None = None,
+    limit: int | None = None,
+    tiling: TilingConfig | None = None,
+) -> dict:
+    """Evaluates a checkpoint on labelled data; writes ``OUT/metrics.json``, plots, predictions.
+
+    Args:
+      checkpoint: a training directory or checkpoint (`jaxaxon.train.inference.load_model`).
+      data: a dataset from ``jaxaxon generate``, a labelled folder, a volume ``.npz`` or an image.
+      out_dir: output folder.
+      baselines: also run the Frangi and LoG baselines through the same evaluation
+        (``OUT/baselines/``) and list them side by side in ``metrics.json``.
+      frangi_sigmas: Frangi scales (default: matched to the generator's axon widths).
+      limit: evaluate only the first ``limit`` images.
+      tiling: override the automatic tiling.
+
+    Returns:
+      The ``metrics.json`` content.
+    """
+    from jaxaxon.train.inference import load_model
+
+    model, rc = load_model(checkpoint)
+    if getattr(rc.model, "kind", "") == "autoencoder" or "axon" not in tuple(rc.model.heads):
+        raise ValueError(f"{checkpoint}: not a segmentation checkpoint with an axon head (heads: {rc.model.heads})")
+    samples = load_labelled(data, limit=limit)
+    probs = probability_maps(model, rc, [s.image for s in samples], tiling)
+    heads = list(rc.model.heads)
+    axon = [p[..., heads.index("axon")] for p in probs]
+    bouton = [p[..., heads.index("bouton")] for p in probs] if "bouton" in heads else None
+    out_dir = Path(out_dir)
+    extra = {"checkpoint": str(checkpoint), "data": str(data), "heads": heads}
+    metrics = evaluate_predictions(samples, axon, out_dir, bouton_maps=bouton, extra=extra)
+    if baselines:
+        from jaxaxon.eval import baselines as bl
+
+        sigmas = bl.AXON_SIGMAS if frangi_sigmas is None else tuple(frangi_sigmas)
+        base = evaluate_baselines(samples, out_dir / "baselines", frangi_sigmas=sigmas)
+        metrics["baselines"] = {name: _summary(m) for name, m in base.items() if m is not None}
+        write_json(out_dir / "metrics.json", metrics)
+    return metrics
+
+
+_SUMMARY_KEYS = ("best_threshold", "dice", "cldice", "tpr", "fpr", "precision", "bouton_precision", "bouton_recall", "bouton_f1")
+
+
+def _summary(metrics: dict) -> dict:
+    return {k: metrics.get(k) for k in _SUMMARY_KEYS if k in metrics}
+
+
+def predict_folder(
+    checkpoint: str | os.PathLike,
+    input_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    threshold: float = 0.5,
+    tiling: TilingConfig | None = None,
+) -> list[Path]:
+    """Probability maps and masks for a folder of images (PNG/TIFF/NumPy, any size).
+
+    Writes per image and head ``NAME_HEAD_prob.npy`` (float32), ``NAME_HEAD_prob.png`` and
+    ``NAME_HEAD_mask.png`` (``prob > threshold``), plus ``predictions.json`` listing them.
+
+    Returns:
+      The written ``.npy`` paths.
+    """
+    from PIL import Image
+
+    from jaxaxon.train.inference import load_model
+
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must lie in 0..1, got {threshold}")
+    model, rc = load_model(checkpoint)
+    samples = load_samples(input_dir)
+    if not samples:
+        raise ImageDataError(f"{input_dir}: no images found")
+    probs = probability_maps(model, rc, [s.image for s in samples], tiling)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    heads = list(rc.model.heads)
+    written, index = [], []
+    for sample, prob in zip(samples, probs):
+        for c, head in enumerate(heads):
+            stem = out_dir / f"{sample.name}_{head}"
+            p = prob[..., c].astype(np.float32)
+            np.save(f"{stem}_prob.npy", p)
+            Image.fromarray(np.round(p * 255).astype(np.uint8)).save(f"{stem}_prob.png")
+            Image.fromarray(((p > threshold) * 255).astype(np.uint8)).save(f"{stem}_mask.png")
+            written.append(Path(f"{stem}_prob.npy"))
+            index.append({"image": sample.source or sample.name, "head": head, "prob": f"{stem.name}_prob.npy"})
+    write_json(out_dir / "predictions.json", {"checkpoint": str(checkpoint), "threshold": threshold, "files": index})
+    return written
