@@ -10,7 +10,7 @@ from flax import nnx
 
 from jaxaxon.models.config import ModelConfig
 
-__all__ = ["ConvBlock", "Encoder", "max_pool2", "upsample2", "module_list", "compute_dtype"]
+__all__ = ["ConvBlock", "Encoder", "EncoderDecoder", "max_pool2", "upsample2", "module_list", "compute_dtype"]
 
 # nnx.List (flax >= 0.12) marks a list of sub-modules as pytree data; older flax takes plain lists.
 module_list = getattr(nnx, "List", list)
@@ -131,3 +131,42 @@ class Encoder(nnx.Module):
         if train and self.dropout.rate > 0:
             features[-1] = self.dropout(features[-1], deterministic=False, rngs=rngs)
         return features
+
+
+class EncoderDecoder(nnx.Module):
+    """`Encoder`, a mirrored decoder (nearest upsampling, optional skip concatenation, a conv
+    block per level) and a 1x1 convolution head returning float32 logits.
+
+    The common body of `UNet` (with skips) and `Autoencoder` (without): both have the
+    parameter paths ``encoder/...``, ``up_blocks/...`` and ``head/...``.
+    """
+
+    def __init__(self, cfg: ModelConfig, out_channels: int, skips: bool, *, rngs: nnx.Rngs):
+        self.config = cfg
+        self.skips = skips
+        widths = cfg.widths()
+        self.encoder = Encoder(cfg, rngs=rngs)
+        self.up_blocks = module_list(
+            [
+                ConvBlock(cfg, widths[level + 1] + (widths[level] if skips else 0), widths[level], rngs=rngs)
+                for level in reversed(range(cfg.depth))
+            ]
+        )
+        self.head = nnx.Conv(
+            widths[0], out_channels, kernel_size=(1, 1), dtype=compute_dtype(cfg), param_dtype=jnp.float32, rngs=rngs
+        )
+
+    def __call__(self, x: jax.Array, *, train: bool = False, rngs: jax.Array | None = None) -> jax.Array:
+        """Logits ``[B, H, W, out_channels]`` (float32) of ``[B, H, W]`` or ``[B, H, W, 1]``
+        normalised images (H, W divisible by ``2**depth``); ``rngs``: the dropout key
+        (needed when ``train`` and the dropout rate is positive)."""
+        if x.ndim == 3:
+            x = x[..., None]
+        features = self.encoder(x, train=train, rngs=rngs)
+        y = features[-1]
+        for block, skip in zip(self.up_blocks, reversed(features[:-1])):
+            y = upsample2(y)
+            if self.skips:
+                y = jnp.concatenate([y, skip], axis=-1)
+            y = block(y, train)
+        return self.head(y).astype(jnp.float32)

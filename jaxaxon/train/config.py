@@ -144,11 +144,7 @@ class RunConfig:
         if not isinstance(data, Mapping):
             raise RunConfigError(f"run config must be a JSON object, got {type(data).__name__}")
         values = {k: v for k, v in data.items() if k not in ("format", "image_size", "jaxaxon_version")}
-        names = [f.name for f in dataclasses.fields(cls)]
-        for key in values:
-            if key not in names:
-                close = difflib.get_close_matches(key, names, n=1)
-                raise RunConfigError(f"unknown option {key!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
+        _check_names(values)
         try:
             if "model" in values:
                 values["model"] = ModelConfig.from_dict(values["model"])
@@ -178,11 +174,7 @@ class RunConfig:
                 nested.setdefault(head, {})[tail] = value
             else:
                 flat[key] = value
-        names = [f.name for f in dataclasses.fields(self)]
-        for key in flat:
-            if key not in names:
-                close = difflib.get_close_matches(key, names, n=1)
-                raise RunConfigError(f"unknown option {key!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
+        _check_names(flat)
         try:
             if "model" in nested:
                 flat["model"] = flat.get("model", self.model).replace(**nested["model"])
@@ -227,6 +219,14 @@ def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def _check_names(keys) -> None:
+    names = [f.name for f in dataclasses.fields(RunConfig)]
+    for key in keys:
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            raise RunConfigError(f"unknown option {key!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
 
 
 def _int_at_least(cfg: RunConfig, key: str, low: int) -> None:

@@ -31,7 +31,7 @@ from flax import nnx
 from jaxaxon.train.checkpoint import CheckpointError, CheckpointStore
 from jaxaxon.train.config import RunConfig, RunConfigError, read_run_config
 from jaxaxon.train.history import read_history, truncate_history, write_history
-from jaxaxon.train.step import Program, get_program, run_keys, validation_chunk, zero_metrics
+from jaxaxon.train.step import Program, committed, get_program, run_keys, validation_chunk, zero_metrics
 
 __all__ = ["train", "TrainingInterrupted", "ValidationSet", "evaluate"]
 
@@ -200,7 +200,7 @@ def train(
 
                 model = program.model(model_state)
                 report = _init_from(model, rc, rc.init_from)
-                model_state = nnx.state(model)
+                model_state = committed(nnx.state(model))
                 log(
                     f"initialised {len(report['copied'])} of {len(report['copied']) + len(report['kept'])} parameter arrays "
                     f"from {report['source_kind']} {rc.init_from}"

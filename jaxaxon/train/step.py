@@ -38,6 +38,7 @@ __all__ = [
     "validation_chunk",
     "run_keys",
     "zero_metrics",
+    "committed",
 ]
 
 _ACC_KEYS = ("loss", "dice", "bce", "grad_norm", "count")
@@ -132,9 +133,16 @@ def make_optimizer(rc: RunConfig) -> optax.GradientTransformation:
     return optax.chain(*parts), lr
 
 
+def committed(tree: Any) -> Any:
+    """``tree`` placed (committed) on the default device, as jitted outputs and restored
+    checkpoints are: a jitted step then always sees the same input placements and
+    compiles once, whether its state comes from `Program.init`, a checkpoint or itself."""
+    return jax.device_put(tree, jax.devices()[0])
+
+
 def zero_metrics() -> dict[str, jax.Array]:
     """Empty accumulator of per-step training metrics (sums since the last history record)."""
-    return {k: jnp.zeros((), jnp.float32) for k in _ACC_KEYS}
+    return committed({k: jnp.zeros((), jnp.float32) for k in _ACC_KEYS})
 
 
 def _static_key(rc: RunConfig) -> RunConfig:
@@ -157,7 +165,9 @@ class Program:
       schedule: learning rate as a function of the step.
       model_def, opt_def: graph definitions of the model and the `nnx.Optimizer`.
       train_step: jitted ``(model_state, opt_state, acc, data_key, dropout_key, step) ->
-        (model_state, opt_state, acc)`` (the first three donated).
+        (model_state, opt_state, acc)`` (the first three donated); generates its batch.
+      train_step_on_batch: the same update fed a given batch ``x [N, h, w]``,
+        ``y [N, h, w, C]``: ``(model_state, opt_state, acc, x, y, dropout_key, step)``.
       eval_step: jitted ``(model_state, x, y) -> dict of per-image [B] metrics``.
       forward: jitted ``(model_state, x) -> logits`` (inference mode).
     """
@@ -168,6 +178,7 @@ class Program:
     model_def: Any
     opt_def: Any
     train_step: Any
+    train_step_on_batch: Any
     eval_step: Any
     forward: Any
 
@@ -175,7 +186,7 @@ class Program:
         """Fresh model and optimizer states (parameters from ``seed``)."""
         model = build_model(self.rc.model, seed=run_keys(seed)[0])
         opt = nnx.Optimizer(model, self.tx, wrt=nnx.Param)
-        return nnx.state(model), nnx.state(opt)
+        return committed((nnx.state(model), nnx.state(opt)))
 
     def abstract(self) -> tuple[nnx.State, nnx.State]:
         """Shape/dtype-only model and optimizer states (targets of a checkpoint restore)."""
@@ -199,10 +210,9 @@ def _program(rc: RunConfig) -> Program:
     model_def, _ = nnx.split(model)
     opt_def, _ = nnx.split(nnx.eval_shape(lambda: nnx.Optimizer(build_model(rc.model), tx, wrt=nnx.Param)))
 
-    def train_step(model_state, opt_state, acc, data_key, dropout_key, step):
+    def train_step_on_batch(model_state, opt_state, acc, x, y, dropout_key, step):
         model = nnx.merge(model_def, model_state)
         opt = nnx.merge(opt_def, opt_state)
-        x, y = training_batch(rc, data_key, step)
         drop_key = jax.random.fold_in(dropout_key, jnp.asarray(step, jnp.uint32))
 
         def loss_fn(model):
@@ -218,6 +228,10 @@ def _program(rc: RunConfig) -> Program:
         acc = {k: acc[k] + jnp.asarray(new[k], jnp.float32) for k in _ACC_KEYS}
         return nnx.state(model), nnx.state(opt), acc
 
+    def train_step(model_state, opt_state, acc, data_key, dropout_key, step):
+        x, y = training_batch(rc, data_key, step)
+        return train_step_on_batch(model_state, opt_state, acc, x, y, dropout_key, step)
+
     def forward(model_state, x):
         return nnx.merge(model_def, model_state)(x, train=False)
 
@@ -232,6 +246,7 @@ def _program(rc: RunConfig) -> Program:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # CPU backends cannot donate; that is harmless
         jitted = jax.jit(train_step, donate_argnums=(0, 1, 2))
+        jitted_on_batch = jax.jit(train_step_on_batch, donate_argnums=(0, 1, 2))
     return Program(
         rc=rc,
         tx=tx,
@@ -239,6 +254,7 @@ def _program(rc: RunConfig) -> Program:
         model_def=model_def,
         opt_def=opt_def,
         train_step=jitted,
+        train_step_on_batch=jitted_on_batch,
         eval_step=jax.jit(eval_step),
         forward=jax.jit(forward),
     )

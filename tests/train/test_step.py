@@ -93,3 +93,16 @@ def test_bfloat16_training_step_runs_and_keeps_float32_parameters(tiny):
 
     params = nnx.state(program.model(model_state), nnx.Param)
     assert {v.dtype for v in jax.tree.leaves(params)} == {jnp.dtype(jnp.float32)}
+
+
+def test_step_on_a_given_batch_is_the_same_update(tiny, batch_fn):
+    """`train_step_on_batch` (used by the benchmark and for mixing in real images) fed the
+    step's generated batch makes the same update as the generating step (float tolerance:
+    two separately compiled programs may fuse the arithmetic differently)."""
+    program = get_program(tiny)
+    _, data_key, dropout_key = run_keys(0)
+    a = program.train_step(*program.init(0), zero_metrics(), data_key, dropout_key, 2)
+    x, y = batch_fn(data_key, 2)
+    b = program.train_step_on_batch(*program.init(0), zero_metrics(), x, y, dropout_key, 2)
+    for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-5, atol=1e-6)
