@@ -19,8 +19,8 @@ __all__ = ["Autoencoder"]
 
 
 class Autoencoder(EncoderDecoder):
-    """Encoder-decoder without skips; returns float32 logits ``[B, H, W, 1]`` of the
-    reconstruction (sigmoid gives the 0..1 image)."""
+    """Encoder-decoder without skips; returns the float32 reconstruction ``[B, H, W, 1]``
+    (a linear output, on the scale of the normalised images)."""
 
     def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
         if cfg.kind != "autoencoder":

@@ -56,8 +56,8 @@ class RunConfig:
       end_lr_factor: final learning rate as a fraction of ``lr`` (``warmup_cosine``).
       clip_norm: gradient clipping by global norm (0 disables it).
       normalise: per-image input scaling (`Normalisation`), also used at prediction.
-      ae_target: autoencoder target: ``clean`` (the noise-free image: denoising) or
-        ``image`` (plain reconstruction). Both are scaled by their own maximum to 0..1.
+      ae_target: autoencoder target: ``clean`` (the noise-free image, normalised like
+        the input: denoising) or ``image`` (the normalised input: plain reconstruction).
       val_images: number of whole generated validation images (fixed set).
       val_seed: seed of the validation set (independent of ``seed``, so runs with other
         seeds are validated on the same images).

@@ -64,7 +64,8 @@ def load_model(path: str | os.PathLike) -> tuple[nnx.Module, RunConfig]:
 
 @nnx.jit
 def _probabilities(model: nnx.Module, x: jax.Array) -> jax.Array:
-    return jax.nn.sigmoid(model(x, train=False))
+    out = model(x, train=False)
+    return jax.nn.sigmoid(out) if model.config.kind == "unet" else out
 
 
 def _pad_amounts(size: int, multiple: int) -> tuple[int, int]:
@@ -91,7 +92,8 @@ def predict(
     Returns:
       float32 ``[B, H, W, C]`` probabilities in 0..1, one channel per head in
       ``run_config.model.heads`` order (``[H, W, C]`` for one 2-D image; a list for a
-      list input). For an autoencoder, ``C = 1`` holds the reconstruction.
+      list input). For an autoencoder, ``C = 1`` holds the reconstruction (on the
+      normalised scale, not a probability).
     """
     if isinstance(images, (list, tuple)):
         return [predict(model, run_config, np.asarray(im)[None], batch_size=batch_size)[0] for im in images]

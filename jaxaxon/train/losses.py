@@ -50,9 +50,10 @@ def segmentation_loss(logits: jax.Array, target: jax.Array, kind: str, smooth: f
     return loss, {"dice": 1.0 - dl, "bce": bl}
 
 
-def mse_loss(logits: jax.Array, target: jax.Array) -> jax.Array:
-    """Mean squared error between ``sigmoid(logits)`` and a 0..1 target (autoencoder)."""
-    return jnp.mean(jnp.square(jax.nn.sigmoid(logits.astype(jnp.float32)) - target.astype(jnp.float32)))
+def mse_loss(output: jax.Array, target: jax.Array) -> jax.Array:
+    """Mean squared error of the autoencoder's linear output (targets are normalised images,
+    0..1 with percentile scaling, unbounded with z-scores)."""
+    return jnp.mean(jnp.square(output.astype(jnp.float32) - target.astype(jnp.float32)))
 
 
 def hard_dice_per_image(probs: jax.Array, target: jax.Array, threshold: float = 0.5) -> jax.Array:

@@ -91,7 +91,9 @@ def _autoencoder(base: RunConfig, name: str, steps: int) -> RunConfig:
 
 
 def _ae_quick() -> RunConfig:
-    return _autoencoder(_quick(), "ae-quick", 200)
+    # 3e-3 lets the denoising autoencoder collapse to an all-zero output (dead ReLUs in the
+    # encoder, useless for initialisation); 1e-3 learns
+    return _autoencoder(_quick(), "ae-quick", 200).replace(lr=1e-3)
 
 
 def _ae_original() -> RunConfig:

@@ -63,17 +63,16 @@ def inputs_and_targets(batch: Batch, rc: RunConfig) -> tuple[jax.Array, jax.Arra
 
     Returns:
       ``x [B, H, W]`` float32 normalised images and ``y [B, H, W, C]`` float32 targets:
-      the heads' masks for a U-Net, the 0..1 scaled clean (or noisy) image for the
-      autoencoder.
+      the heads' masks for a U-Net; for the autoencoder the clean (noise-free) image
+      normalised like the input (denoising), or the input itself.
     """
     x = normalise(batch.image, rc.normalise)
     if rc.segmentation:
         masks = {"axon": batch.axon_mask, "bouton": batch.bouton_mask}
         y = jnp.stack([masks[h] for h in rc.model.heads], axis=-1).astype(jnp.float32)
     else:
-        target = batch.clean if rc.ae_target == "clean" else batch.image
-        peak = jnp.maximum(target.max(axis=(1, 2), keepdims=True), 1.0)
-        y = (target / peak)[..., None].astype(jnp.float32)
+        y = x if rc.ae_target == "image" else normalise(batch.clean, rc.normalise)
+        y = y[..., None]
     return x, y
 
 

@@ -56,9 +56,11 @@ def test_step_batch_is_the_tiled_normalised_generator_stream(tiny, batch_fn):
     _, y2 = inputs_and_targets(ref, tiny.replace(**{"model.heads": ["bouton", "axon"]}))
     np.testing.assert_array_equal(np.asarray(y2[..., 0]), np.asarray(ref.bouton_mask, np.float32))
     np.testing.assert_array_equal(np.asarray(y2[..., 1]), np.asarray(ref.axon_mask, np.float32))
-    _, t = inputs_and_targets(ref, tiny.replace(**{"model.kind": "autoencoder", "loss": "mse"}))
-    clean = np.asarray(ref.clean)
-    np.testing.assert_allclose(np.asarray(t[..., 0]), clean / clean.max(axis=(1, 2), keepdims=True), rtol=1e-6)
+    ae = tiny.replace(**{"model.kind": "autoencoder", "loss": "mse"})
+    _, t = inputs_and_targets(ref, ae)
+    np.testing.assert_array_equal(np.asarray(t[..., 0]), np.asarray(normalise(ref.clean, tiny.normalise)))
+    x_ae, t = inputs_and_targets(ref, ae.replace(ae_target="image"))
+    np.testing.assert_array_equal(np.asarray(t[..., 0]), np.asarray(x_ae))
     # the second image alone, as one device of two would generate it
     x1, _ = jax.jit(lambda k: training_batch(tiny, k, step, first=1, count=1))(data_key)
     per_image = tiny.tiles_per_image
@@ -106,3 +108,13 @@ def test_step_on_a_given_batch_is_the_same_update(tiny, batch_fn):
     b = program.train_step_on_batch(*program.init(0), zero_metrics(), x, y, dropout_key, 2)
     for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-5, atol=1e-6)
+
+
+def test_validation_metrics_of_two_heads(tiny):
+    rc = tiny.replace(**{"model.heads": ["axon", "bouton"]})
+    program = get_program(rc)
+    val = ValidationSet(rc)
+    metrics = evaluate(program, program.init(0)[0], val)
+    assert set(metrics) == {"val_loss", "val_dice", "val_dice_axon", "val_dice_bouton", "val_soft_dice"}
+    assert metrics["val_dice"] == pytest.approx((metrics["val_dice_axon"] + metrics["val_dice_bouton"]) / 2, rel=1e-6)
+    assert val.chunks[0][1].shape == (rc.val_batch, 64, 64, 2)  # whole images, both masks
