@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 import jax
-import numpy as np
 
 from jaxaxon.train import get_preset
 from jaxaxon.train.step import get_program, run_keys, training_batch, zero_metrics
@@ -107,7 +106,9 @@ def bench_one(preset: str, dtype: str, batch: int | None, steps: int, rounds: in
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", action="append", help="preset(s) to time (default: quick and original)")
-    parser.add_argument("--batch", type=int, help="training examples per step (default: CPU 8 for original, the preset's otherwise)")
+    parser.add_argument(
+        "--batch", type=int, help="training examples per step (default: CPU 8 for original, the preset's otherwise)"
+    )
     parser.add_argument("--dtype", choices=("float32", "bfloat16", "both"), default="float32")
     parser.add_argument("--steps", type=int, default=3, help="steps per timing round (default 3)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is reported (default 3)")

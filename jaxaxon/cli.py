@@ -59,11 +59,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if args.heads is not None:
             changes["model.heads"] = [h.strip() for h in args.heads.split(",") if h.strip()]
         if args.resume:
-            given = sorted(k for k in ("preset", "params", "init_from") if getattr(args, k) is not None) + sorted(changes)
+            fixed = ("preset", "params", "init_from")
+            given = sorted(k for k in fixed if getattr(args, k) is not None) + sorted(changes)
             if given:
                 raise RunConfigError(
-                    f"--resume continues the stored configuration of {args.workdir}; it cannot change: {', '.join(given)} "
-                    "(only --steps and --until apply)"
+                    f"--resume continues the stored configuration of {args.workdir}; it cannot change: "
+                    f"{', '.join(given)} (only --steps and --until apply)"
                 )
             rc = None
         else:
@@ -90,8 +91,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 2
     last = summary["last"]
     shown = ", ".join(f"{k} {last[k]:.4f}" for k in ("loss", "val_loss", "val_dice") if k in last)
-    best = [k for k in summary if k.startswith("best_val")]
-    best_text = f"; best {best[0][5:]} {summary[best[0]]:.4f} at step {summary['best_step']}" if best and summary[best[0]] is not None else ""
+    best = [k for k in summary if k.startswith("best_val") and summary[k] is not None]
+    best_text = f"; best {best[0][5:]} {summary[best[0]]:.4f} at step {summary['best_step']}" if best else ""
     print(f"step {summary['step']}: {shown}{best_text} ({summary['elapsed_s']:.0f} s)")
     wd = Path(args.workdir)
     print(f"wrote {wd / 'history.json'}, {wd / 'checkpoints'}/, {wd / 'plots' / 'training.png'}, {wd / 'config.json'}")
@@ -114,9 +115,15 @@ def _add_train_parser(sub) -> None:
     p.add_argument("--steps", type=_positive_int, help="total training steps (with --resume: a new total)")
     p.add_argument("--seed", type=_non_negative_int, help="seed of initialisation, training images and dropout")
     p.add_argument("--resume", action="store_true", help="continue the run in --workdir from its latest checkpoint")
-    p.add_argument("--init-from", dest="init_from", metavar="CHECKPOINT",
-                   help="initialise from a run or checkpoint: an autoencoder's encoder, or a segmentation network to fine-tune")
-    p.add_argument("--until", type=_positive_int, metavar="STEP", help="pause after STEP with a checkpoint (continue with --resume)")
+    p.add_argument(
+        "--init-from",
+        dest="init_from",
+        metavar="CHECKPOINT",
+        help="initialise from a run or checkpoint: an autoencoder's encoder, or a segmentation network to fine-tune",
+    )
+    p.add_argument(
+        "--until", type=_positive_int, metavar="STEP", help="pause after STEP with a checkpoint (continue with --resume)"
+    )
     p.add_argument("--batch", type=_positive_int, help="training examples per step")
     p.add_argument("--lr", type=float, help="peak learning rate")
     p.add_argument("--dtype", choices=("float32", "bfloat16"), help="compute dtype (parameters stay float32)")

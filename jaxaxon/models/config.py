@@ -60,12 +60,20 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.heads, tuple):
-            object.__setattr__(self, "heads", tuple(self.heads) if isinstance(self.heads, (list, tuple)) else (self.heads,))
+            object.__setattr__(
+                self, "heads", tuple(self.heads) if isinstance(self.heads, (list, tuple)) else (self.heads,)
+            )
         _check_choice("kind", self.kind, KINDS)
         _check_choice("norm", self.norm, NORMS)
         _check_choice("dtype", self.dtype, DTYPES)
         _check_choice("kernel_init", self.kernel_init, INITS)
-        for key, lo, hi in (("depth", 1, 8), ("base_width", 1, 4096), ("convs_per_level", 1, 8), ("kernel_size", 1, 31), ("groups", 1, 4096)):
+        for key, lo, hi in (
+            ("depth", 1, 8),
+            ("base_width", 1, 4096),
+            ("convs_per_level", 1, 8),
+            ("kernel_size", 1, 31),
+            ("groups", 1, 4096),
+        ):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
                 raise ValueError(f"model.{key}: expected an integer in {lo}..{hi}, got {value!r}")
@@ -89,7 +97,9 @@ class ModelConfig:
 
     def encoder_signature(self) -> dict[str, Any]:
         """The fields that fix the encoder's structure (equal signatures share weights)."""
-        return {k: getattr(self, k) for k in ("depth", "base_width", "convs_per_level", "kernel_size", "norm", "groups")}
+        return {
+            k: getattr(self, k) for k in ("depth", "base_width", "convs_per_level", "kernel_size", "norm", "groups")
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (heads as a list)."""

@@ -103,7 +103,10 @@ class Encoder(nnx.Module):
     def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs):
         widths = cfg.widths()
         self.blocks = module_list(
-            [ConvBlock(cfg, 1 if level == 0 else widths[level - 1], widths[level], rngs=rngs) for level in range(cfg.depth + 1)]
+            [
+                ConvBlock(cfg, 1 if level == 0 else widths[level - 1], widths[level], rngs=rngs)
+                for level in range(cfg.depth + 1)
+            ]
         )
         self.dropout = nnx.Dropout(cfg.dropout)
         self.dtype = compute_dtype(cfg)

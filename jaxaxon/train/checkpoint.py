@@ -125,7 +125,9 @@ class CheckpointStore:
         """
         path = self.root / LATEST / str(step)
         if step not in self._latest.all_steps():
-            raise CheckpointError(f"no checkpoint of step {step} in {self.root / LATEST} (found: {self.steps() or 'none'})")
+            raise CheckpointError(
+                f"no checkpoint of step {step} in {self.root / LATEST} (found: {self.steps() or 'none'})"
+            )
         args = ocp.args.Composite(
             model=ocp.args.StandardRestore(abstract_model),
             optimizer=ocp.args.StandardRestore(abstract_opt),
@@ -180,7 +182,9 @@ def find_checkpoint(path: str | os.PathLike) -> Path:
         steps = _step_dirs(c)
         if steps:
             return c / str(steps[-1])
-    raise CheckpointError(f"no checkpoint found in {p} (expected a jaxaxon training directory or a checkpoint step directory)")
+    raise CheckpointError(
+        f"no checkpoint found in {p} (expected a jaxaxon training directory or a checkpoint step directory)"
+    )
 
 
 def read_model_checkpoint(step_dir: str | os.PathLike, abstract_model: Any | None = None) -> tuple[Any, dict]:

@@ -170,7 +170,9 @@ class RunConfig:
             if "." in key:
                 head, tail = key.split(".", 1)
                 if head not in ("model", "generator", "normalise"):
-                    raise RunConfigError(f"unknown option {key!r} (dotted names exist for model., generator., normalise.)")
+                    raise RunConfigError(
+                        f"unknown option {key!r} (dotted names exist for model., generator., normalise.)"
+                    )
                 nested.setdefault(head, {})[tail] = value
             else:
                 flat[key] = value
@@ -237,7 +239,12 @@ def _int_at_least(cfg: RunConfig, key: str, low: int) -> None:
 
 def _number(cfg: RunConfig, key: str, low: float, high: float = float("inf"), low_open: bool = False) -> None:
     value = getattr(cfg, key)
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and (low < value if low_open else low <= value) and value <= high
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and (low < value if low_open else low <= value)
+        and value <= high
+    )
     if not ok:
         bound = f"({low}, {high}]" if low_open else f"[{low}, {high}]"
         raise RunConfigError(f"{key}: expected a number in {bound}, got {value!r}")

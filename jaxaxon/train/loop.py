@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from jaxaxon.train.checkpoint import CheckpointError, CheckpointStore
+from jaxaxon.train.checkpoint import CheckpointStore
 from jaxaxon.train.config import RunConfig, RunConfigError, read_run_config
 from jaxaxon.train.history import read_history, truncate_history, write_history
 from jaxaxon.train.step import Program, committed, get_program, run_keys, validation_chunk, zero_metrics
@@ -47,7 +46,9 @@ class TrainingInterrupted(Exception):
     def __init__(self, step: int, signum: int | None, workdir: Path):
         self.step, self.signum, self.workdir = step, signum, workdir
         why = f"signal {signal.Signals(signum).name}" if signum else "pause requested"
-        super().__init__(f"stopped at step {step} ({why}); checkpoint saved; continue with --resume --workdir {workdir}")
+        super().__init__(
+            f"stopped at step {step} ({why}); checkpoint saved; continue with --resume --workdir {workdir}"
+        )
 
 
 class ValidationSet:
@@ -106,7 +107,9 @@ def _prepare_workdir(workdir: Path, rc: RunConfig | None, resume: bool, steps: i
     config_path = workdir / "config.json"
     if resume:
         if not config_path.exists():
-            raise RunConfigError(f"--resume: {workdir} holds no training run (no config.json); start one without --resume")
+            raise RunConfigError(
+                f"--resume: {workdir} holds no training run (no config.json); start one without --resume"
+            )
         saved = read_run_config(config_path)
         if steps is not None and steps != saved.steps:
             saved = saved.replace(steps=steps)
@@ -127,7 +130,13 @@ def _prepare_workdir(workdir: Path, rc: RunConfig | None, resume: bool, steps: i
 def _meta(rc: RunConfig, step: int, elapsed: float, extra: dict | None = None) -> dict:
     from jaxaxon import __version__
 
-    return {"step": step, "elapsed_s": elapsed, "run_config": rc.to_dict(), "jaxaxon_version": __version__, **(extra or {})}
+    return {
+        "step": step,
+        "elapsed_s": elapsed,
+        "run_config": rc.to_dict(),
+        "jaxaxon_version": __version__,
+        **(extra or {}),
+    }
 
 
 def train(
@@ -229,7 +238,9 @@ def train(
         step = start
         with stop.installed():
             while step < end:
-                model_state, opt_state, acc = program.train_step(model_state, opt_state, acc, data_key, dropout_key, step)
+                model_state, opt_state, acc = program.train_step(
+                    model_state, opt_state, acc, data_key, dropout_key, step
+                )
                 step += 1
                 if bar is not None:
                     bar.update(1)
@@ -256,7 +267,10 @@ def train(
                     last_record = record
                     last_log = (time.perf_counter(), step)
                     if bar is not None:
-                        bar.set_postfix({k: f"{record[k]:.4f}" for k in ("loss", "val_dice", "val_loss") if k in record}, refresh=False)
+                        bar.set_postfix(
+                            {k: f"{record[k]:.4f}" for k in ("loss", "val_dice", "val_loss") if k in record},
+                            refresh=False,
+                        )
                     if is_eval:
                         _plot(rc, history, workdir)
                 if step % rc.checkpoint_every == 0 or step == rc.steps:
@@ -287,4 +301,9 @@ def _plot(rc: RunConfig, history: list[dict], workdir: Path) -> None:
     from jaxaxon.train.plots import plot_history
 
     if history:
-        plot_history(history, workdir / "plots", heads=rc.model.heads if rc.segmentation else (), title=f"{workdir.name} ({rc.preset})")
+        plot_history(
+            history,
+            workdir / "plots",
+            heads=rc.model.heads if rc.segmentation else (),
+            title=f"{workdir.name} ({rc.preset})",
+        )

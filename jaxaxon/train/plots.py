@@ -48,7 +48,9 @@ def _dice_panel(ax, records, heads: Sequence[str]) -> None:
     ax.legend(loc="lower right")
 
 
-def plot_history(records: Sequence[dict[str, Any]], out_dir: str | os.PathLike, heads: Sequence[str] = ("axon",), title: str = "") -> list[Path]:
+def plot_history(
+    records: Sequence[dict[str, Any]], out_dir: str | os.PathLike, heads: Sequence[str] = ("axon",), title: str = ""
+) -> list[Path]:
     """Writes the curves of a history; returns the written paths.
 
     ``training.png`` has the loss and (for segmentation) the validation Dice side by side;

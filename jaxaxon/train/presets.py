@@ -70,7 +70,9 @@ def _original() -> RunConfig:
 def _unet() -> RunConfig:
     return _original().replace(
         preset="unet",
-        model=ModelConfig(depth=4, base_width=32, convs_per_level=2, kernel_size=3, norm="group", dropout=0.1, kernel_init="he_normal"),
+        model=ModelConfig(
+            depth=4, base_width=32, convs_per_level=2, kernel_size=3, norm="group", dropout=0.1, kernel_init="he_normal"
+        ),
         steps=20_000,
         loss="dice+bce",
         lr=1e-3,

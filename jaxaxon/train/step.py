@@ -223,7 +223,13 @@ def _program(rc: RunConfig) -> Program:
 
         (loss, metrics), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
         opt.update(model, grads)
-        new = {"loss": loss, "dice": metrics["dice"], "bce": metrics["bce"], "grad_norm": _tree_norm(grads), "count": 1.0}
+        new = {
+            "loss": loss,
+            "dice": metrics["dice"],
+            "bce": metrics["bce"],
+            "grad_norm": _tree_norm(grads),
+            "count": 1.0,
+        }
         acc = {k: acc[k] + jnp.asarray(new[k], jnp.float32) for k in _ACC_KEYS}
         return nnx.state(model), nnx.state(opt), acc
 
@@ -237,8 +243,8 @@ def _program(rc: RunConfig) -> Program:
     def eval_step(model_state, x, y):
         logits = forward(model_state, x)
         if not rc.segmentation:
-            return {"loss": jax.vmap(lambda l, t: mse_loss(l[None], t[None]))(logits, y)}
-        per_image = jax.vmap(lambda l, t: segmentation_loss(l[None], t[None], rc.loss, rc.dice_smooth))
+            return {"loss": jax.vmap(lambda o, t: mse_loss(o[None], t[None]))(logits, y)}
+        per_image = jax.vmap(lambda o, t: segmentation_loss(o[None], t[None], rc.loss, rc.dice_smooth))
         loss, metrics = per_image(logits, y)
         return {"loss": loss, "soft_dice": metrics["dice"], "dice": hard_dice_per_image(jax.nn.sigmoid(logits), y)}
 

@@ -57,7 +57,9 @@ def test_unet_is_fully_convolutional_and_deterministic_in_eval_mode():
 
 @pytest.mark.parametrize("norm", ["none", "batch", "group", "layer"])
 def test_configurable_unet_variants(norm):
-    cfg = ModelConfig(depth=3, base_width=8, convs_per_level=2, kernel_size=3, norm=norm, dropout=0.1, heads=("axon", "bouton"))
+    cfg = ModelConfig(
+        depth=3, base_width=8, convs_per_level=2, kernel_size=3, norm=norm, dropout=0.1, heads=("axon", "bouton")
+    )
     model = build_model(cfg, seed=1)
     x = jax.random.uniform(jax.random.key(0), (2, 32, 32))
     out = model(x, train=True, rngs=jax.random.key(0))

@@ -17,13 +17,17 @@ from jaxaxon.train.step import get_program
 @pytest.fixture(scope="module")
 def program():
     # a model with every kind of state: params, batch statistics, optax state with a schedule
-    rc = RunConfig(model=ModelConfig(base_width=4, norm="batch"), schedule="warmup_cosine", warmup_steps=2, steps=10, clip_norm=1.0)
+    rc = RunConfig(
+        model=ModelConfig(base_width=4, norm="batch"), schedule="warmup_cosine", warmup_steps=2, steps=10, clip_norm=1.0
+    )
     return get_program(rc)
 
 
 def _perturbed(program, seed):
     model_state, opt_state = program.init(seed)
-    noise = lambda t, k: jax.tree.map(lambda x: x + jax.random.normal(k, x.shape, x.dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x + 3, t)  # noqa: E731
+    noise = lambda t, k: jax.tree.map(
+        lambda x: x + jax.random.normal(k, x.shape, x.dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x + 3, t
+    )  # noqa: E731
     return noise(model_state, jax.random.key(seed)), noise(opt_state, jax.random.key(seed + 1))
 
 
@@ -38,7 +42,13 @@ def _assert_equal(a, b):
 
 def test_save_restore_round_trips_exactly(program, tmp_path):
     model_state, opt_state = _perturbed(program, 0)
-    acc = {"loss": jnp.float32(1.25), "dice": jnp.float32(0.5), "bce": jnp.float32(0), "grad_norm": jnp.float32(3), "count": jnp.float32(2)}
+    acc = {
+        "loss": jnp.float32(1.25),
+        "dice": jnp.float32(0.5),
+        "bce": jnp.float32(0),
+        "grad_norm": jnp.float32(3),
+        "count": jnp.float32(2),
+    }
     store = CheckpointStore(tmp_path / "checkpoints", keep=2)
     assert store.save(7, model_state, opt_state, acc, {"step": 7, "note": "x"})
     assert not store.save(7, model_state, opt_state, acc, {"step": 7})  # already there

@@ -12,7 +12,10 @@ from jaxaxon.cli import main
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--preset", "quik"], "unknown preset 'quik' (choose one of quick, original, unet, ae-quick, ae-original); did you mean 'quick'?"),
+        (
+            ["--preset", "quik"],
+            "unknown preset 'quik' (choose one of quick, original, unet, ae-quick, ae-original); did you mean 'quick'?",
+        ),
         (["--set", "lr=-1"], "lr: expected a number in (0.0, 10.0], got -1"),
         (["--set", "model.norm=bach"], "did you mean 'batch'"),
         (["--set", "stepz=3"], "did you mean 'steps'"),

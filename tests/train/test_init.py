@@ -43,7 +43,10 @@ def test_autoencoder_to_unet_copies_the_encoder_only(tiny, ae_run):
     for part in ("up_blocks", "head"):  # decoder and head keep their fresh initialisation
         for a, b in zip(_leaves(model, part), _leaves(fresh, part), strict=True):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    assert not all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(_leaves(model, "encoder"), _leaves(fresh, "encoder")))
+    assert not all(
+        np.array_equal(np.asarray(a), np.asarray(b))
+        for a, b in zip(_leaves(model, "encoder"), _leaves(fresh, "encoder"))
+    )
 
 
 def test_training_from_an_autoencoder_records_its_source(tiny, ae_run, tmp_path):

@@ -156,9 +156,15 @@ def test_killed_and_terminated_cli_runs_resume_to_the_uninterrupted_result(tiny,
     params = tmp_path / "params.json"
     small_cfg.to_json(params)
     changes = dict(tiny_changes, steps=40, eval_every=10, checkpoint_every=2, keep_checkpoints=3)
+    # the reference first: its compilation fills the persistent cache the subprocesses read
+    ref_dir = tmp_path / "ref"
+    ref_rc = tiny.replace(**{k: v for k, v in changes.items()})
+    train(ref_dir, ref_rc, progress=False, log=lambda s: None)
     workdir = tmp_path / "cli"
     env = dict(os.environ)
-    proc = subprocess.Popen(_cli(workdir, params, changes), stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        _cli(workdir, params, changes), stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+    )
     first = _wait_for_checkpoint(workdir, proc)
     proc.kill()
     proc.wait()
@@ -166,7 +172,9 @@ def test_killed_and_terminated_cli_runs_resume_to_the_uninterrupted_result(tiny,
     killed_at = max(r["step"] for r in _history(workdir))
     assert killed_at < 40, "the run finished before it could be killed"
 
-    proc = subprocess.Popen(_cli(workdir, None, {}, "--resume"), stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        _cli(workdir, None, {}, "--resume"), stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+    )
     # wait for a checkpoint written by the resumed process, then ask it to stop
     _wait_for_checkpoint(workdir, proc, beyond=max(first, killed_at))
     proc.send_signal(signal.SIGTERM)
@@ -179,9 +187,6 @@ def test_killed_and_terminated_cli_runs_resume_to_the_uninterrupted_result(tiny,
     summary = train(workdir, resume=True, progress=False, log=lambda s: None)  # finish in-process
     assert summary["step"] == 40
 
-    ref_dir = tmp_path / "ref"
-    ref_rc = tiny.replace(**{k: v for k, v in changes.items()})
-    train(ref_dir, ref_rc, progress=False, log=lambda s: None)
     hist = _history(workdir)
     assert [r["step"] for r in hist] == list(range(1, 41))  # no duplicated or lost steps
     assert _untimed(hist) == _untimed(_history(ref_dir))
