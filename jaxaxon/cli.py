@@ -88,6 +88,113 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+
+def _parse_set(items: list[str] | None) -> dict:
+    import json
+
+    out = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(text)
+        except json.JSONDecodeError:
+            out[key] = text
+    return out
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from jaxaxon.config import ConfigError
+    from jaxaxon.train import CheckpointError, RunConfigError, TrainingInterrupted, get_preset, train
+    from jaxaxon.train.history import HistoryError
+
+    changes = {}
+    try:
+        changes.update(_parse_set(args.set))
+        for flag, key in (("seed", "seed"), ("batch", "batch_size"), ("lr", "lr")):
+            if getattr(args, flag) is not None:
+                changes[key] = getattr(args, flag)
+        if args.dtype is not None:
+            changes["model.dtype"] = args.dtype
+        if args.heads is not None:
+            changes["model.heads"] = [h.strip() for h in args.heads.split(",") if h.strip()]
+        if args.resume:
+            fixed = ("preset", "params", "init_from")
+            given = sorted(k for k in fixed if getattr(args, k) is not None) + sorted(changes)
+            if given:
+                raise RunConfigError(
+                    f"--resume continues the stored configuration of {args.workdir}; it cannot change: "
+                    f"{', '.join(given)} (only --steps and --until apply)"
+                )
+            rc = None
+        else:
+            rc = get_preset(args.preset or "quick")
+            if args.params is not None:
+                changes["generator"] = _load_config(args.params)
+            if args.steps is not None:
+                changes["steps"] = args.steps
+            rc = rc.replace(**changes)
+        summary = train(
+            args.workdir,
+            rc,
+            resume=args.resume,
+            steps=args.steps if args.resume else None,
+            init_from=args.init_from,
+            until=args.until,
+            progress=not args.no_progress,
+        )
+    except TrainingInterrupted as stop:
+        print(f"jaxaxon train: {stop}", file=sys.stderr)
+        return {None: 0, 2: 130, 15: 143}.get(stop.signum, 1)
+    except (RunConfigError, CheckpointError, HistoryError, ConfigError, ValueError) as err:
+        print(f"jaxaxon train: error: {err}", file=sys.stderr)
+        return 2
+    last = summary["last"]
+    shown = ", ".join(f"{k} {last[k]:.4f}" for k in ("loss", "val_loss", "val_dice") if k in last)
+    best = [k for k in summary if k.startswith("best_val") and summary[k] is not None]
+    best_text = f"; best {best[0][5:]} {summary[best[0]]:.4f} at step {summary['best_step']}" if best else ""
+    print(f"step {summary['step']}: {shown}{best_text} ({summary['elapsed_s']:.0f} s)")
+    wd = Path(args.workdir)
+    print(f"wrote {wd / 'history.json'}, {wd / 'checkpoints'}/, {wd / 'plots' / 'training.png'}, {wd / 'config.json'}")
+    return 0
+
+
+def _add_train_parser(sub) -> None:
+    from jaxaxon.train.presets import preset_names
+
+    p = sub.add_parser(
+        "train",
+        help="train a segmentation network (or the pre-training autoencoder) on images generated on the fly",
+        description="Train on images generated inside the jitted training step. Writes DIR/config.json, "
+        "DIR/history.json, DIR/checkpoints/ (orbax) and DIR/plots/*.png. SIGTERM or Ctrl-C saves a checkpoint "
+        "before exiting; --resume continues from it.",
+    )
+    p.add_argument("--workdir", required=True, help="run directory")
+    p.add_argument("--preset", help=f"starting configuration: {', '.join(preset_names())} (default quick)")
+    p.add_argument("--params", help="generator parameter file in the original's JSON format (default: the preset's)")
+    p.add_argument("--steps", type=_positive_int, help="total training steps (with --resume: a new total)")
+    p.add_argument("--seed", type=_non_negative_int, help="seed of initialisation, training images and dropout")
+    p.add_argument("--resume", action="store_true", help="continue the run in --workdir from its latest checkpoint")
+    p.add_argument(
+        "--init-from",
+        dest="init_from",
+        metavar="CHECKPOINT",
+        help="initialise from a run or checkpoint: an autoencoder's encoder, or a segmentation network to fine-tune",
+    )
+    p.add_argument(
+        "--until", type=_positive_int, metavar="STEP", help="pause after STEP with a checkpoint (continue with --resume)"
+    )
+    p.add_argument("--batch", type=_positive_int, help="training examples per step")
+    p.add_argument("--lr", type=float, help="peak learning rate")
+    p.add_argument("--dtype", choices=("float32", "bfloat16"), help="compute dtype (parameters stay float32)")
+    p.add_argument("--heads", help="output heads, comma-separated: axon, bouton or axon,bouton")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="any run option, e.g. --set model.norm=batch --set loss=dice+bce --set crop=128 (repeatable)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `jaxaxon` command."""
     parser = argparse.ArgumentParser(
@@ -123,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preview", metavar="FILE.png", help="also save a PNG grid of the first images with their masks")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset made with other settings")
     p.set_defaults(func=_cmd_generate)
+
+    _add_train_parser(sub)
     return parser
 
 
@@ -143,6 +252,16 @@ def _seed(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
     if not 0 <= value < 2**32:
         raise argparse.ArgumentTypeError(f"expected a seed in 0..{2**32 - 1}, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
     return value
 
 

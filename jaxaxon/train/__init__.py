@@ -1,0 +1,31 @@
+"""Training on the fly: networks learn from images generated inside the jitted step.
+
+Public API for other parts of jaxaxon (evaluation, prediction, benchmarks):
+
+- `train(workdir, run_config, ...)`: run or resume a training run.
+- `RunConfig`, `get_preset`: run configurations.
+- `normalise(images, method)`: the input scaling every network sees.
+- `load_model(path) -> (model, run_config)` and `predict(model, run_config, images)`.
+"""
+
+from jaxaxon.train.checkpoint import CheckpointError
+from jaxaxon.train.config import RunConfig, RunConfigError, read_run_config
+from jaxaxon.train.inference import load_model, predict
+from jaxaxon.train.loop import TrainingInterrupted, train
+from jaxaxon.train.normalise import Normalisation, normalise
+from jaxaxon.train.presets import get_preset, preset_names
+
+__all__ = [
+    "CheckpointError",
+    "Normalisation",
+    "RunConfig",
+    "RunConfigError",
+    "TrainingInterrupted",
+    "get_preset",
+    "load_model",
+    "normalise",
+    "predict",
+    "preset_names",
+    "read_run_config",
+    "train",
+]

@@ -1,0 +1,117 @@
+"""Loading trained models and predicting probability maps (used by evaluate and predict).
+
+    model, run_config = load_model("runs/quick")          # a training directory or checkpoint
+    probs = predict(model, run_config, images)            # [B, H, W] any dtype -> [B, H, W, C]
+
+`predict` applies the run's own input normalisation (`jaxaxon.train.normalise`), pads each
+image to a multiple of the network's downsampling factor (symmetric padding, cropped off
+again), and runs the fully convolutional network on the whole image, so real images of
+any size and dtype are handled the way training images were.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from jaxaxon.models import build_model
+from jaxaxon.train.checkpoint import CheckpointError, find_checkpoint, read_model_checkpoint
+from jaxaxon.train.config import RunConfig, RunConfigError, read_run_config
+from jaxaxon.train.normalise import normalise
+
+__all__ = ["load_model", "predict"]
+
+
+def _run_config_of(step_dir: Path, meta: dict) -> RunConfig:
+    if "run_config" in meta:
+        try:
+            return RunConfig.from_dict(meta["run_config"])
+        except RunConfigError as err:
+            raise CheckpointError(f"checkpoint {step_dir}: its stored run configuration is invalid: {err}") from None
+    for parent in step_dir.parents:  # older layouts: the run's config.json
+        if (parent / "config.json").exists():
+            return read_run_config(parent / "config.json")
+    raise CheckpointError(f"checkpoint {step_dir} carries no run configuration and no config.json was found above it")
+
+
+def load_model(path: str | os.PathLike) -> tuple[nnx.Module, RunConfig]:
+    """Loads a trained model and its run configuration.
+
+    Args:
+      path: a training directory (its best checkpoint, else the latest), its
+        ``checkpoints`` directory, ``checkpoints/best|latest``, or a step directory.
+
+    Returns:
+      ``(model, run_config)``: an `nnx.Module` (`UNet` or `Autoencoder`) and the
+      `RunConfig` (model hyper-parameters, heads, normalisation, generator parameters).
+
+    Raises:
+      CheckpointError: missing, corrupt or mismatched checkpoint.
+    """
+    step_dir = find_checkpoint(path)
+    _, meta = read_model_checkpoint(step_dir)
+    rc = _run_config_of(step_dir, meta)
+    graphdef, abstract = nnx.split(nnx.eval_shape(lambda: build_model(rc.model)))
+    state, _ = read_model_checkpoint(step_dir, abstract)
+    return nnx.merge(graphdef, state), rc
+
+
+@nnx.jit
+def _probabilities(model: nnx.Module, x: jax.Array) -> jax.Array:
+    out = model(x, train=False)
+    return jax.nn.sigmoid(out) if model.config.kind == "unet" else out
+
+
+def _pad_amounts(size: int, multiple: int) -> tuple[int, int]:
+    extra = (-size) % multiple
+    return extra // 2, extra - extra // 2
+
+
+def predict(
+    model: nnx.Module,
+    run_config: RunConfig,
+    images: np.ndarray | jax.Array | Sequence[np.ndarray],
+    *,
+    batch_size: int = 4,
+) -> np.ndarray | list[np.ndarray]:
+    """Probability maps of images.
+
+    Args:
+      model: from `load_model` (or a model built from ``run_config.model``).
+      run_config: its `RunConfig` (normalisation and heads).
+      images: ``[B, H, W]`` or ``[H, W]`` array of any numeric dtype, or a list of 2-D
+        arrays of different sizes.
+      batch_size: images per forward pass (memory bound for large images).
+
+    Returns:
+      float32 ``[B, H, W, C]`` probabilities in 0..1, one channel per head in
+      ``run_config.model.heads`` order (``[H, W, C]`` for one 2-D image; a list for a
+      list input). For an autoencoder, ``C = 1`` holds the reconstruction (on the
+      normalised scale, not a probability).
+    """
+    if isinstance(images, (list, tuple)):
+        return [predict(model, run_config, np.asarray(im)[None], batch_size=batch_size)[0] for im in images]
+    arr = np.asarray(images)
+    if arr.ndim == 2:
+        return predict(model, run_config, arr[None], batch_size=batch_size)[0]
+    if arr.ndim != 3:
+        raise ValueError(f"predict: expected images [B, H, W] or [H, W], got shape {arr.shape}")
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"predict: expected numeric images, got dtype {arr.dtype}")
+    if batch_size < 1:
+        raise ValueError(f"predict: batch_size must be positive, got {batch_size}")
+    multiple = 2**run_config.model.depth
+    (top, bottom), (left, right) = _pad_amounts(arr.shape[1], multiple), _pad_amounts(arr.shape[2], multiple)
+    outs = []
+    for i in range(0, arr.shape[0], batch_size):
+        x = normalise(jnp.asarray(arr[i : i + batch_size]), run_config.normalise)
+        x = jnp.pad(x, ((0, 0), (top, bottom), (left, right)), mode="symmetric")
+        p = _probabilities(model, x)
+        outs.append(np.asarray(p[:, top : top + arr.shape[1], left : left + arr.shape[2]], dtype=np.float32))
+    return np.concatenate(outs, axis=0)
