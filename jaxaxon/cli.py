@@ -195,6 +195,32 @@ def _add_train_parser(sub) -> None:
     p.set_defaults(func=_cmd_train)
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from jaxaxon.eval.evaluate import evaluate_checkpoint
+
+    sigmas = None if args.frangi_sigmas is None else [float(x) for x in args.frangi_sigmas.split(",")]
+    metrics = evaluate_checkpoint(
+        args.checkpoint, args.data, args.out, baselines=args.baselines, frangi_sigmas=sigmas, limit=args.limit
+    )
+    keys = ("best_threshold", "dice", "cldice", "tpr", "fpr", "precision", "bouton_precision", "bouton_recall", "bouton_f1")
+    rows = [("model", metrics)] + [(name, m) for name, m in metrics.get("baselines", {}).items()]
+    print("| method | " + " | ".join(keys) + " |")
+    print("|---|" + "---|" * len(keys))
+    for name, m in rows:
+        cells = [f"{m[k]:.4f}" if isinstance(m.get(k), (int, float)) else "-" for k in keys]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print(f"wrote {Path(args.out) / 'metrics.json'}, plots and predictions")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from jaxaxon.eval.evaluate import predict_folder
+
+    written = predict_folder(args.checkpoint, args.input, args.out, threshold=args.threshold)
+    print(f"wrote {len(written)} probability maps (and masks, PNG previews) to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `jaxaxon` command."""
     parser = argparse.ArgumentParser(
@@ -232,6 +258,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_generate)
 
     _add_train_parser(sub)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="evaluate a trained network on labelled images (threshold sweep, Dice, clDice, bouton F1)",
+        description="Run a checkpoint on a labelled dataset (a dataset from 'jaxaxon generate', a labelled "
+        "folder images/ + masks/ + bouton_boxes.json, or a NAME.npz volume) at the images' own size and write "
+        "OUT/metrics.json, plots (ROC, TPR vs precision, Dice vs threshold) and predictions (PNG and .npy).",
+    )
+    p.add_argument("--checkpoint", required=True, help="training directory or checkpoint")
+    p.add_argument("--data", required=True, help="labelled data: dataset .zarr, folder or volume .npz")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--baselines", action="store_true", help="also evaluate the Frangi and LoG baselines side by side")
+    p.add_argument("--frangi-sigmas", help="comma-separated Frangi scales (default: matched to the axon widths)")
+    p.add_argument("--limit", type=_positive_int, help="evaluate only the first N images")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser(
+        "predict",
+        help="probability maps and masks for a folder of new images",
+        description="Run a checkpoint on every image of a folder (PNG/TIFF/NumPy, any size) and write, per image "
+        "and output head, NAME_HEAD_prob.npy, NAME_HEAD_prob.png and NAME_HEAD_mask.png.",
+    )
+    p.add_argument("--checkpoint", required=True, help="training directory or checkpoint")
+    p.add_argument("--input", required=True, help="folder of images (or one image, or a volume .npz)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--threshold", type=float, default=0.5, help="mask threshold on the probability (default 0.5)")
+    p.set_defaults(func=_cmd_predict)
     return parser
 
 
@@ -265,6 +318,14 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors that come from the user's input (reported in one line, exit status 2)."""
+    from jaxaxon.data.images import ImageDataError
+    from jaxaxon.train.checkpoint import CheckpointError
+
+    return (ImageDataError, CheckpointError, FileNotFoundError)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `jaxaxon` command; returns the exit status."""
     parser = build_parser()
@@ -278,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"jaxaxon {args.command}: invalid parameters: {err}", file=sys.stderr)
         return 2
     except DatasetError as err:
+        print(f"jaxaxon {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except _user_errors() as err:
         print(f"jaxaxon {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -30,11 +30,15 @@ __all__ = ["model_tiling", "probability_maps", "load_labelled", "evaluate_checkp
 def model_tiling(run_config, max_whole_pixels: int = 2048 * 2048) -> TilingConfig:
     """Tiling matched to a network: sizes a multiple of its downsampling, context beyond its
     receptive-field radius."""
-    divisor = 2**run_config.model.depth
-    kernel = getattr(run_config.model, "kernel_size", 5)
-    # two convolutions per level on each side of the bottleneck, each growing the field by
-    # (kernel - 1) / 2 pixels at that level's scale
-    radius = sum(2 * (kernel - 1) // 2 * 2**level for level in range(run_config.model.depth + 1)) * 2
+    model = run_config.model
+    divisor = 2**model.depth
+    half = (model.kernel_size - 1) // 2
+    # receptive-field radius: every convolution at level l (encoder and decoder side; the
+    # bottleneck once) adds half a kernel at that level's scale 2**l, every pooling 2**l
+    radius = sum(
+        (2 if level < model.depth else 1) * model.convs_per_level * half * 2**level + (2**level if level < model.depth else 0)
+        for level in range(model.depth + 1)
+    )
     context = -(-radius // divisor) * divisor
     tile = max(512, -(-(4 * context) // divisor) * divisor)
     return TilingConfig(divisor=divisor, context=context, tile=tile, overlap=divisor * 4, max_whole_pixels=max_whole_pixels)

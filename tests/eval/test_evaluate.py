@@ -1,0 +1,140 @@
+"""`jaxaxon evaluate` / `jaxaxon predict` end to end on tiny data with the shared tiny run."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import numpy as np
+import pytest
+from PIL import Image
+
+import jaxaxon
+from jaxaxon.cli import main
+from jaxaxon.data.images import ImageDataError
+from jaxaxon.eval.evaluate import evaluate_checkpoint, load_labelled, model_tiling, predict_folder, probability_maps
+from jaxaxon.eval.inference import TilingConfig
+from jaxaxon.train.checkpoint import CheckpointError
+from jaxaxon.train.inference import load_model
+
+REQUIRED = ("best_threshold", "dice", "cldice", "tpr", "fpr", "precision")
+
+
+@pytest.fixture(scope="module")
+def generated(small_cfg):
+    return jaxaxon.generate(jax.random.key(123), small_cfg, 8, 0)
+
+
+@pytest.fixture(scope="module")
+def labelled_folder(tmp_path_factory, generated):
+    """images/, masks/ and bouton_boxes.json made from generated images."""
+    from jaxaxon.eval.metrics import boxes_from_label
+
+    root = tmp_path_factory.mktemp("labelled")
+    (root / "images").mkdir()
+    (root / "masks").mkdir()
+    boxes = {}
+    for i in range(3):
+        name = f"img{i}"
+        Image.fromarray(np.asarray(generated.image[i]).astype(np.uint8)).save(root / "images" / f"{name}.png")
+        Image.fromarray(np.asarray(generated.axon_mask[i]).astype(np.uint8) * 255).save(root / "masks" / f"{name}.png")
+        boxes[name] = boxes_from_label(np.asarray(generated.bouton_label[i]), pad=2).tolist()
+    (root / "bouton_boxes.json").write_text(json.dumps(boxes))
+    return root
+
+
+def test_evaluate_labelled_folder_end_to_end(tiny_run, labelled_folder, tmp_path):
+    workdir, _ = tiny_run
+    out = tmp_path / "eval"
+    metrics = evaluate_checkpoint(workdir, labelled_folder, out, baselines=True)
+    for key in REQUIRED:
+        assert key in metrics
+    assert 0.005 <= metrics["best_threshold"] <= 0.995
+    assert 0.0 <= metrics["dice"] <= 1.0 and 0.0 <= metrics["cldice"] <= 1.0
+    on_disk = json.loads((out / "metrics.json").read_text())
+    assert on_disk["dice"] == pytest.approx(metrics["dice"])
+    assert set(on_disk["baselines"]) >= {"frangi"}
+    assert 0.0 <= on_disk["baselines"]["frangi"]["dice"] <= 1.0
+    assert list((out / "plots").glob("*.png")), "no plots written"
+    assert list((out / "predictions").glob("*_prob.npy")), "no predictions written"
+
+
+def test_evaluate_volume_file_slice_by_slice(tiny_run, generated, tmp_path):
+    workdir, _ = tiny_run
+    volume = tmp_path / "stack.npz"
+    np.savez(
+        volume,
+        image=np.asarray(generated.image[:3]).astype(np.uint8),
+        mask=np.asarray(generated.axon_mask[:3]).astype(np.uint8),
+    )
+    metrics = evaluate_checkpoint(workdir, volume, tmp_path / "out")
+    assert metrics["n_images"] == 3 and metrics["n_images_with_masks"] == 3
+    assert metrics["per_volume"]["stack"]["n_slices"] == 3
+    per_image = metrics["per_image"]
+    names = [row["name"] for row in per_image] if isinstance(per_image, list) else list(per_image)
+    assert sorted(names) == ["stack_z000", "stack_z001", "stack_z002"]
+
+
+def test_evaluate_a_generated_dataset_with_bouton_boxes(tiny_run, small_cfg, tmp_path):
+    from jaxaxon.data import write_dataset
+
+    workdir, _ = tiny_run
+    path = tmp_path / "val.zarr"
+    write_dataset(path, small_cfg, 4, seed=5, batch_size=4)
+    samples = load_labelled(path)
+    assert len(samples) == 4 and all(s.mask is not None and s.boxes is not None for s in samples)
+    direct = jaxaxon.generate(jax.random.key(5), small_cfg, 4, 0)
+    np.testing.assert_array_equal(samples[2].image, np.asarray(direct.image[2]))
+    np.testing.assert_array_equal(samples[2].mask, np.asarray(direct.axon_mask[2]))
+    assert len(samples[2].boxes) == int(np.asarray(direct.bouton_valid[2]).sum())
+    rc = main(["evaluate", "--checkpoint", str(workdir), "--data", str(path), "--out", str(tmp_path / "e")])
+    assert rc == 0
+    assert json.loads((tmp_path / "e" / "metrics.json").read_text())["dice"] >= 0.0
+
+
+def test_sliding_windows_equal_whole_image_inference(tiny_run, generated):
+    model, rc = load_model(tiny_run[0])
+    image = np.asarray(generated.image[0])
+    auto = model_tiling(rc)
+    whole = probability_maps(model, rc, [image], auto)[0]
+    tiled_cfg = TilingConfig(divisor=auto.divisor, context=auto.context, tile=auto.context * 2 + 16, overlap=8,
+                             max_whole_pixels=0)  # fmt: skip
+    tiled = probability_maps(model, rc, [image], tiled_cfg)[0]
+    assert whole.shape == (*image.shape, 1)
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
+
+
+def test_predict_folder_any_size(tiny_run, generated, tmp_path):
+    src = tmp_path / "new"
+    src.mkdir()
+    Image.fromarray(np.asarray(generated.image[0]).astype(np.uint8)[:50, :37]).save(src / "small.png")
+    np.save(src / "big.npy", np.tile(np.asarray(generated.image[1]), (2, 1)).astype(np.uint16))
+    written = predict_folder(tiny_run[0], src, tmp_path / "pred", threshold=0.3)
+    shapes = {p.name: np.load(p).shape for p in written}
+    assert shapes == {"small_axon_prob.npy": (50, 37), "big_axon_prob.npy": (128, 64)}
+    for p in written:
+        prob = np.load(p)
+        assert prob.dtype == np.float32 and prob.min() >= 0 and prob.max() <= 1
+        mask = np.asarray(Image.open(str(p).replace("_prob.npy", "_mask.png")))
+        np.testing.assert_array_equal(mask > 0, prob > 0.3)
+    assert main(["predict", "--checkpoint", str(tiny_run[0]), "--input", str(src), "--out", str(tmp_path / "p2")]) == 0
+
+
+def test_bad_inputs_give_clear_errors(tiny_run, labelled_folder, tmp_path, capsys):
+    with pytest.raises(CheckpointError):
+        evaluate_checkpoint(tmp_path / "missing", labelled_folder, tmp_path / "o")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ImageDataError):
+        predict_folder(tiny_run[0], empty, tmp_path / "o2")
+    bad = tmp_path / "bad"
+    (bad / "images").mkdir(parents=True)
+    (bad / "masks").mkdir()
+    Image.fromarray(np.zeros((20, 20), np.uint8)).save(bad / "images" / "a.png")
+    Image.fromarray(np.zeros((21, 20), np.uint8)).save(bad / "masks" / "a.png")
+    with pytest.raises(ImageDataError, match="size|shape"):
+        evaluate_checkpoint(tiny_run[0], bad, tmp_path / "o3")
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "missing"), "--data", str(labelled_folder), "--out", str(tmp_path / "o4")]) == 2
+    assert "error" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="threshold"):
+        predict_folder(tiny_run[0], labelled_folder / "images", tmp_path / "o5", threshold=2.0)
