@@ -100,6 +100,13 @@ def place_boutons(
     """
     nbou, nsp = cfg.MaxNbBouton, cfg.NSplinePoints
     height, width = cfg.shape if bounds is None else bounds
+    if nbou == 0:  # no bouton slots at all (MaxNbBouton = 0)
+        zeros_i = jnp.zeros((0,), jnp.int32)
+        return Boutons(
+            centre=jnp.zeros((0, 2), jnp.float32), valid=jnp.zeros((0,), bool), kind=zeros_i, radius=zeros_i,
+            brightness=jnp.zeros((0,), jnp.float32), slot=zeros_i, point=zeros_i,
+            branch_points=jnp.zeros((0, TERMINAL_POINTS, 2), jnp.float32), failed=jnp.int32(0),
+        )  # fmt: skip
     per_bouton = 3 + 3 * proposals + 2  # kind, brightness, (count); point, rho, theta per proposal; m
     u = jax.random.uniform(key, (nbou, per_bouton))  # the stage's one random draw
     count = uniform_int(u[0, 2], cfg.MinNbBouton, cfg.MaxNbBouton)

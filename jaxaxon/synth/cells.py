@@ -139,6 +139,11 @@ def place_cells(key: jax.Array, occupied: jax.Array, cfg: GeneratorConfig, propo
     n_cells = cfg.MaxNbCircles
     height, width = cfg.shape
     size = 2 * canvas_halfsize(cfg) + 1
+    if n_cells == 0:  # no cell slots at all (MaxNbCircles = 0)
+        return Cells(
+            canvas=jnp.zeros((0, size, size), jnp.float32), origin=jnp.zeros((0, 2), jnp.int32),
+            valid=jnp.zeros((0,), bool), radius=jnp.zeros((0,), jnp.int32), failed=jnp.int32(0),
+        )  # fmt: skip
     k_u, k_noise = jax.random.split(key)
     n_cell_draws = CELL_DRAWS_FIXED + size * size
     u = jax.random.uniform(k_u, (n_cells, 4 + n_cell_draws + 2 * proposals))  # the stage's draws

@@ -178,3 +178,19 @@ def test_compat_original_runs(original_cfg):
     assert b.axon_mask.any(axis=(1, 2)).all()
     assert np.all(b.scene_attempts >= 1) and np.all(b.scene_attempts <= original_cfg.n_scene_attempts)
 
+
+
+def test_no_bouton_and_no_cell_slots(small_cfg):
+    """MaxNbBouton = 0 and MaxNbCircles = 0 are valid parameters: the stages have no slots."""
+    from jaxaxon.synth.boutons import place_boutons
+    from jaxaxon.synth.cells import place_cells
+    from jaxaxon.synth.scene import draw_scene
+
+    cfg = small_cfg.replace(MinNbBouton=0, MaxNbBouton=0, MinNbCircles=0, MaxNbCircles=0)
+    scene = jax.jit(lambda k: draw_scene(k, cfg))(jax.random.key(0))
+    assert place_boutons(jax.random.key(1), scene, cfg).centre.shape == (0, 2)
+    assert place_cells(jax.random.key(2), jnp.zeros(cfg.shape, bool), cfg).canvas.shape[0] == 0
+    batch = jaxaxon.generate(jax.random.key(3), cfg, B, 0)
+    assert not np.asarray(batch.bouton_mask).any() and not np.asarray(batch.cell_mask).any()
+    assert np.asarray(batch.axon_mask).any()
+    assert np.asarray(batch.image).max() == cfg.maxIntensity
