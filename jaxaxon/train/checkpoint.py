@@ -66,7 +66,7 @@ class CheckpointStore:
     """
 
     def __init__(self, root: str | os.PathLike, keep: int = 3):
-        self.root = Path(root)
+        self.root = Path(root).expanduser().absolute()  # orbax needs absolute paths
         self.root.mkdir(parents=True, exist_ok=True)
         with _quiet_absl():
             self._latest = ocp.CheckpointManager(
@@ -166,7 +166,7 @@ def find_checkpoint(path: str | os.PathLike) -> Path:
     Raises:
       CheckpointError: nothing usable there.
     """
-    p = Path(path)
+    p = Path(path).expanduser().absolute()
     if not p.exists():
         raise CheckpointError(f"checkpoint path {p} does not exist")
     if (p / "meta").is_dir() and (p / "model").is_dir():
@@ -193,7 +193,7 @@ def read_model_checkpoint(step_dir: str | os.PathLike, abstract_model: Any | Non
     Returns:
       ``(model_state or None, meta)``.
     """
-    step_dir = Path(step_dir)
+    step_dir = Path(step_dir).expanduser().absolute()
     items: dict[str, Any] = {"meta": ocp.args.JsonRestore()}
     if abstract_model is not None:
         items["model"] = ocp.args.StandardRestore(abstract_model)

@@ -171,7 +171,7 @@ def train(
       mismatched checkpoint. TrainingInterrupted: stopped by a signal or ``until`` (a
       checkpoint of the reached step was saved first).
     """
-    workdir = Path(workdir)
+    workdir = Path(workdir).expanduser().absolute()
     if resume and init_from is not None:
         raise RunConfigError("--init-from applies to a new run; a resumed run continues from its own checkpoint")
     if rc is not None and init_from is not None and not resume:

@@ -51,3 +51,20 @@ def test_argparse_rejects_malformed_numbers(tmp_path, capsys):
         main(["train", "--workdir", str(tmp_path), "--steps", "-3"])
     assert info.value.code == 2
     assert "expected a positive integer" in capsys.readouterr().err
+
+
+def test_relative_workdir(tiny_changes, small_cfg, tmp_path, monkeypatch):
+    """`jaxaxon train --workdir runs/x` (a relative path, as in the README) trains, checkpoints
+    and resumes (orbax itself needs absolute paths)."""
+    from tests.conftest import SMALL
+
+    monkeypatch.chdir(tmp_path)
+    SMALL.to_json(tmp_path / "small.json")
+    sets = [item for key, value in tiny_changes.items() for item in ("--set", f"{key}={value}")]
+    assert main(["train", "--workdir", "runs/rel", "--preset", "quick", "--params", "small.json", "--no-progress", *sets]) == 0
+    history = json.loads((tmp_path / "runs" / "rel" / "history.json").read_text())
+    assert history[-1]["step"] == tiny_changes["steps"]
+    assert sorted(p.name for p in (tmp_path / "runs" / "rel" / "checkpoints" / "latest").iterdir())
+    assert main(["train", "--workdir", "runs/rel", "--resume", "--steps", str(tiny_changes["steps"] + 2), "--no-progress"]) == 0
+    history = json.loads((tmp_path / "runs" / "rel" / "history.json").read_text())
+    assert history[-1]["step"] == tiny_changes["steps"] + 2
