@@ -320,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "bench",
-        help="run the benchmark suite (generator, stages, sizes, series, dataset, scaling, memory, roofline)",
+        help="run the benchmark suite (generator, stages, sizes, series, dataset, training, scaling, memory, roofline)",
         description="Time every workload (median of repeated runs after warm-up, compile time apart, peak "
         "memory) and print a Markdown report; --out also writes the JSON result, the report and plots.",
     )

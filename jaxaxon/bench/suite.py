@@ -77,6 +77,12 @@ class SuiteSettings:
       dataset_n: examples per timed dataset run (0 skips the section).
       dataset_batch: dataset batch / chunk size.
       dataset_repeats: timed dataset runs.
+      training_presets: training presets timed (`jaxaxon.bench.training`).
+      training_steps: training steps per timing round.
+      training_rounds: interleaved timing rounds (median reported).
+      training_batch: training examples per step (0: each preset's own; on a CPU the
+        'original' preset takes `jaxaxon.bench.training.CPU_ORIGINAL_BATCH`). The training
+        step generates images of the suite's base config.
       scaling_devices: device counts of the scaling section.
       scaling_per_device_batch: images per device per call on accelerators (CPU devices
         take `jaxaxon.bench.scaling.CPU_PER_DEVICE_BATCH`).
@@ -98,9 +104,13 @@ class SuiteSettings:
     dataset_n: int
     dataset_batch: int
     dataset_repeats: int
+    training_presets: tuple[str, ...]
+    training_steps: int
+    training_rounds: int
     scaling_devices: tuple[int, ...]
     scaling_per_device_batch: int
     memory_batches: tuple[int, ...]
+    training_batch: int = 0
     memory_budget_batch: int = 1024
     memory_budget_bytes: int = 8 * 10**9
     bandwidth_bytes: int = 256 * 2**20
@@ -119,6 +129,9 @@ QUICK = SuiteSettings(
     dataset_n=64,
     dataset_batch=32,
     dataset_repeats=3,
+    training_presets=("quick",),
+    training_steps=3,
+    training_rounds=3,
     scaling_devices=(1, 8),
     scaling_per_device_batch=64,
     memory_batches=(8, 128, 1024),
@@ -136,6 +149,9 @@ FULL = SuiteSettings(
     dataset_n=512,
     dataset_batch=32,
     dataset_repeats=3,
+    training_presets=("quick", "original"),
+    training_steps=3,
+    training_rounds=3,
     scaling_devices=(1, 2, 4, 8),
     scaling_per_device_batch=256,
     memory_batches=(8, 32, 128, 512, 1024),
@@ -341,8 +357,23 @@ def run_suite(
     if "training" in sections:
         from jaxaxon.bench.training import time_training
 
-        result["training"] = runner.guarded("training", time_training)
-        runner.say(f"training: {result['training'].get('status', 'measured')}")
+        result["training"] = runner.guarded(
+            "training",
+            lambda: time_training(
+                settings.training_presets,
+                settings.training_steps,
+                settings.training_rounds,
+                batch=settings.training_batch or None,
+                generator=cfg,
+            ),
+        )
+        for row in result["training"].get("rows", []):
+            runner.say(
+                f"training {row['name']}: {row['onfly_steps_per_s']:.2f} steps/s on the fly, "
+                f"{row['pregen_steps_per_s']:.2f} pre-generated (generation {row['generation_overhead_fraction']:.0%})"
+            )
+        if "rows" not in result["training"]:
+            runner.say(f"training: {result['training'].get('status')}")
 
     if "scaling" in sections:
         from jaxaxon.bench import scaling as scaling_bench

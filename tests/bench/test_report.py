@@ -45,3 +45,27 @@ def test_memory_sampler_sees_an_allocation():
     peak, source = sampler.peak()
     assert source in ("rss", "device", "rss_lifetime") and peak > 64 * 2**20
     assert load_average() is None or len(load_average()) == 3
+
+
+def _result(kind: str, rate: float, overhead: float) -> dict:
+    backend = "cpu" if kind == "cpu" else "gpu"
+    row = {"batch": 8, "items_per_s": rate}
+    training = {"rows": [{"name": "original (float32)", "generation_overhead_fraction": overhead}]}
+    return {
+        "meta": {"device": {"backend": backend, "device_kind": kind}},
+        "generator_batch": {"image_shape": [256, 256], "rows": [row]},
+        "training": training,
+    }
+
+
+def test_targets_follow_the_device_kind():
+    from jaxaxon.bench.report import _target_lines
+
+    assert _target_lines(_result("cpu", 31.0, 0.5)) == [
+        "Targets:",
+        "- complete 256x256 generator >= 30 images/s on cpu: 31.0 (met)",
+        "",
+    ]
+    h100 = _target_lines(_result("NVIDIA H100 80GB HBM3", 40_000.0, 0.05))
+    assert "50,000 images/s on h100: 40,000.0 (**missed**)" in h100[1] and "5.0% (met)" in h100[2]
+    assert _target_lines(_result("NVIDIA A100", 1e6, 0.0)) == []  # no target stated for that device

@@ -17,8 +17,11 @@ from jaxaxon.bench.report import markdown, write_results
 from jaxaxon.bench.suite import ORIGINAL_OCTAVE_SECONDS, SuiteSettings, run_suite
 from jaxaxon.cli import main
 
+pytestmark = pytest.mark.bench
+
 # Tiny: the small 64x64 config at batch 4 (the compile the dataset tests use), a 32x32 size
-# point, an invalid 16x16 size (MaxRadius 8 needs a side above 16), 2 virtual devices.
+# point, an invalid 16x16 size (MaxRadius 8 needs a side above 16), 2 virtual devices, the
+# 'quick' training step on 2 generated 64x64 images.
 TINY = SuiteSettings(
     name="tiny",
     batches=(4,),
@@ -30,6 +33,10 @@ TINY = SuiteSettings(
     dataset_n=8,
     dataset_batch=4,
     dataset_repeats=1,
+    training_presets=("quick",),
+    training_steps=1,
+    training_rounds=1,
+    training_batch=2,
     scaling_devices=(1, 2),
     scaling_per_device_batch=2,
     memory_batches=(2, 4),
@@ -100,11 +107,10 @@ def test_series_dataset_and_training(suite):
     assert _timed(series) and math.isclose(series["frames_per_s"], series["items_per_s"] * 6)
     dataset = result["dataset"]
     assert all(v > 0 for v in dataset["examples_per_s"].values()) and dataset["n"] == 8
-    training = result["training"]
-    if training.get("status") == "skipped":
-        assert "training code not available" in training["reason"]
-    else:
-        assert training["rows"]
+    (row,) = result["training"]["rows"]
+    assert row["preset"] == "quick" and row["onfly_steps_per_s"] > 0 and row["pregen_steps_per_s"] > 0
+    assert math.isclose(row["generation_overhead_fraction"], 1 - row["onfly_steps_per_s"] / row["pregen_steps_per_s"])
+    assert row["generated_images_per_step"] == 2 and row["tile"] == 64
 
 
 def test_scaling_runs_on_virtual_devices_with_the_same_images(suite):
@@ -144,10 +150,8 @@ def test_roofline_bounds(suite):
 def test_report_files(suite, tmp_path):
     result, _ = suite
     text = markdown(result)
-    for expected in ("images/s", "Time series", "write_dataset end to end", "Training step: skipped",
+    for expected in ("images/s", "Time series", "write_dataset end to end", "on the fly steps/s",
                      "virtual CPU devices", "Linear fit", "Roofline", "faster"):  # fmt: skip
-        if expected == "Training step: skipped" and result["training"].get("status") != "skipped":
-            continue
         assert expected in text, expected
     paths = write_results(result, tmp_path / "out" / "cpu.json")
     names = sorted(p.name for p in paths)
@@ -169,11 +173,13 @@ def test_cli_checks_the_output_before_running(tmp_path, capsys):
 
 
 def test_cli_runs_selected_sections(tmp_path, capsys):
-    assert main(["bench", "--quick", "--sections", "training", "--out", str(tmp_path / "r.json")]) == 0
+    assert (
+        main(["bench", "--quick", "--sections", "roofline", "--repeats", "1", "--out", str(tmp_path / "r.json")]) == 0
+    )
     out = capsys.readouterr().out
-    assert "Training step" in out and f"wrote {tmp_path / 'r.json'}" in out
+    assert "Roofline (256x256)" in out and f"wrote {tmp_path / 'r.json'}" in out
     saved = json.loads((tmp_path / "r.json").read_text())
-    assert "training" in saved and "generator_batch" not in saved
+    assert "roofline" in saved and "generator_batch" not in saved and saved["meta"]["settings"]["repeats"] == 1
 
 
 def test_original_cost_matches_the_reference(shared_reference):
