@@ -221,6 +221,36 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import dataclasses
+    import time
+
+    from jaxaxon.bench import SECTIONS
+    from jaxaxon.bench.report import markdown, resolve_out, write_results
+    from jaxaxon.bench.suite import FULL, QUICK, run_suite
+
+    cfg = _load_config(args.params)
+    settings = QUICK if args.quick else FULL
+    if args.repeats is not None:
+        settings = dataclasses.replace(settings, repeats=args.repeats)
+    out = resolve_out(args.out) if args.out else None  # checked before a run of minutes, not after
+    sections = tuple(s for s in SECTIONS if s in (args.sections or SECTIONS))
+    t0 = time.perf_counter()
+
+    def progress(message: str) -> None:
+        print(f"[{time.perf_counter() - t0:6.0f} s] {message}", file=sys.stderr, flush=True)
+
+    result = run_suite(settings, cfg, sections=sections, on_progress=progress, workdir=args.dir)
+    print(markdown(result))
+    if out is not None:
+        for path in write_results(result, out):
+            print(f"wrote {path}")
+    if result["meta"]["errors"]:
+        print(f"jaxaxon bench: {len(result['meta']['errors'])} workload(s) failed (see above)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `jaxaxon` command."""
     parser = argparse.ArgumentParser(
@@ -285,6 +315,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--threshold", type=float, default=0.5, help="mask threshold on the probability (default 0.5)")
     p.set_defaults(func=_cmd_predict)
+
+    from jaxaxon.bench import SECTIONS  # light import: no JAX
+
+    p = sub.add_parser(
+        "bench",
+        help="run the benchmark suite (generator, stages, sizes, series, dataset, training, scaling, memory, roofline)",
+        description="Time every workload (median of repeated runs after warm-up, compile time apart, peak "
+        "memory) and print a Markdown report; --out also writes the JSON result, the report and plots.",
+    )
+    p.add_argument("--quick", action="store_true", help="the small setting: under 10 minutes on a 2-core CPU")
+    p.add_argument(
+        "--out", metavar="FILE.json",
+        help="write the JSON result here, with FILE.md and FILE_{batch,size,memory}.png beside it "
+        "(a directory: named after the device kind, e.g. cpu.json)",
+    )  # fmt: skip
+    p.add_argument("--params", help="base parameter file (default: the shipped 256x256 set)")
+    p.add_argument("--sections", nargs="+", choices=SECTIONS, metavar="SECTION",
+                   help=f"run only these sections ({', '.join(SECTIONS)})")  # fmt: skip
+    p.add_argument("--repeats", type=_positive_int, help="timed runs per figure (default 3 with --quick, else 5)")
+    p.add_argument("--dir", help="where the dataset section writes its datasets (default: a temporary directory)")
+    p.set_defaults(func=_cmd_bench)
     return parser
 
 
@@ -320,10 +371,11 @@ def _non_negative_int(text: str) -> int:
 
 def _user_errors() -> tuple[type[Exception], ...]:
     """Errors that come from the user's input (reported in one line, exit status 2)."""
+    from jaxaxon.bench.report import OutputError
     from jaxaxon.data.images import ImageDataError
     from jaxaxon.train.checkpoint import CheckpointError
 
-    return (ImageDataError, CheckpointError, FileNotFoundError)
+    return (ImageDataError, CheckpointError, FileNotFoundError, OutputError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,1 +1,14 @@
-"""Benchmark helpers behind `benchmarks/` and `jaxaxon bench` (timing, stage workloads)."""
+"""Benchmark helpers behind `benchmarks/` and `jaxaxon bench` (timing, workloads, the suite)."""
+
+# the suite's sections, in the order they run (kept here so that the CLI parser needs no JAX)
+SECTIONS = (
+    "generator_batch",
+    "generator_size",
+    "stages",
+    "series",
+    "dataset",
+    "training",
+    "scaling",
+    "memory",
+    "roofline",
+)

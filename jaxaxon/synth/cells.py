@@ -10,6 +10,7 @@ independent of each other (they may overlap), so all cells are drawn at once.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import jax
@@ -109,8 +110,11 @@ def cell_from_draws(
     half = (radius + 1) // 2  # ceil(R / 2)
     offsets = uniform_int(u[:8].reshape(4, 2), -half + 1, half - 1)  # U{-ceil(R/2)+1 .. ceil(R/2)-1}
     sources = jnp.concatenate([jnp.zeros((1, 2), jnp.int32), offsets]) + hmax
-    grid = jnp.stack(jnp.meshgrid(jnp.arange(size), jnp.arange(size), indexing="ij"), -1)
-    d = jnp.min(jnp.linalg.norm((grid[None] - sources[:, None, None, :]).astype(jnp.float32), axis=-1), axis=0)
+    # distance to the nearest source: integer squared distances (exact), min over the 5
+    # sources one at a time (no [5, C, C, 2] intermediate), one square root
+    rows, cols = jnp.arange(size)[:, None], jnp.arange(size)[None, :]
+    d2 = functools.reduce(jnp.minimum, [(rows - s[0]) ** 2 + (cols - s[1]) ** 2 for s in sources])
+    d = jnp.sqrt(d2.astype(jnp.float32))
     finite = d <= r
     v = jnp.sqrt(-(r**2) / (2 * jnp.log(0.05 * brightness)))
     weights, support = same_blur_matrix(size, half, v)
