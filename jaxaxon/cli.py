@@ -233,6 +233,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     settings = QUICK if args.quick else FULL
     if args.repeats is not None:
         settings = dataclasses.replace(settings, repeats=args.repeats)
+    if args.batches:
+        settings = dataclasses.replace(settings, batches=tuple(args.batches))
     out = resolve_out(args.out) if args.out else None  # checked before a run of minutes, not after
     sections = tuple(s for s in SECTIONS if s in (args.sections or SECTIONS))
     t0 = time.perf_counter()
@@ -334,6 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sections", nargs="+", choices=SECTIONS, metavar="SECTION",
                    help=f"run only these sections ({', '.join(SECTIONS)})")  # fmt: skip
     p.add_argument("--repeats", type=_positive_int, help="timed runs per figure (default 3 with --quick, else 5)")
+    p.add_argument("--batches", nargs="+", type=_positive_int, metavar="B",
+                   help="batch sizes of the complete generator and the presets (default 1 8 32 with --quick; "
+                   "an accelerator needs thousands)")  # fmt: skip
     p.add_argument("--dir", help="where the dataset section writes its datasets (default: a temporary directory)")
     p.set_defaults(func=_cmd_bench)
     return parser

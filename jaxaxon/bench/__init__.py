@@ -3,6 +3,7 @@
 # the suite's sections, in the order they run (kept here so that the CLI parser needs no JAX)
 SECTIONS = (
     "generator_batch",
+    "presets",
     "generator_size",
     "stages",
     "series",

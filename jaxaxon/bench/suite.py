@@ -111,6 +111,7 @@ class SuiteSettings:
     scaling_per_device_batch: int
     memory_batches: tuple[int, ...]
     training_batch: int = 0
+    presets: tuple[str, ...] = ("original", "realistic", "randomised")
     memory_budget_batch: int = 1024
     memory_budget_bytes: int = 8 * 10**9
     bandwidth_bytes: int = 256 * 2**20
@@ -278,6 +279,9 @@ def run_suite(
         rows = [runner.generator(cfg, b, f"generator {cfg.height}x{cfg.width} batch {b}") for b in settings.batches]
         result["generator_batch"] = {"image_shape": list(cfg.shape), "rows": rows}
 
+    if "presets" in sections:
+        result["presets"] = _presets_section(cfg, settings, runner)
+
     if "generator_size" in sections:
         rows = []
         for side in settings.sizes:
@@ -411,6 +415,29 @@ def run_suite(
     result["meta"]["wall_s"] = time.perf_counter() - t_start
     result["meta"]["errors"] = runner.errors
     return result
+
+
+def _presets_section(cfg: GeneratorConfig, settings: SuiteSettings, runner: _Runner) -> dict:
+    """The complete generator under each named preset at the base size and largest batch.
+
+    The ratio to the 'original' preset is the cost of the imaging model and of the drawn
+    ranges (issue 10's target: 'randomised' within 2x of 'original').
+    """
+    batch = max(settings.batches)
+    rows = []
+    for name in settings.presets:
+        try:
+            preset_cfg = GeneratorConfig.from_preset(name).replace(width=cfg.width, height=cfg.height)
+        except ConfigError as err:
+            rows.append({"preset": name, "status": "invalid", "reason": str(err)})
+            continue
+        record = dict(runner.generator(preset_cfg, batch, f"preset {name} {cfg.height}x{cfg.width} batch {batch}"))
+        rows.append({"preset": name, **record})
+    base = next((r for r in rows if r["preset"] == "original" and "items_per_s" in r), None)
+    for r in rows:
+        if base is not None and "items_per_s" in r:
+            r["relative_to_original"] = r["items_per_s"] / base["items_per_s"]
+    return {"image_shape": list(cfg.shape), "batch": batch, "rows": rows}
 
 
 def _memory_section(cfg: GeneratorConfig, settings: SuiteSettings, runner: _Runner) -> dict:

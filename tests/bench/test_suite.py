@@ -40,6 +40,7 @@ TINY = SuiteSettings(
     scaling_devices=(1, 2),
     scaling_per_device_batch=2,
     memory_batches=(2, 4),
+    presets=("original", "randomised"),
     memory_budget_batch=8,
     memory_budget_bytes=10**9,
     bandwidth_bytes=2**22,
@@ -185,3 +186,16 @@ def test_cli_runs_selected_sections(tmp_path, capsys):
 def test_original_cost_matches_the_reference(shared_reference):
     stats = json.loads((shared_reference / "original_stats.json").read_text())["seconds_per_item_octave"]
     assert stats == ORIGINAL_OCTAVE_SECONDS
+
+
+def test_presets_are_timed_relative_to_original(suite):
+    result, _ = suite
+    rows = {r["preset"]: r for r in result["presets"]["rows"]}
+    assert set(rows) == {"original", "randomised"}
+    assert all(_timed(r) for r in rows.values())
+    assert rows["original"]["relative_to_original"] == 1.0
+    assert math.isclose(
+        rows["randomised"]["relative_to_original"], rows["randomised"]["items_per_s"] / rows["original"]["items_per_s"]
+    )
+    report = markdown(result)
+    assert "| randomised |" in report and "'randomised' preset within 2x of 'original'" in report
