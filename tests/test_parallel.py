@@ -48,6 +48,7 @@ def eight(tmp_path_factory):
 def one_device_run(tmp_path_factory):
     from jaxaxon.train import train
 
+    assert jax.device_count() == 1
     workdir = tmp_path_factory.mktemp("one_device") / "run"
     train(workdir, sharded_run_config(), **QUIET)
     return workdir
@@ -129,9 +130,15 @@ def test_generated_batches_are_identical_on_1_2_and_8_devices(eight):
     from jaxaxon.synth.image import generate
 
     out, results = eight
-    assert results["devices"] == 8
+    assert results["devices"] == 8 and jax.device_count() == 1
     assert results["sharded_8_devices"] == 8 and results["sharded_2_devices"] == 2
-    assert results["equal_8_vs_plain"] and results["equal_2_vs_plain"]  # inside the 8-device process
+    # Inside the 8-device process. The images, masks and labels are identical; with ONE image
+    # per device (batch 1) XLA rounds a float metadata field differently in the last bit
+    # (`variation`, a generator property also seen on one device: generate(.., 1) vs (.., 8)).
+    for n in (8, 2):
+        differing = results[f"differing_{n}"]
+        assert set(differing) <= {"variation"}, differing
+        assert all(d <= 1e-6 for d in differing.values()), differing
     plain = generate(jax.random.key(GEN_SEED), SMALL, GEN_BATCH, start_index=GEN_START)  # here: one device
     saved = np.load(out / "generated.npz")
     for n in (8, 2):
@@ -168,5 +175,87 @@ def test_dataset_written_on_8_devices_equals_the_1_device_one(eight, tmp_path):
     write_dataset(tmp_path / "one.zarr", SMALL, **DATASET)
     a, b = open_dataset(out / "data.zarr"), open_dataset(tmp_path / "one.zarr")
     assert len(a) == len(b) == DATASET["num_examples"]
+    _assert_same_dataset(a, b)
+
+
+def _assert_same_dataset(a, b):
     for name in a.image_names + a.metadata_names:
-        np.testing.assert_array_equal(a.read(slice(None), [name])[name], b.read(slice(None), [name])[name])
+        x, y = a.read(slice(None), [name])[name], b.read(slice(None), [name])[name]
+        if name in a.image_names or name != "variation":
+            np.testing.assert_array_equal(x, y, err_msg=name)
+        else:  # last-bit rounding at one image per device (see the generation test)
+            np.testing.assert_allclose(x, y, rtol=0, atol=1e-6, err_msg=name)
+
+
+# --- two processes on localhost (jax.distributed, CPU collectives) ------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _two_processes(args: list[str], tmp_path: Path, timeout: int = 900) -> list[subprocess.CompletedProcess]:
+    """Runs ``jaxaxon ARGS`` as processes 0 and 1 of one run (one CPU device each)."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAXAXON_")}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "jaxaxon.cli", *args, "--coordinator", f"127.0.0.1:{port}",
+             "--num-processes", "2", "--process-id", str(i)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        for i in range(2)
+    ]
+    try:
+        outs = [p.communicate(timeout=timeout) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    done = [subprocess.CompletedProcess(p.args, p.returncode, o, e) for p, (o, e) in zip(procs, outs)]
+    for d in done:
+        assert d.returncode == 0, d.stderr[-4000:]
+        d.stdout = "".join(line for line in d.stdout.splitlines(True) if not line.startswith("[Gloo]"))
+    return done
+
+
+@pytest.mark.multiprocess
+def test_two_process_training_writes_one_consistent_run(tiny_run, tiny_changes, small_cfg, tmp_path):
+    """Processes 0 and 1 (one device each) train the tiny run together: process 0 alone
+    writes the history and plots, the orbax checkpoints are written jointly, and the result
+    equals the one-process run within float tolerance (same data, summed in another order)."""
+    params = tmp_path / "params.json"
+    small_cfg.to_json(params)
+    workdir = tmp_path / "run"
+    sets = [a for k, v in tiny_changes.items() for a in ("--set", f"{k}={json.dumps(v)}")]
+    out = _two_processes(["train", "--workdir", str(workdir), "--params", str(params), "--no-progress", *sets], tmp_path)
+    assert "wrote" in out[0].stdout and out[1].stdout == ""  # only process 0 reports
+    one_dir, summary = tiny_run
+    assert summary["step"] == 6
+    _assert_close_histories(_history(workdir), _history(one_dir))
+    latest = sorted(p.name for p in (workdir / "checkpoints" / "latest").iterdir())
+    assert latest == sorted(p.name for p in (one_dir / "checkpoints" / "latest").iterdir())
+    assert (workdir / "plots" / "training.png").is_file()
+    assert not list(workdir.rglob("*.tmp*"))  # no unfinished orbax writes
+    _assert_close_params(_params(workdir), _params(one_dir))  # restores here, on one device
+
+
+@pytest.mark.multiprocess
+def test_two_process_generate_writes_one_dataset(small_cfg, tmp_path):
+    from jaxaxon.data import open_dataset, write_dataset
+
+    params = tmp_path / "params.json"
+    small_cfg.to_json(params)
+    n, batch, seed = DATASET["num_examples"], DATASET["batch_size"], DATASET["seed"]
+    args = ["generate", "--n", str(n), "--batch", str(batch), "--seed", str(seed), "--params", str(params)]
+    out = _two_processes([*args, "--out", str(tmp_path / "two.zarr")], tmp_path)
+    assert "wrote" in out[0].stdout and out[1].stdout == ""
+    write_dataset(tmp_path / "one.zarr", small_cfg, **DATASET)
+    two, one = open_dataset(tmp_path / "two.zarr"), open_dataset(tmp_path / "one.zarr")
+    assert two.complete and len(two) == n
+    assert not (tmp_path / "two.zarr" / ".jaxaxon.lock").exists()
+    _assert_same_dataset(two, one)
