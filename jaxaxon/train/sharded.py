@@ -80,6 +80,7 @@ class DataParallel:
         self.mesh = make_mesh() if mesh is None else mesh
         self.sharding = replicated_sharding(self.mesh)
         self._step = sharded_train_step(program, self.mesh)
+        self._keys: tuple = (None, None, None)  # (data key, dropout key, their key data on the host)
 
     def place(self, tree: Any) -> Any:
         """``tree`` replicated over the mesh (states, metric sums, validation images)."""
@@ -87,6 +88,8 @@ class DataParallel:
 
     def train_step(self, model_state, opt_state, acc, data_key, dropout_key, step):
         """Same arguments and results as ``Program.train_step`` (typed keys, int step)."""
-        kd = np.asarray(jax.random.key_data(data_key))
-        dd = np.asarray(jax.random.key_data(dropout_key))
+        if self._keys[0] is not data_key or self._keys[1] is not dropout_key:  # once per run, not per step
+            host = tuple(np.asarray(jax.random.key_data(k)) for k in (data_key, dropout_key))
+            self._keys = (data_key, dropout_key, host)
+        kd, dd = self._keys[2]
         return self._step(model_state, opt_state, acc, kd, dd, int(step))
