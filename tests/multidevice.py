@@ -11,11 +11,10 @@ Jobs:
 
 from __future__ import annotations
 
-import os
-import sys
-
 import dataclasses
 import json
+import os
+import sys
 from pathlib import Path
 
 import jax
@@ -31,6 +30,7 @@ def _set_devices() -> None:
     (importing this module, as the tests do for its constants, changes nothing)."""
     os.environ["JAX_PLATFORMS"] = "cpu"
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={_N}").strip()
+
 
 # The data-parallel run: 8 images of 64x64 per step (one per device on 8 devices).
 SHARDED_RUN = dict(TINY_CHANGES, batch_size=32, steps=4, eval_every=2, checkpoint_every=2)
