@@ -28,12 +28,46 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_distributed_args(p: argparse.ArgumentParser) -> None:
+    """Multi-host options (`jaxaxon.parallel.initialize_distributed`)."""
+    g = p.add_argument_group(
+        "multi-host",
+        "run as one of several processes (hosts); default: JAXAXON_COORDINATOR, JAXAXON_NUM_PROCESSES, "
+        "JAXAXON_PROCESS_ID, else JAX's own detection on TPU pods and SLURM (--no-distributed: single process)",
+    )
+    g.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0's coordinator service")
+    g.add_argument("--num-processes", dest="num_processes", type=_positive_int, help="number of processes")
+    g.add_argument("--process-id", dest="process_id", type=_non_negative_int, help="this process's index")
+    g.add_argument("--no-distributed", dest="distributed", action="store_false",
+                   help="single process even inside a SLURM job or on a TPU pod")  # fmt: skip
+
+
+def _start_distributed(args: argparse.Namespace) -> None:
+    """Joins a multi-process run when asked (flags, environment) or detected; before any JAX work."""
+    from jaxaxon.parallel import DistributedConfig, initialize_distributed
+
+    config = DistributedConfig.from_env(
+        coordinator=args.coordinator, num_processes=args.num_processes, process_id=args.process_id
+    )
+    if not args.distributed:
+        config = DistributedConfig(auto=False)
+    try:
+        initialize_distributed(config)
+    except ValueError as err:  # incomplete or inconsistent flags: one line, nothing started
+        print(f"jaxaxon {args.command}: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from jaxaxon.data import DatasetError, open_dataset, write_dataset
     from jaxaxon.preview import save_batch_preview
 
+    _start_distributed(args)
+    from jaxaxon.parallel import is_main_process
+
+    main = is_main_process()
     cfg = _load_config(args.params)
     kind = noun = "series" if args.series else "images"
     if args.preview and Path(args.preview).expanduser().resolve().parent.is_file():
@@ -43,6 +77,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     def on_progress(done: int, total: int) -> None:
         nonlocal bar
+        if not main:
+            return
         if bar is None:
             if done == total:
                 return
@@ -70,6 +106,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         return 130
     if bar is not None:
         bar.close()
+    if not main:
+        return 0
     if summary.written:
         print(
             f"wrote {summary.written} {noun} to {summary.path} ({summary.num_examples} in all, "
@@ -111,6 +149,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     changes = {}
     try:
+        _start_distributed(args)
         changes.update(_parse_set(args.set))
         for flag, key in (("seed", "seed"), ("batch", "batch_size"), ("lr", "lr")):
             if getattr(args, flag) is not None:
@@ -150,6 +189,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     except (RunConfigError, CheckpointError, HistoryError, ConfigError, ValueError) as err:
         print(f"jaxaxon train: error: {err}", file=sys.stderr)
         return 2
+    from jaxaxon.parallel import is_main_process
+
+    if not is_main_process():
+        return 0
     last = summary["last"]
     shown = ", ".join(f"{k} {last[k]:.4f}" for k in ("loss", "val_loss", "val_dice") if k in last)
     best = [k for k in summary if k.startswith("best_val") and summary[k] is not None]
@@ -192,6 +235,7 @@ def _add_train_parser(sub) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="any run option, e.g. --set model.norm=batch --set loss=dice+bce --set crop=128 (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_distributed_args(p)
     p.set_defaults(func=_cmd_train)
 
 
@@ -287,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--series", action="store_true", help="generate time series ([N, T, H, W] arrays, T = NbImages)")
     p.add_argument("--preview", metavar="FILE.png", help="also save a PNG grid of the first images with their masks")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset made with other settings")
+    _add_distributed_args(p)
     p.set_defaults(func=_cmd_generate)
 
     _add_train_parser(sub)

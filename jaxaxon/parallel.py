@@ -38,6 +38,9 @@ __all__ = [
     "shard_map",
     "generate_sharded",
     "local_batch_size",
+    "local_mesh",
+    "replicate",
+    "sync_processes",
 ]
 
 DATA_AXIS = "data"
@@ -97,22 +100,76 @@ def initialize_distributed(config: DistributedConfig | None = None) -> bool:
             )
         if not 0 <= config.process_id < config.num_processes:
             raise ValueError(f"process id {config.process_id} is outside 0..{config.num_processes - 1}")
+        _enable_cpu_collectives()
         jax.distributed.initialize(
             coordinator_address=config.coordinator, num_processes=config.num_processes, process_id=config.process_id
         )
         return True
     if config.auto and any(name in os.environ for name in _CLUSTER_ENV):
+        _enable_cpu_collectives()
         jax.distributed.initialize()  # JAX's own cluster detection (TPU pods, SLURM, Open MPI)
         return True
     return False
 
 
+def _enable_cpu_collectives() -> None:
+    """Cross-process collectives on CPU devices (gloo; the default from JAX 0.5 on, ``none``
+    before): without them a CPU-only multi-process run cannot all-reduce gradients."""
+    try:
+        if jax.config.jax_cpu_collectives_implementation in (None, "none"):
+            jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    except AttributeError:  # pragma: no cover - a JAX without the option
+        pass
+
+
+def sync_processes(name: str) -> None:
+    """Waits until every process reaches this point (no-op in a single-process run)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
+def local_mesh() -> Mesh:
+    """A ``(data, model)`` mesh over this process's own devices (work that needs no
+    cross-process communication, e.g. each process generating its own part of a dataset)."""
+    return make_mesh(jax.local_devices())
+
+
+def replicate(tree, mesh: Mesh):
+    """``tree`` as arrays replicated over every device of ``mesh`` (parameters, optimiser
+    state, metric sums, validation images).
+
+    Every process must hold the same values (as all processes of a run do: same seed, same
+    checkpoint). Works in multi-process runs, where a process cannot address all devices:
+    each process fills its own devices' copies from its host values.
+    """
+    sharding = replicated_sharding(mesh)
+
+    def one(x):
+        if isinstance(x, jax.Array) and x.sharding == sharding:
+            return x
+        if isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            data = replicate(jax.random.key_data(x), mesh)
+            return jax.jit(lambda d: jax.random.wrap_key_data(d, impl=jax.random.key_impl(x)), out_shardings=sharding)(data)
+        if jax.process_count() == 1:
+            return jax.device_put(x, sharding)
+        host = np.asarray(x)
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+    return jax.tree.map(one, tree)
+
+
 def make_mesh(devices: list | None = None) -> Mesh:
     """A ``(data, model)`` mesh over all devices (model axis of size 1)."""
     devices = jax.devices() if devices is None else list(devices)
+    # Auto axes (GSPMD propagation: a replicated model applied to a batch sharded over
+    # ``data`` needs no annotations); recent JAX makes `jax.make_mesh` axes Explicit by default.
+    auto = getattr(getattr(jax.sharding, "AxisType", None), "Auto", None)
+    kwargs = {} if auto is None else {"axis_types": (auto, auto)}
     if devices == jax.devices():
-        return jax.make_mesh((len(devices), 1), (DATA_AXIS, MODEL_AXIS))
-    return Mesh(np.asarray(devices).reshape(len(devices), 1), (DATA_AXIS, MODEL_AXIS))
+        return jax.make_mesh((len(devices), 1), (DATA_AXIS, MODEL_AXIS), **kwargs)
+    return Mesh(np.asarray(devices).reshape(len(devices), 1), (DATA_AXIS, MODEL_AXIS), **kwargs)
 
 
 def data_sharding(mesh: Mesh) -> NamedSharding:

@@ -20,6 +20,7 @@ chunks are being generated, and the completion records are written by a recorder
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import os
 import queue
@@ -48,6 +49,7 @@ from jaxaxon.data.layout import (
 )
 from jaxaxon.data.outputs import output_shapes, outputs_dict, resolve_generator, storage_plan, to_storage
 from jaxaxon.data.paths import WriteLock, clear, existing_attributes, make_dir, precheck_path, refuse_differences
+from jaxaxon.parallel import generate_sharded, local_mesh, sync_processes
 
 __all__ = ["DEFAULT_BATCH", "Dataset", "WriteSummary", "open_dataset", "write_dataset"]
 
@@ -238,26 +240,51 @@ def write_dataset(
         refuse_differences(root, existing, attrs)
         if existing["progress"]["complete"]:
             return WriteSummary(root, num_examples, num_examples, 0, time.perf_counter() - t0)
-    make_dir(root)
-    with WriteLock(root) as lock:
-        existing = existing_attributes(root, overwrite)  # again under the lock: another writer may have run
-        if existing is not None:
-            refuse_differences(root, existing, attrs)
-            _warn_other_jax(existing)
-            attrs = existing
-        else:
-            clear(root)
-            (root / METADATA_GROUP).mkdir()
-            write_group(root / METADATA_GROUP, None)
-            write_group(root, attrs)  # last: from here on the directory is a (resumable) dataset
+    # Multi-process (multi-host) runs: process 0 sets the dataset up under the lock, then each
+    # process generates and writes its own chunks (k = its index modulo the process count:
+    # separate files) and process 0 records completion once all have committed.
+    rank, procs = jax.process_index(), jax.process_count()
+    main = rank == 0
+    sync_processes("jaxaxon-dataset-checked")  # every process checked before process 0 writes
+    if main:
+        make_dir(root)
+    context = ts.Context({"cache_pool": {"total_bytes_limit": 0}})
+    with WriteLock(root) if main else contextlib.nullcontext() as lock:
+        if main:
+            existing = existing_attributes(root, overwrite)  # again under the lock: another writer may have run
+            if existing is not None:
+                refuse_differences(root, existing, attrs)
+                _warn_other_jax(existing)
+                attrs = existing
+            else:
+                clear(root)
+                (root / METADATA_GROUP).mkdir()
+                write_group(root / METADATA_GROUP, None)
+                write_group(root, attrs)  # last: from here on the directory is a (resumable) dataset
+            if not attrs["progress"]["complete"]:
+                arrays = _open_arrays(root, specs, num_examples, chunk, write=True, context=context)
+        sync_processes("jaxaxon-dataset-set-up")
+        if not main:
+            attrs = read_attributes(root)
+            if not attrs["progress"]["complete"]:
+                arrays = _open_arrays(root, specs, num_examples, chunk, write=True, context=context)
         resumed_from = attrs["progress"]["completed_examples"]
         if on_progress is not None:
             on_progress(resumed_from, num_examples)
         if not attrs["progress"]["complete"]:
-            context = ts.Context({"cache_pool": {"total_bytes_limit": 0}})
-            arrays = _open_arrays(root, specs, num_examples, chunk, write=True, context=context)
-            _write_chunks(root, attrs, fn, config, seed, arrays, storage_plan(specs, config), on_progress, prefetch)
-        lock.remove_file()  # complete: no stray file for zarr tools to list
+            _write_chunks(
+                root, attrs, fn, config, seed, arrays, storage_plan(specs, config), on_progress, prefetch,
+                part=(rank, procs),
+            )  # fmt: skip
+        if procs > 1:
+            sync_processes("jaxaxon-dataset-written")
+            if main and not attrs["progress"]["complete"]:
+                attrs = set_progress(attrs, attrs["num_chunks"])
+                write_group(root, attrs)
+                if on_progress is not None:
+                    on_progress(num_examples, num_examples)
+        if main:
+            lock.remove_file()  # complete: no stray file for zarr tools to list
     return WriteSummary(root, num_examples, resumed_from, num_examples - resumed_from, time.perf_counter() - t0)
 
 
@@ -277,9 +304,11 @@ class _Recorder(threading.Thread):
     never blocks on this bookkeeping; it blocks in `put` only while ``capacity`` chunks are
     waiting for the disk (back-pressure when the disk is slower than the device)."""
 
-    def __init__(self, root: Path, attrs: dict[str, Any], on_progress: Callable | None, capacity: int):
+    def __init__(
+        self, root: Path, attrs: dict[str, Any], on_progress: Callable | None, capacity: int, record: bool = True
+    ):
         super().__init__(name="jaxaxon-dataset-recorder", daemon=True)
-        self.root, self.attrs, self.on_progress = root, attrs, on_progress
+        self.root, self.attrs, self.on_progress, self.record = root, attrs, on_progress, record
         self.queue: queue.Queue = queue.Queue(maxsize=capacity)
         self.error: BaseException | None = None
         self.recorded = attrs["progress"]["completed_chunks"]  # chunks 0 .. recorded-1 are complete
@@ -290,6 +319,9 @@ class _Recorder(threading.Thread):
                 k, futures = item
                 for f in futures:
                     f.commit.result()
+                if not self.record:  # one process of several: completion is recorded by process 0 at the end
+                    self.recorded = k + 1
+                    continue
                 self.attrs = set_progress(self.attrs, k + 1)
                 write_group(self.root, self.attrs)
                 self.recorded = k + 1
@@ -332,8 +364,13 @@ def _write_chunks(
     plan: tuple,
     on_progress: Callable[[int, int], None] | None,
     prefetch: int,
+    part: tuple[int, int] = (0, 1),
 ) -> None:
     """The generate -> convert -> copy to host -> write -> record pipeline over the unrecorded chunks.
+
+    Each chunk is generated on all of this process's devices (`generate_sharded`, each device
+    its slice) when the chunk splits evenly over them. ``part = (p, P)``: this process writes
+    only the chunks ``k`` with ``k % P == p`` and does not record progress (``P > 1``).
 
     The main thread dispatches the generation of ``prefetch`` chunks ahead (JAX async
     dispatch), waits only for the chunk it copies to the host, and issues that chunk's
@@ -343,7 +380,10 @@ def _write_chunks(
     n, chunk = attrs["num_examples"], attrs["chunk_size"]
     key = jax.random.key(seed)
     image_sources = {source for source, *_ in plan}
-    todo = iter(range(attrs["progress"]["completed_chunks"], attrs["num_chunks"]))
+    rank, procs = part
+    first = attrs["progress"]["completed_chunks"]
+    todo = iter(k for k in range(first, attrs["num_chunks"]) if k % procs == rank)
+    mesh = local_mesh() if jax.local_device_count() > 1 and chunk % jax.local_device_count() == 0 else None
     generating: collections.deque = collections.deque()  # (chunk, device arrays, exact flag)
     issued: collections.deque = collections.deque()  # (chunk, write futures) not yet known recorded
 
@@ -351,12 +391,16 @@ def _write_chunks(
         k = next(todo, None)
         if k is None:
             return
-        out = outputs_dict(fn(key, config, chunk, k * chunk))  # asynchronous: returns before the device is done
+        # asynchronous: returns before the devices are done
+        if mesh is None:
+            out = outputs_dict(fn(key, config, chunk, k * chunk))
+        else:
+            out = outputs_dict(generate_sharded(fn, key, config, chunk, k * chunk, mesh))
         stored, exact = to_storage({s: out[s] for s in image_sources}, plan)
         metadata = {name: value for name, value in out.items() if name not in image_sources and name in arrays}
         generating.append((k, {**stored, **metadata}, exact))
 
-    recorder = _Recorder(root, attrs, on_progress, capacity=max(1, prefetch))
+    recorder = _Recorder(root, attrs, on_progress, capacity=max(1, prefetch), record=procs == 1)
     recorder.start()
     try:
         for _ in range(max(1, prefetch)):

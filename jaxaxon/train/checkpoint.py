@@ -47,8 +47,12 @@ def _quiet_absl():
         logger.setLevel(level)
 
 
-def _abstract(tree: Any) -> Any:
-    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), tree)
+def _abstract(tree: Any, sharding: Any = None) -> Any:
+    """Restore targets: shapes and dtypes placed on ``sharding`` (default: this process's
+    first device). Naming the placement makes a checkpoint written on N devices restore on
+    M devices (orbax would otherwise try the writer's device layout)."""
+    sharding = jax.sharding.SingleDeviceSharding(jax.local_devices()[0]) if sharding is None else sharding
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), tree)
 
 
 def _step_dirs(directory: Path) -> list[int]:
@@ -114,8 +118,12 @@ class CheckpointStore:
             self._best.save(step, args=args)
             self._best.wait_until_finished()
 
-    def restore(self, step: int, abstract_model: Any, abstract_opt: Any, accum_like: Any) -> tuple[Any, Any, Any, dict]:
-        """Restores a latest checkpoint into the given abstract states.
+    def restore(
+        self, step: int, abstract_model: Any, abstract_opt: Any, accum_like: Any, sharding: Any = None
+    ) -> tuple[Any, Any, Any, dict]:
+        """Restores a latest checkpoint into the given abstract states, placed on ``sharding``
+        (default: this process's first device; a data-parallel run passes its replicated
+        sharding), whatever the device count of the run that wrote it.
 
         Returns:
           ``(model_state, opt_state, accum, meta)``.
@@ -129,9 +137,9 @@ class CheckpointStore:
                 f"no checkpoint of step {step} in {self.root / LATEST} (found: {self.steps() or 'none'})"
             )
         args = ocp.args.Composite(
-            model=ocp.args.StandardRestore(abstract_model),
-            optimizer=ocp.args.StandardRestore(abstract_opt),
-            accum=ocp.args.StandardRestore(_abstract(accum_like)),
+            model=ocp.args.StandardRestore(_abstract(abstract_model, sharding)),
+            optimizer=ocp.args.StandardRestore(_abstract(abstract_opt, sharding)),
+            accum=ocp.args.StandardRestore(_abstract(accum_like, sharding)),
             meta=ocp.args.JsonRestore(),
         )
         try:
@@ -196,7 +204,7 @@ def read_model_checkpoint(step_dir: str | os.PathLike, abstract_model: Any | Non
     step_dir = Path(step_dir).expanduser().absolute()
     items: dict[str, Any] = {"meta": ocp.args.JsonRestore()}
     if abstract_model is not None:
-        items["model"] = ocp.args.StandardRestore(abstract_model)
+        items["model"] = ocp.args.StandardRestore(_abstract(abstract_model))
     try:
         with _quiet_absl():
             checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())

@@ -27,9 +27,11 @@ import jax
 import numpy as np
 from flax import nnx
 
+from jaxaxon.parallel import is_main_process, sync_processes
 from jaxaxon.train.checkpoint import CheckpointStore
 from jaxaxon.train.config import RunConfig, RunConfigError, read_run_config
 from jaxaxon.train.history import read_history, truncate_history, write_history
+from jaxaxon.train.sharded import DataParallel
 from jaxaxon.train.step import Program, committed, get_program, run_keys, validation_chunk, zero_metrics
 
 __all__ = ["train", "TrainingInterrupted", "ValidationSet", "evaluate"]
@@ -111,9 +113,11 @@ def _prepare_workdir(workdir: Path, rc: RunConfig | None, resume: bool, steps: i
                 f"--resume: {workdir} holds no training run (no config.json); start one without --resume"
             )
         saved = read_run_config(config_path)
+        sync_processes("jaxaxon-train-workdir-read")  # every process read it before it changes
         if steps is not None and steps != saved.steps:
             saved = saved.replace(steps=steps)
-            saved.to_json(config_path)
+            if is_main_process():
+                saved.to_json(config_path)
         return saved
     if rc is None:
         raise RunConfigError("train: a run configuration is needed for a new run")
@@ -122,8 +126,11 @@ def _prepare_workdir(workdir: Path, rc: RunConfig | None, resume: bool, steps: i
             f"{workdir} already holds a training run; continue it with --resume or choose another --workdir "
             "(nothing was changed)"
         )
-    workdir.mkdir(parents=True, exist_ok=True)
-    rc.to_json(config_path)
+    sync_processes("jaxaxon-train-workdir-checked")  # every process checked before process 0 writes
+    if is_main_process():
+        workdir.mkdir(parents=True, exist_ok=True)
+        rc.to_json(config_path)
+    sync_processes("jaxaxon-train-workdir-written")
     return rc
 
 
@@ -185,6 +192,13 @@ def train(
     if until is not None and until < 1:
         raise RunConfigError(f"until: expected a positive step, got {until}")
     program = get_program(rc)
+    # more than one device (or process): the data-parallel step; else the plain one, unchanged
+    par = DataParallel(program) if jax.device_count() > 1 else None
+    place = committed if par is None else par.place
+    train_step = program.train_step if par is None else par.train_step
+    main = is_main_process()  # only process 0 writes the history, the plots and the notes
+    if not main:
+        progress, log = False, lambda text: None
     _, data_key, dropout_key = run_keys(rc.seed)
     store = CheckpointStore(workdir / "checkpoints", keep=rc.keep_checkpoints)
     history_path = workdir / "history.json"
@@ -195,21 +209,23 @@ def train(
         if resume and store.latest_step() is not None:
             start = store.latest_step()
             abstract_model, abstract_opt = program.abstract()
-            model_state, opt_state, acc, meta = store.restore(start, abstract_model, abstract_opt, zero_metrics())
+            model_state, opt_state, acc, meta = store.restore(
+                start, abstract_model, abstract_opt, zero_metrics(), None if par is None else par.sharding
+            )
             elapsed0 = float(meta.get("elapsed_s", 0.0))
             restored = True
             log(f"resuming {workdir} from step {start}")
         if not restored:
             if resume:
                 log(f"resuming {workdir}: no checkpoint yet, starting from step 0")
-            model_state, opt_state = program.init(rc.seed)
-            acc = zero_metrics()
+            model_state, opt_state = place(program.init(rc.seed))
+            acc = place(zero_metrics())
             if rc.init_from:
                 from jaxaxon.train.init import init_from as _init_from
 
                 model = program.model(model_state)
                 report = _init_from(model, rc, rc.init_from)
-                model_state = committed(nnx.state(model))
+                model_state = place(nnx.state(model))
                 log(
                     f"initialised {len(report['copied'])} of {len(report['copied']) + len(report['kept'])} parameter arrays "
                     f"from {report['source_kind']} {rc.init_from}"
@@ -219,12 +235,15 @@ def train(
         history = truncate_history(read_history(history_path), start)
         if not restored:
             history = []
-        write_history(history_path, history)
+        if main:
+            write_history(history_path, history)
         best = [r[metric] for r in history if r.get(metric) is not None]
         best_value = (max(best) if mode == "max" else min(best)) if best else None
         best_step = store.best_step()
 
         val = ValidationSet(rc)
+        if par is not None:
+            val.chunks = par.place(val.chunks)
         end = rc.steps if until is None else min(until, rc.steps)
         stop = _StopFlag()
         t0 = time.perf_counter() - elapsed0
@@ -238,16 +257,14 @@ def train(
         step = start
         with stop.installed():
             while step < end:
-                model_state, opt_state, acc = program.train_step(
-                    model_state, opt_state, acc, data_key, dropout_key, step
-                )
+                model_state, opt_state, acc = train_step(model_state, opt_state, acc, data_key, dropout_key, step)
                 step += 1
                 if bar is not None:
                     bar.update(1)
                 is_eval = step % rc.eval_every == 0 or step == rc.steps
                 if step % rc.log_every == 0 or is_eval:
                     sums = {k: float(v) for k, v in jax.device_get(acc).items()}
-                    acc = zero_metrics()
+                    acc = place(zero_metrics())
                     now = time.perf_counter()
                     n = max(sums.pop("count"), 1.0)
                     record: dict[str, Any] = {"step": step, **{k: v / n for k, v in sums.items()}}
@@ -263,7 +280,8 @@ def train(
                             best_value, best_step = value, step
                             store.save_best(step, model_state, _meta(rc, step, now - t0, {metric: value}))
                     history.append(record)
-                    write_history(history_path, history)
+                    if main:
+                        write_history(history_path, history)
                     last_record = record
                     last_log = (time.perf_counter(), step)
                     if bar is not None:
@@ -271,7 +289,7 @@ def train(
                             {k: f"{record[k]:.4f}" for k in ("loss", "val_dice", "val_loss") if k in record},
                             refresh=False,
                         )
-                    if is_eval:
+                    if is_eval and main:
                         _plot(rc, history, workdir)
                 if step % rc.checkpoint_every == 0 or step == rc.steps:
                     store.save(step, model_state, opt_state, acc, _meta(rc, step, time.perf_counter() - t0))
@@ -283,7 +301,7 @@ def train(
                     raise TrainingInterrupted(step, stop.signum, workdir)
         if bar is not None:
             bar.close()
-        if step > start or not (workdir / "plots" / "training.png").exists():
+        if main and (step > start or not (workdir / "plots" / "training.png").exists()):
             _plot(rc, history, workdir)
         return {
             "workdir": str(workdir),

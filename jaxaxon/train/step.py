@@ -135,8 +135,9 @@ def make_optimizer(rc: RunConfig) -> optax.GradientTransformation:
 def committed(tree: Any) -> Any:
     """``tree`` placed (committed) on the default device, as jitted outputs and restored
     checkpoints are: a jitted step then always sees the same input placements and
-    compiles once, whether its state comes from `Program.init`, a checkpoint or itself."""
-    return jax.device_put(tree, jax.devices()[0])
+    compiles once, whether its state comes from `Program.init`, a checkpoint or itself.
+    (This process's first device: in a multi-process run the global first one is another's.)"""
+    return jax.device_put(tree, jax.local_devices()[0])
 
 
 def zero_metrics() -> dict[str, jax.Array]:
