@@ -119,8 +119,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             changes["model.dtype"] = args.dtype
         if args.heads is not None:
             changes["model.heads"] = [h.strip() for h in args.heads.split(",") if h.strip()]
+        real = _real_mixing(args)
         if args.resume:
-            fixed = ("preset", "params", "init_from")
+            fixed = ("preset", "params", "init_from", "real", "real_share", "real_include", "real_bouton_targets")
             given = sorted(k for k in fixed if getattr(args, k) is not None) + sorted(changes)
             if given:
                 raise RunConfigError(
@@ -134,6 +135,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 changes["generator"] = _load_config(args.params)
             if args.steps is not None:
                 changes["steps"] = args.steps
+            if real is not None:
+                changes["real"] = real
             rc = rc.replace(**changes)
         summary = train(
             args.workdir,
@@ -192,6 +195,7 @@ def _add_train_parser(sub) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="any run option, e.g. --set model.norm=batch --set loss=dice+bce --set crop=128 (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_real_arguments(p)
     p.set_defaults(func=_cmd_train)
 
 
@@ -219,6 +223,46 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     written = predict_folder(args.checkpoint, args.input, args.out, threshold=args.threshold)
     print(f"wrote {len(written)} probability maps (and masks, PNG previews) to {args.out}")
     return 0
+
+
+def _add_real_arguments(p) -> None:
+    g = p.add_argument_group(
+        "real data",
+        "mix random crops (flips, 90-degree rotations) of labelled real images into every batch, on the device",
+    )
+    g.add_argument("--real", action="append", metavar="PATH",
+                   help="labelled folder (images/ + masks/, NAME.npz volumes, bouton_boxes.json), volume or image "
+                   "file (repeatable)")  # fmt: skip
+    g.add_argument("--real-share", dest="real_share", type=float, metavar="F",
+                   help="fraction of each batch that is real crops, 0..1 (round(F * batch) crops per step)")
+    g.add_argument("--real-include", dest="real_include", metavar="PATTERNS",
+                   help="use only real images whose names match these comma-separated shell patterns, e.g. '0[1-7],12'")
+    g.add_argument("--real-bouton-targets", dest="real_bouton_targets", choices=("none", "disc", "gaussian"),
+                   help="train the bouton head from bouton boxes: a disc or a Gaussian at each box centre "
+                   "(default none; images without axon masks then leave the axon head's loss out)")  # fmt: skip
+
+
+def _real_mixing(args: argparse.Namespace):
+    """The `RealMixing` of the --real options (None without them)."""
+    from jaxaxon.train.config import RealMixing, RunConfigError
+
+    others = [f"--{k.replace('_', '-')}" for k in ("real_share", "real_include", "real_bouton_targets")
+              if getattr(args, k) is not None]  # fmt: skip
+    if not args.real:
+        if others:
+            raise RunConfigError(f"{', '.join(others)} need real data: give --real DIR")
+        return None
+    if args.resume:
+        return None  # refused with the other fixed options
+    if args.real_share is None:
+        raise RunConfigError("--real needs --real-share F, the fraction of each batch drawn from the real images (0..1)")
+    include = tuple(p.strip() for p in (args.real_include or "").split(",") if p.strip())
+    return RealMixing(
+        paths=tuple(args.real),
+        share=args.real_share,
+        include=include,
+        bouton_targets=args.real_bouton_targets or "none",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -30,6 +30,7 @@ from flax import nnx
 from jaxaxon.train.checkpoint import CheckpointStore
 from jaxaxon.train.config import RunConfig, RunConfigError, read_run_config
 from jaxaxon.train.history import read_history, truncate_history, write_history
+from jaxaxon.train.mixing import make_train_step, prepare_real
 from jaxaxon.train.step import Program, committed, get_program, run_keys, validation_chunk, zero_metrics
 
 __all__ = ["train", "TrainingInterrupted", "ValidationSet", "evaluate"]
@@ -181,10 +182,16 @@ def train(
         from jaxaxon.train.checkpoint import find_checkpoint
 
         find_checkpoint(init_from)
+    real_bank = None
+    if rc is not None and not resume:  # real data are read and checked before anything is written
+        rc, real_bank = prepare_real(rc, log=log)
     rc = _prepare_workdir(workdir, rc, resume, steps)
     if until is not None and until < 1:
         raise RunConfigError(f"until: expected a positive step, got {until}")
+    if resume:
+        rc, real_bank = prepare_real(rc, resumed=True, log=log)
     program = get_program(rc)
+    train_step = make_train_step(program, rc, real_bank)  # program.train_step unless real crops are mixed in
     _, data_key, dropout_key = run_keys(rc.seed)
     store = CheckpointStore(workdir / "checkpoints", keep=rc.keep_checkpoints)
     history_path = workdir / "history.json"
@@ -238,9 +245,7 @@ def train(
         step = start
         with stop.installed():
             while step < end:
-                model_state, opt_state, acc = program.train_step(
-                    model_state, opt_state, acc, data_key, dropout_key, step
-                )
+                model_state, opt_state, acc = train_step(model_state, opt_state, acc, data_key, dropout_key, step)
                 step += 1
                 if bar is not None:
                     bar.update(1)
