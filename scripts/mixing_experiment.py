@@ -21,22 +21,13 @@ Re-running the same command keeps finished runs and resumes interrupted ones.
 from __future__ import annotations
 
 import argparse
-import shlex
 import statistics
 import sys
 from pathlib import Path
 
 import real_protocol as rp
 
-COLUMNS = (
-    ("synthetic_val_dice", "synthetic val Dice"),
-    ("dice", "vessel Dice"),
-    ("cldice", "vessel clDice"),
-    ("best_threshold", "threshold"),
-    ("bouton_precision", "bouton P"),
-    ("bouton_recall", "bouton R"),
-    ("bouton_f1", "bouton F1"),
-)
+COLUMNS = rp.COLUMNS
 
 
 def _shares(text: str) -> list[float]:
@@ -161,21 +152,16 @@ def main(argv: list[str] | None = None) -> int:
             )
     baselines = [] if args.no_baselines else rp.baseline_rows(args, folds, out / "eval" / "baselines")
     result = {
-        "command": "python scripts/mixing_experiment.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
-        "environment": rp.environment(),
+        **rp.result_header("mixing_experiment.py", argv, folds),
         "training": {
             "preset": base.preset, "steps": base.steps, "batch_size": base.batch_size, "crop": base.crop,
             "heads": list(base.model.heads), "bouton_targets": "none" if args.no_boutons else args.bouton_targets,
         },  # fmt: skip
-        "folds": folds.description,
-        "folds_text": rp.folds_text(folds),
         "runs": rows,
         "means": _means(rows) if len(seeds) > 1 else None,
         "baselines": baselines,
     }
     rp.write_results(out, "mixing_results", markdown(result), result)
-    print(markdown(result))
-    print(f"wrote {out / 'mixing_results.md'} and {out / 'mixing_results.json'}")
     return 0
 
 

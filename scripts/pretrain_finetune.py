@@ -23,7 +23,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from pathlib import Path
 
@@ -32,15 +31,7 @@ import real_protocol as rp
 from jaxaxon.train import get_preset
 
 AE_TWIN = {"quick": "ae-quick", "original": "ae-original"}
-COLUMNS = (
-    ("synthetic_val_dice", "synthetic val Dice"),
-    ("dice", "vessel Dice"),
-    ("cldice", "vessel clDice"),
-    ("best_threshold", "threshold"),
-    ("bouton_precision", "bouton P"),
-    ("bouton_recall", "bouton R"),
-    ("bouton_f1", "bouton F1"),
-)
+COLUMNS = rp.COLUMNS
 
 
 def autoencoder_config(args: argparse.Namespace, seed: int):
@@ -134,21 +125,16 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     result = {
-        "command": "python scripts/pretrain_finetune.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
-        "environment": rp.environment(),
+        **rp.result_header("pretrain_finetune.py", argv, folds),
         "training": {
             "ae_preset": ae.preset, "ae_steps": ae.steps, "ae_seconds": ae_seconds,
             "ae_final_loss": ae_history[-1].get("loss") if ae_history else None,
             "ae_checkpoint": str(ae_checkpoint), "preset": base.preset, "steps": base.steps,
             "batch_size": base.batch_size, "real_share": args.real_share, "heads": list(base.model.heads),
         },  # fmt: skip
-        "folds": folds.description,
-        "folds_text": rp.folds_text(folds),
         "runs": rows,
     }
     rp.write_results(out, "pretrain_results", markdown(result), result)
-    print(markdown(result))
-    print(f"wrote {out / 'pretrain_results.md'} and {out / 'pretrain_results.json'}")
     return 0
 
 

@@ -141,16 +141,12 @@ def prepare_folds(args: argparse.Namespace, out: Path) -> Folds:
 
 
 def _parse_set(items: Sequence[str]) -> dict:
-    out = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep:
-            raise ProtocolError(f"--set expects KEY=VALUE, got {item!r}")
-        try:
-            out[key] = json.loads(text)
-        except json.JSONDecodeError:
-            out[key] = text
-    return out
+    from jaxaxon.cli import _parse_set as parse
+
+    try:
+        return parse(list(items))
+    except ValueError as err:
+        raise ProtocolError(str(err)) from None
 
 
 def segmentation_config(args: argparse.Namespace, folds: Folds, seed: int) -> RunConfig:
@@ -271,6 +267,17 @@ def baseline_rows(args: argparse.Namespace, folds: Folds, out: Path) -> list[dic
     return rows
 
 
+# columns of the results tables: (key of a run row, header)
+COLUMNS = (
+    ("synthetic_val_dice", "synthetic val Dice"),
+    ("dice", "vessel Dice"),
+    ("cldice", "vessel clDice"),
+    ("best_threshold", "threshold"),
+    ("bouton_precision", "bouton P"),
+    ("bouton_recall", "bouton R"),
+    ("bouton_f1", "bouton F1"),
+)
+
 METRICS_NOTE = (
     "Vessel Dice/clDice: mean over the held-out slices at the best of the original's 200 thresholds, picked on "
     "those slices (optimistic, equally for every row). Synthetic val Dice: the run's last validation on "
@@ -301,14 +308,28 @@ def environment() -> dict[str, Any]:
     }
 
 
+def result_header(script: str, argv: Sequence[str] | None, folds: Folds) -> dict[str, Any]:
+    """The common head of a results JSON: the exact command, the machine, the folds."""
+    import shlex
+
+    return {
+        "command": f"python scripts/{script} " + shlex.join(list(argv) if argv is not None else sys.argv[1:]),
+        "environment": environment(),
+        "folds": folds.description,
+        "folds_text": folds_text(folds),
+    }
+
+
 def write_results(out: Path, stem: str, markdown: str, data: dict) -> None:
-    """Writes ``OUT/STEM.md`` and ``OUT/STEM.json`` (atomically)."""
+    """Writes ``OUT/STEM.md`` and ``OUT/STEM.json`` (atomically) and prints the table."""
     from jaxaxon.eval.report import write_json
 
     write_json(out / f"{stem}.json", data)
     tmp = out / f".{stem}.md.tmp"
     tmp.write_text(markdown)
     os.replace(tmp, out / f"{stem}.md")
+    print(markdown)
+    print(f"wrote {out / (stem + '.md')} and {out / (stem + '.json')}")
 
 
 def seeds_of(args: argparse.Namespace) -> list[int]:
