@@ -239,7 +239,8 @@ def _add_real_arguments(p) -> None:
                    help="use only real images whose names match these comma-separated shell patterns, e.g. '0[1-7],12'")
     g.add_argument("--real-bouton-targets", dest="real_bouton_targets", choices=("none", "disc", "gaussian"),
                    help="train the bouton head from bouton boxes: a disc or a Gaussian at each box centre "
-                   "(default none; images without axon masks then leave the axon head's loss out)")  # fmt: skip
+                   "(default none: images with boxes but no axon mask are left out; with disc or gaussian they train the bouton "
+                   "head only, the axon loss leaves them out)")  # fmt: skip
 
 
 def _real_mixing(args: argparse.Namespace):
