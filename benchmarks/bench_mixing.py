@@ -31,6 +31,8 @@ import jax
 import numpy as np
 from PIL import Image
 
+from bench_train import _time  # seconds per call, the last result waited for (same folder)
+
 from jaxaxon.train import get_preset
 from jaxaxon.train.config import RealMixing
 from jaxaxon.train.mixing import make_train_step, prepare_real
@@ -45,15 +47,6 @@ def _labelled_folder(root: Path, n: int, size: int) -> Path:
         Image.fromarray(rng.integers(0, 256, (size, size), dtype=np.uint8)).save(root / "images" / f"{i:03d}.png")
         Image.fromarray(((rng.random((size, size)) > 0.8) * 255).astype(np.uint8)).save(root / "masks" / f"{i:03d}.png")
     return root
-
-
-def _time(fn, n: int) -> float:
-    t0 = time.perf_counter()
-    out = None
-    for i in range(n):
-        out = fn(i)
-    jax.block_until_ready(out)
-    return (time.perf_counter() - t0) / n
 
 
 def main(argv: list[str] | None = None) -> int:
