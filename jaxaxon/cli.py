@@ -158,8 +158,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             changes["model.dtype"] = args.dtype
         if args.heads is not None:
             changes["model.heads"] = [h.strip() for h in args.heads.split(",") if h.strip()]
+        real = _real_mixing(args)
         if args.resume:
-            fixed = ("preset", "params", "init_from")
+            fixed = ("preset", "params", "init_from", "real", "real_share", "real_include", "real_bouton_targets")
             given = sorted(k for k in fixed if getattr(args, k) is not None) + sorted(changes)
             if given:
                 raise RunConfigError(
@@ -173,6 +174,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 changes["generator"] = _load_config(args.params)
             if args.steps is not None:
                 changes["steps"] = args.steps
+            if real is not None:
+                changes["real"] = real
             rc = rc.replace(**changes)
         summary = train(
             args.workdir,
@@ -236,6 +239,7 @@ def _add_train_parser(sub) -> None:
                    help="any run option, e.g. --set model.norm=batch --set loss=dice+bce --set crop=128 (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_distributed_args(p)
+    _add_real_arguments(p)
     p.set_defaults(func=_cmd_train)
 
 
@@ -295,6 +299,47 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print(f"jaxaxon bench: {len(result['meta']['errors'])} workload(s) failed (see above)", file=sys.stderr)
         return 1
     return 0
+
+
+def _add_real_arguments(p) -> None:
+    g = p.add_argument_group(
+        "real data",
+        "mix random crops (flips, 90-degree rotations) of labelled real images into every batch, on the device",
+    )
+    g.add_argument("--real", action="append", metavar="PATH",
+                   help="labelled folder (images/ + masks/, NAME.npz volumes, bouton_boxes.json), volume or image "
+                   "file (repeatable)")  # fmt: skip
+    g.add_argument("--real-share", dest="real_share", type=float, metavar="F",
+                   help="fraction of each batch that is real crops, 0..1 (round(F * batch) crops per step)")
+    g.add_argument("--real-include", dest="real_include", metavar="PATTERNS",
+                   help="use only real images whose names match these comma-separated shell patterns, e.g. '0[1-7],12'")
+    g.add_argument("--real-bouton-targets", dest="real_bouton_targets", choices=("none", "disc", "gaussian"),
+                   help="train the bouton head from bouton boxes: a disc or a Gaussian at each box centre "
+                   "(default none: images with boxes but no axon mask are left out; with disc or gaussian they train the bouton "
+                   "head only, the axon loss leaves them out)")  # fmt: skip
+
+
+def _real_mixing(args: argparse.Namespace):
+    """The `RealMixing` of the --real options (None without them)."""
+    from jaxaxon.train.config import RealMixing, RunConfigError
+
+    others = [f"--{k.replace('_', '-')}" for k in ("real_share", "real_include", "real_bouton_targets")
+              if getattr(args, k) is not None]  # fmt: skip
+    if not args.real:
+        if others:
+            raise RunConfigError(f"{', '.join(others)} need real data: give --real DIR")
+        return None
+    if args.resume:
+        return None  # refused with the other fixed options
+    if args.real_share is None:
+        raise RunConfigError("--real needs --real-share F, the fraction of each batch drawn from the real images (0..1)")
+    include = tuple(p.strip() for p in (args.real_include or "").split(",") if p.strip())
+    return RealMixing(
+        paths=tuple(args.real),
+        share=args.real_share,
+        include=include,
+        bouton_targets=args.real_bouton_targets or "none",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

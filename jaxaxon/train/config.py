@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -20,16 +21,111 @@ from jaxaxon.config import ConfigError, GeneratorConfig
 from jaxaxon.models.config import ModelConfig
 from jaxaxon.train.normalise import Normalisation
 
-__all__ = ["RunConfig", "RunConfigError", "LOSSES", "SCHEDULES", "AE_TARGETS", "read_run_config", "write_json_atomic"]
+__all__ = [
+    "RunConfig",
+    "RunConfigError",
+    "RealMixing",
+    "LOSSES",
+    "SCHEDULES",
+    "AE_TARGETS",
+    "BOUTON_TARGETS",
+    "read_run_config",
+    "write_json_atomic",
+]
 
 LOSSES = ("dice", "bce", "dice+bce", "mse")
 SCHEDULES = ("constant", "warmup_cosine")
 AE_TARGETS = ("clean", "image")
+BOUTON_TARGETS = ("none", "disc", "gaussian")
 FORMAT = "jaxaxon-run"
 
 
 class RunConfigError(ValueError):
     """An invalid training option or run configuration; the message names the option."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RealMixing:
+    """Labelled real images mixed into every training batch (`jaxaxon.train.mixing`).
+
+    Attributes:
+      paths: labelled folders, ``NAME.npz`` volumes or image files (`jaxaxon.data.images`),
+        stored as absolute paths.
+      share: fraction of each batch's examples that are real crops, 0..1. A step holds
+        ``round(share * batch_size)`` real crops (halves round up) and synthetic tiles for
+        the rest.
+      include: optional shell patterns on sample names (``"0[1-7]"``, ``"burgess*_z00?"``);
+        when given, only matching images are used (e.g. one cross-validation fold).
+      bouton_targets: how images with bouton boxes train a ``bouton`` head: ``none`` (they
+        do not), ``disc`` (a disc at each box centre) or ``gaussian`` (a Gaussian of peak 1
+        at each box centre).
+      bouton_radius: the disc's radius and twice the Gaussian's sigma, in pixels; 0 (default)
+        uses a quarter of each box's shorter side.
+      flips: random horizontal and vertical flips of the crops.
+      rot90: random 90-degree rotations of the (square) crops.
+      n_images: number of 2-D real images in use (recorded when the run starts).
+      fingerprint: SHA-256 of the images and labels in use (recorded when the run starts; a
+        resumed run refuses data that changed).
+    """
+
+    paths: tuple[str, ...] = ()
+    share: float = 0.0
+    include: tuple[str, ...] = ()
+    bouton_targets: str = "none"
+    bouton_radius: float = 0.0
+    flips: bool = True
+    rot90: bool = True
+    n_images: int = 0
+    fingerprint: str = ""
+
+    def __post_init__(self) -> None:
+        for key in ("paths", "include"):
+            value = getattr(self, key)
+            if isinstance(value, str):
+                value = (value,)
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+                raise RunConfigError(f"real.{key}: expected a list of non-empty strings, got {value!r}")
+            object.__setattr__(self, key, tuple(value))
+        if not self.paths:
+            raise RunConfigError("real.paths: no real data given (--real DIR)")
+        share = self.share
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
+            raise RunConfigError(f"real.share: expected a fraction of the batch in 0..1, got {share!r}")
+        object.__setattr__(self, "share", float(share))
+        if self.bouton_targets not in BOUTON_TARGETS:
+            close = difflib.get_close_matches(str(self.bouton_targets), BOUTON_TARGETS, n=1)
+            raise RunConfigError(
+                f"real.bouton_targets: unknown value {self.bouton_targets!r} (choose one of {', '.join(BOUTON_TARGETS)})"
+                + (f"; did you mean {close[0]!r}?" if close else "")
+            )
+        r = self.bouton_radius
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0.0 <= r <= 1000.0:
+            raise RunConfigError(f"real.bouton_radius: expected pixels in 0..1000 (0 = automatic), got {r!r}")
+        for key in ("flips", "rot90"):
+            if not isinstance(getattr(self, key), bool):
+                raise RunConfigError(f"real.{key}: expected true or false, got {getattr(self, key)!r}")
+        if isinstance(self.n_images, bool) or not isinstance(self.n_images, int) or self.n_images < 0:
+            raise RunConfigError(f"real.n_images: expected a non-negative integer, got {self.n_images!r}")
+        if not isinstance(self.fingerprint, str):
+            raise RunConfigError(f"real.fingerprint: expected a string, got {self.fingerprint!r}")
+
+    def count(self, batch_size: int) -> int:
+        """Real crops in a batch of ``batch_size`` examples: ``round(share * batch_size)``, halves up."""
+        return int(math.floor(self.share * batch_size + 0.5))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "RealMixing":
+        if not isinstance(data, Mapping):
+            raise RunConfigError(f"real: expected an object, got {type(data).__name__}")
+        names = [f.name for f in dataclasses.fields(cls)]
+        for key in data:
+            if key not in names:
+                close = difflib.get_close_matches(str(key), names, n=1)
+                raise RunConfigError(f"unknown option 'real.{key}'" + (f"; did you mean 'real.{close[0]}'?" if close else ""))
+        return cls(**data)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +163,7 @@ class RunConfig:
       checkpoint_every: save a checkpoint every this many steps (and at the end).
       keep_checkpoints: latest checkpoints kept (the best one is kept separately).
       init_from: checkpoint the parameters were initialised from, if any (informative).
+      real: labelled real images mixed into the training batches (`RealMixing`), or None.
     """
 
     preset: str = "custom"
@@ -93,6 +190,7 @@ class RunConfig:
     checkpoint_every: int = 100
     keep_checkpoints: int = 3
     init_from: str | None = None
+    real: RealMixing | None = None
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -113,6 +211,11 @@ class RunConfig:
     def images_per_step(self) -> int:
         """Generated images per training step."""
         return self.batch_size // self.tiles_per_image
+
+    @property
+    def real_per_step(self) -> int:
+        """Real crops per training step (0 without real data)."""
+        return 0 if self.real is None else self.real.count(self.batch_size)
 
     @property
     def segmentation(self) -> bool:
@@ -152,6 +255,8 @@ class RunConfig:
                 values["generator"] = GeneratorConfig.from_dict(values["generator"])
             if "normalise" in values:
                 values["normalise"] = Normalisation.from_dict(values["normalise"])
+            if values.get("real") is not None:
+                values["real"] = RealMixing.from_dict(values["real"])
         except ConfigError as err:
             raise RunConfigError(f"generator: {err}") from None
         except (TypeError, ValueError) as err:
@@ -169,9 +274,9 @@ class RunConfig:
         for key, value in changes.items():
             if "." in key:
                 head, tail = key.split(".", 1)
-                if head not in ("model", "generator", "normalise"):
+                if head not in ("model", "generator", "normalise", "real"):
                     raise RunConfigError(
-                        f"unknown option {key!r} (dotted names exist for model., generator., normalise.)"
+                        f"unknown option {key!r} (dotted names exist for model., generator., normalise., real.)"
                     )
                 nested.setdefault(head, {})[tail] = value
             else:
@@ -185,6 +290,13 @@ class RunConfig:
             if "normalise" in nested:
                 base = flat.get("normalise", self.normalise)
                 flat["normalise"] = Normalisation(**{**base.to_dict(), **nested["normalise"]})
+            if "real" in nested:
+                base = flat.get("real", self.real)
+                if base is None:
+                    raise RunConfigError("real.*: no real data configured (give --real DIR first)")
+                flat["real"] = RealMixing.from_dict({**base.to_dict(), **nested["real"]})
+        except RunConfigError:
+            raise
         except ConfigError as err:
             raise RunConfigError(f"generator.{err}") from None
         except (TypeError, ValueError) as err:
@@ -299,4 +411,32 @@ def _validate(cfg: RunConfig) -> None:
         raise RunConfigError(
             f"batch_size: {cfg.batch_size} must be a multiple of the {cfg.tiles_per_image} tiles of {cfg.crop}x{cfg.crop} "
             f"cut from each {h}x{w} image"
+        )
+    if cfg.real is not None:
+        _validate_real(cfg)
+
+
+def _validate_real(cfg: RunConfig) -> None:
+    real = cfg.real
+    if not isinstance(real, RealMixing):
+        raise RunConfigError("real: expected a RealMixing")
+    if not cfg.segmentation:
+        raise RunConfigError(
+            "real: mixing real images applies to segmentation runs (the autoencoder has no targets for real images)"
+        )
+    if real.bouton_targets != "none" and "bouton" not in cfg.model.heads:
+        raise RunConfigError(
+            f"real.bouton_targets: {real.bouton_targets!r} trains a bouton head, but the heads are "
+            f"{', '.join(cfg.model.heads)} (add one: --heads axon,bouton)"
+        )
+    n = real.count(cfg.batch_size)
+    if real.share > 0 and n == 0:
+        raise RunConfigError(
+            f"real.share: {real.share:g} of a batch of {cfg.batch_size} rounds to no real crop per step "
+            f"(use at least {0.5 / cfg.batch_size:.3g}, or a larger batch)"
+        )
+    if real.share < 1 and n == cfg.batch_size:
+        raise RunConfigError(
+            f"real.share: {real.share:g} of a batch of {cfg.batch_size} rounds to real crops only "
+            "(use 1 for real data only, or a smaller share)"
         )

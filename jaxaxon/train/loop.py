@@ -31,6 +31,7 @@ from jaxaxon.parallel import is_main_process, sync_processes
 from jaxaxon.train.checkpoint import CheckpointStore
 from jaxaxon.train.config import RunConfig, RunConfigError, read_run_config
 from jaxaxon.train.history import read_history, truncate_history, write_history
+from jaxaxon.train.mixing import make_train_step, prepare_real
 from jaxaxon.train.sharded import DataParallel
 from jaxaxon.train.step import Program, committed, get_program, run_keys, validation_chunk, zero_metrics
 
@@ -188,14 +189,22 @@ def train(
         from jaxaxon.train.checkpoint import find_checkpoint
 
         find_checkpoint(init_from)
+    real_bank = None
+    if rc is not None and not resume:  # real data are read and checked before anything is written
+        rc, real_bank = prepare_real(rc, log=log)
+        _single_device_for_real(real_bank)
     rc = _prepare_workdir(workdir, rc, resume, steps)
     if until is not None and until < 1:
         raise RunConfigError(f"until: expected a positive step, got {until}")
+    if resume:
+        rc, real_bank = prepare_real(rc, resumed=True, log=log)
+        _single_device_for_real(real_bank)
     program = get_program(rc)
     # more than one device (or process): the data-parallel step; else the plain one, unchanged
     par = DataParallel(program) if jax.device_count() > 1 else None
     place = committed if par is None else par.place
-    train_step = program.train_step if par is None else par.train_step
+    # program.train_step unless real crops are mixed in (one device only, checked above)
+    train_step = make_train_step(program, rc, real_bank) if par is None else par.train_step
     main = is_main_process()  # only process 0 writes the history, the plots and the notes
     if not main:
         progress, log = False, lambda text: None
@@ -324,4 +333,13 @@ def _plot(rc: RunConfig, history: list[dict], workdir: Path) -> None:
             workdir / "plots",
             heads=rc.model.heads if rc.segmentation else (),
             title=f"{workdir.name} ({rc.preset})",
+        )
+
+
+def _single_device_for_real(real_bank) -> None:
+    """Real-data mixing runs the one-device step; refuse it on several devices before any write."""
+    if real_bank is not None and jax.device_count() > 1:
+        raise RunConfigError(
+            f"--real mixing runs on one device for now, and {jax.device_count()} are visible: limit the run to one "
+            "(e.g. CUDA_VISIBLE_DEVICES=0) or train on generated data only"
         )

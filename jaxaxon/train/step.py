@@ -150,7 +150,7 @@ def _static_key(rc: RunConfig) -> RunConfig:
     only in seeds, logging or checkpointing share compilations)."""
     return dataclasses.replace(
         rc, preset="", seed=0, val_seed=0, val_images=1, eval_every=1, log_every=1, checkpoint_every=1,
-        keep_checkpoints=1, init_from=None,
+        keep_checkpoints=1, init_from=None, real=None,
         steps=rc.steps if rc.schedule == "warmup_cosine" else 1,
     )  # fmt: skip
 
@@ -167,7 +167,8 @@ class Program:
       train_step: jitted ``(model_state, opt_state, acc, data_key, dropout_key, step) ->
         (model_state, opt_state, acc)`` (the first three donated); generates its batch.
       train_step_on_batch: the same update fed a given batch ``x [N, h, w]``,
-        ``y [N, h, w, C]``: ``(model_state, opt_state, acc, x, y, dropout_key, step)``.
+        ``y [N, h, w, C]``: ``(model_state, opt_state, acc, x, y, dropout_key, step,
+        weights=None)``; optional ``weights [N, C]`` weigh each example's heads in the loss.
       eval_step: jitted ``(model_state, x, y) -> dict of per-image [B] metrics``.
       forward: jitted ``(model_state, x) -> logits`` (inference mode).
     """
@@ -210,15 +211,15 @@ def _program(rc: RunConfig) -> Program:
     model_def, _ = nnx.split(model)
     opt_def, _ = nnx.split(nnx.eval_shape(lambda: nnx.Optimizer(build_model(rc.model), tx, wrt=nnx.Param)))
 
-    def train_step_on_batch(model_state, opt_state, acc, x, y, dropout_key, step):
+    def train_step_on_batch(model_state, opt_state, acc, x, y, dropout_key, step, weights=None):
         model = nnx.merge(model_def, model_state)
         opt = nnx.merge(opt_def, opt_state)
         drop_key = jax.random.fold_in(dropout_key, jnp.asarray(step, jnp.uint32))
 
         def loss_fn(model):
             logits = model(x, train=True, rngs=drop_key)
-            if rc.segmentation:
-                return segmentation_loss(logits, y, rc.loss, rc.dice_smooth)
+            if rc.segmentation:  # weights [N, C]: per-example, per-head loss weights (real images)
+                return segmentation_loss(logits, y, rc.loss, rc.dice_smooth, weights)
             loss = mse_loss(logits, y)
             return loss, {"dice": jnp.zeros(()), "bce": jnp.zeros(())}
 
