@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.interpolate import CubicSpline
 
-from jaxaxon.synth.spline import resample_spline
+from jaxaxon.synth.spline import resample_spline, solve_tridiagonal
 
 N_SAMPLES = 57
 
@@ -103,3 +103,25 @@ def test_one_dimensional_values():
     y = rng.uniform(0, 1, (12, 1)).astype(np.float32)
     out = np.asarray(_resample(jnp.asarray(y), jnp.int32(9), 30))
     np.testing.assert_allclose(out, _reference(y, 9, 30), rtol=1e-4, atol=1e-4)
+
+
+def _dominant_system(rng, k):
+    lower, upper = rng.uniform(-1, 1, k), rng.uniform(-1, 1, k)
+    lower[0], upper[-1] = 0.0, 0.0
+    diag = np.abs(lower) + np.abs(upper) + rng.uniform(0.5, 3.0, k)
+    rhs = rng.normal(size=(k, 2))
+    dense = np.diag(diag) + np.diag(lower[1:], -1) + np.diag(upper[:-1], 1)
+    return [x.astype(np.float32) for x in (lower, diag, upper, rhs)], np.linalg.solve(dense, rhs)
+
+
+def test_tridiagonal_solver_matches_a_dense_solve_plain_jit_and_vmap():
+    rng = np.random.default_rng(3)
+    for k in (1, 2, 7, 383):
+        args, expected = _dominant_system(rng, k)
+        np.testing.assert_allclose(solve_tridiagonal(*args), expected, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(jax.jit(solve_tridiagonal)(*args), expected, rtol=1e-5, atol=1e-5)
+    systems = [_dominant_system(rng, 9) for _ in range(4)]
+    stacked = [np.stack([s[0][i] for s in systems]) for i in range(4)]
+    got = jax.vmap(solve_tridiagonal)(*stacked)
+    for i, (_, expected) in enumerate(systems):
+        np.testing.assert_allclose(got[i], expected, rtol=1e-5, atol=1e-5)
