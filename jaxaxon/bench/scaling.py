@@ -11,7 +11,9 @@ CPU devices get one image per device per call (`CPU_PER_DEVICE_BATCH`): with lar
 batches, jaxlib's LAPACK tridiagonal-solve kernel (the spline stage) splits its batch over
 the intra-op thread pool that all CPU devices share and waits inside it; once every pool
 thread of every device is waiting, the run hangs (observed with JAX 0.10.2: 2 or 8
-virtual devices, 256x256, 2 images per device).
+virtual devices, 256x256, 2 images per device). The spline now uses its own batched
+Thomas solve (`jaxaxon.synth.spline.solve_tridiagonal`); the one-image setting is kept
+until larger per-device batches are re-checked.
 
 Run as a module (what `run_in_subprocess` does)::
 
@@ -34,8 +36,9 @@ __all__ = ["scaling", "run_in_subprocess", "CPU_PER_DEVICE_BATCH", "CPU_BATCH_NO
 
 CPU_PER_DEVICE_BATCH = 1
 CPU_BATCH_NOTE = (
-    "1 image per CPU device per call: larger batches hang with several CPU devices (jaxlib's LAPACK "
-    "tridiagonal solve waits on the intra-op thread pool all CPU devices share)"
+    "1 image per CPU device per call: larger batches hung with several CPU devices while the spline used "
+    "jaxlib's LAPACK tridiagonal solve (it waited on the intra-op thread pool all CPU devices share); the "
+    "spline now solves its systems itself, but the setting is kept until larger batches are re-checked"
 )
 
 
