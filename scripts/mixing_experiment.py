@@ -47,12 +47,7 @@ def _arm(share: float, seed: int) -> str:
 def markdown(result: dict) -> str:
     rows, cfg = result["runs"], result["training"]
     lines = [
-        "# Mixing real and synthetic images",
-        "",
-        f"Command: `{result['command']}`  ",
-        f"Machine: {result['environment']['device']} ({result['environment']['platform']}), "
-        f"{result['environment']['cpu_count']} CPUs, JAX {result['environment']['jax']}",
-        "",
+        *rp.markdown_header("Mixing real and synthetic images", result),
         f"Training: preset `{cfg['preset']}`, {cfg['steps']} steps x {cfg['batch_size']} examples "
         f"({cfg['crop']}x{cfg['crop']} crops) = {cfg['steps'] * cfg['batch_size']} training crops per run, "
         f"heads {', '.join(cfg['heads'])}; the final checkpoint of each run is evaluated.",

@@ -54,13 +54,9 @@ def autoencoder_config(args: argparse.Namespace, seed: int):
 
 
 def markdown(result: dict) -> str:
-    env, cfg = result["environment"], result["training"]
+    cfg = result["training"]
     lines = [
-        "# Autoencoder pre-training, then fine-tuning",
-        "",
-        f"Command: `{result['command']}`  ",
-        f"Machine: {env['device']} ({env['platform']}), {env['cpu_count']} CPUs, JAX {env['jax']}",
-        "",
+        *rp.markdown_header("Autoencoder pre-training, then fine-tuning", result),
         f"Pre-training: preset `{cfg['ae_preset']}`, {cfg['ae_steps']} steps, final loss {rp.fmt(cfg['ae_final_loss'], 4)}, "
         f"{cfg['ae_seconds']:.0f} s. Segmentation: preset `{cfg['preset']}`, {cfg['steps']} steps x "
         f"{cfg['batch_size']} examples, real share {cfg['real_share']:g}, heads {', '.join(cfg['heads'])}; the final "

@@ -320,6 +320,18 @@ def result_header(script: str, argv: Sequence[str] | None, folds: Folds) -> dict
     }
 
 
+def markdown_header(title: str, result: dict[str, Any]) -> list[str]:
+    """The results table's title, command and machine lines (Markdown)."""
+    env = result["environment"]
+    return [
+        f"# {title}",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Machine: {env['device']} ({env['platform']}), {env['cpu_count']} CPUs, JAX {env['jax']}",
+        "",
+    ]
+
+
 def write_results(out: Path, stem: str, markdown: str, data: dict) -> None:
     """Writes ``OUT/STEM.md`` and ``OUT/STEM.json`` (atomically) and prints the table."""
     from jaxaxon.eval.report import write_json

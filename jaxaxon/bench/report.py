@@ -353,15 +353,7 @@ def save_plots(result: dict, stem: str | os.PathLike) -> list[Path]:
             pts = sorted((r["batch"], r["items_per_s"]) for r in stages if r["stage"] == stage and r["size"] == side)
             if len(pts) >= 2:
                 ax.plot(*zip(*pts), ".--", label=labels.get(stage, stage))
-        ax.set(
-            xscale="log",
-            yscale="log",
-            xlabel="batch size",
-            ylabel="images/s",
-            title=f"Throughput vs batch size, {side}x{side}\n{title}",
-        )
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        _loglog(ax, "batch size", "images/s", f"Throughput vs batch size, {side}x{side}\n{title}", legend_size=7)
         written.append(_save(fig, stem.with_name(stem.name + "_batch.png")))
 
     gs = _ok(result.get("generator_size", {}).get("rows", []))
@@ -412,17 +404,17 @@ def save_plots(result: dict, stem: str | os.PathLike) -> list[Path]:
             ax.axhline(
                 budget["budget_bytes"] / 1e9, color="r", lw=1, label=f"{budget['budget_bytes'] / 1e9:.0f} GB budget"
             )
-        ax.set(
-            xscale="log",
-            yscale="log",
-            xlabel="batch size",
-            ylabel="GB",
-            title=f"Compiled memory of the generator, {'x'.join(map(str, mem['image_shape']))}\n{title}",
-        )
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        shape = "x".join(map(str, mem["image_shape"]))
+        _loglog(ax, "batch size", "GB", f"Compiled memory of the generator, {shape}\n{title}", legend_size=8)
         written.append(_save(fig, stem.with_name(stem.name + "_memory.png")))
     return written
+
+
+def _loglog(ax, xlabel: str, ylabel: str, title: str, legend_size: int) -> None:
+    """Log-log axes with labels, a light grid and a legend."""
+    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=legend_size)
 
 
 def _save(fig, path: Path) -> Path:
