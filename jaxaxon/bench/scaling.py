@@ -36,7 +36,7 @@ __all__ = ["scaling", "run_in_subprocess", "CPU_PER_DEVICE_BATCH", "CPU_BATCH_NO
 
 CPU_PER_DEVICE_BATCH = 1
 CPU_BATCH_NOTE = (
-    "1 image per CPU device per call: larger batches hung with several CPU devices while the spline used "
+    "1 image per CPU device per call: larger batches could hang with several CPU devices while the spline used "
     "jaxlib's LAPACK tridiagonal solve (it waited on the intra-op thread pool all CPU devices share); the "
     "spline now solves its systems itself, but the setting is kept until larger batches are re-checked"
 )
