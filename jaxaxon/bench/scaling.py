@@ -11,8 +11,8 @@ CPU devices get one image per device per call (`CPU_PER_DEVICE_BATCH`): with lar
 batches, jaxlib's LAPACK tridiagonal-solve kernel (the spline stage) splits its batch over
 the intra-op thread pool that all CPU devices share and waits inside it; once every pool
 thread of every device is waiting, the run hangs (observed with JAX 0.10.2: 2 or 8
-virtual devices, 256x256, 2 images per device). The spline now uses its own batched
-Thomas solve (`jaxaxon.synth.spline.solve_tridiagonal`); the one-image setting is kept
+virtual devices, 256x256, 2 images per device). The spline now solves its systems in
+closed form (`jaxaxon.synth.spline`), with no LAPACK call; the one-image setting is kept
 until larger per-device batches are re-checked.
 
 Run as a module (what `run_in_subprocess` does)::

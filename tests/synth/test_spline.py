@@ -74,6 +74,21 @@ def test_random_larger_n_with_padding(run):
     _check(run, np.stack(controls), ns)
 
 
+def test_generator_sized_walks_match_scipy():
+    """The generator's static size (385 control points) with walks ending anywhere in it:
+    the closed-form solve's truncated kernel and edge fit hold at every length."""
+    rng = np.random.default_rng(6)
+    size = 385
+    ns = [4, 5, 17, 18, 33, 34, 120, 383, 384, 385]
+    controls = []
+    for n in ns:
+        pts = np.cumsum(rng.normal(0, 2, (n, 2)), axis=0) + 128
+        controls.append(_pad(pts, size, rng))
+    out = jax.vmap(lambda c, n: resample_spline(c, n, 200))(jnp.asarray(np.stack(controls)), jnp.asarray(ns, jnp.int32))
+    for c, n, o in zip(controls, ns, out):
+        np.testing.assert_allclose(o, _reference(c, n, 200), rtol=0, atol=2e-3)
+
+
 def test_padded_length_does_not_matter():
     rng = np.random.default_rng(3)
     for n in (2, 3, 4, 9, 30):
