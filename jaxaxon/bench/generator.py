@@ -20,7 +20,7 @@ from jaxaxon.synth.cells import place_cells, render_cells
 from jaxaxon.synth.image import _generate_jit, as_key, example_keys, start_index_array
 from jaxaxon.synth.noise import add_acquisition_noise, draw_noise_params, to_output
 from jaxaxon.synth.optics import draw_optics_params, microscope
-from jaxaxon.synth.scene import draw_scene
+from jaxaxon.synth.scene import draw_scenes
 from jaxaxon.synth.series import _generate_series_jit
 from jaxaxon.synth.spline import resample_spline
 from jaxaxon.synth.walk import first_exit, random_walk
@@ -57,7 +57,7 @@ def time_series(cfg: GeneratorConfig, batch: int, repeats: int = 5) -> Timing:
 
 @functools.partial(jax.jit, static_argnums=(1,))
 def _scenes(keys: jax.Array, cfg: GeneratorConfig):
-    return jax.vmap(lambda k: draw_scene(k, cfg))(keys)
+    return draw_scenes(keys, cfg)
 
 
 @functools.partial(jax.jit, static_argnums=(2,))
@@ -95,7 +95,7 @@ def time_stage(stage: str, cfg: GeneratorConfig, batch: int, repeats: int = 5) -
 
         return time_jitted(walks, (walk_keys,), items=batch, repeats=repeats)
     if stage == "scene":
-        return time_jitted(jax.vmap(lambda k: draw_scene(k, cfg)), (keys,), items=batch, repeats=repeats)
+        return time_jitted(lambda ks: draw_scenes(ks, cfg), (keys,), items=batch, repeats=repeats)
     noise = jax.random.normal(jax.random.key(2), (batch, height, width))
     if stage == "noise":
         signal = jnp.abs(noise)

@@ -15,7 +15,7 @@ from jaxaxon.synth.boutons import place_boutons, render_boutons
 from jaxaxon.synth.cells import place_cells, render_cells
 from jaxaxon.synth.noise import add_acquisition_noise, draw_noise_params, to_output
 from jaxaxon.synth.optics import draw_optics_params, microscope
-from jaxaxon.synth.scene import draw_scene, slot_axon_ids, slot_branch_ids
+from jaxaxon.synth.scene import AxonScene, draw_scenes, slot_axon_ids, slot_branch_ids
 
 __all__ = ["Batch", "generate", "generate_axons", "example_keys", "as_key", "start_index_array"]
 
@@ -108,28 +108,36 @@ def example_keys(key: jax.Array, batch_size: int, start_index: jax.Array | int =
     return jax.vmap(lambda i: jax.random.fold_in(key, i))(index)
 
 
-def _generate_one(key: jax.Array, cfg: GeneratorConfig) -> dict:
-    k_scene, k_pixel, k_place, k_bouton, k_cells, k_params, k_noise = jax.random.split(key, 7)
-    scene = draw_scene(k_scene, cfg)
-    pixel_noise = jax.random.normal(k_pixel, cfg.shape)
-    axons = render_axons(pixel_noise, scene, cfg)
-    boutons = place_boutons(k_place, scene, cfg)
-    bouton_img, bouton_clean, bouton_mask, bouton_label = render_boutons(k_bouton, boutons, scene, pixel_noise, cfg)
+def _scene_keys(keys: jax.Array) -> jax.Array:
+    """``[B]`` scene keys of the examples (the first of each example's 7 stage keys)."""
+    return jax.vmap(lambda k: jax.random.split(k, 7)[0])(keys)
+
+
+def _generate_one(key: jax.Array, scene: AxonScene, cfg: GeneratorConfig) -> dict:
+    _, k_pixel, k_place, k_bouton, k_cells, k_params, k_noise = jax.random.split(key, 7)
+    with jax.named_scope("render_axons"):
+        pixel_noise = jax.random.normal(k_pixel, cfg.shape)
+        axons = render_axons(pixel_noise, scene, cfg)
+    with jax.named_scope("boutons"):
+        boutons = place_boutons(k_place, scene, cfg)
+        bouton_img, bouton_clean, bouton_mask, bouton_label = render_boutons(k_bouton, boutons, scene, pixel_noise, cfg)
     axon_img, axon_clean = axons.image, axons.clean
     scales = _brightness_scales(jax.random.fold_in(k_params, 1), cfg)
     if scales is not None:  # domain randomisation of object brightness (never in 'original')
         axon_img, axon_clean = axon_img * scales[0], axon_clean * scales[0]
         bouton_img, bouton_clean = bouton_img * scales[1], bouton_clean * scales[1]
     before_cells = jnp.maximum(axon_img, bouton_img)
-    cells = place_cells(k_cells, before_cells != 0, cfg)
-    cell_img = render_cells(cells, cfg)
+    with jax.named_scope("cells"):
+        cells = place_cells(k_cells, before_cells != 0, cfg)
+        cell_img = render_cells(cells, cfg)
     signal = jnp.maximum(before_cells, cell_img if scales is None else cell_img * scales[2])
-    if cfg.noise_model == "microscope":
-        optics = draw_optics_params(jax.random.fold_in(k_params, 2), cfg)
-        image = microscope(k_noise, signal, optics, cfg)
-    else:
-        sigma, lam = draw_noise_params(k_params, cfg)
-        image = to_output(add_acquisition_noise(k_noise, signal, sigma, lam, cfg), cfg)
+    with jax.named_scope("noise"):
+        if cfg.noise_model == "microscope":
+            optics = draw_optics_params(jax.random.fold_in(k_params, 2), cfg)
+            image = microscope(k_noise, signal, optics, cfg)
+        else:
+            sigma, lam = draw_noise_params(k_params, cfg)
+            image = to_output(add_acquisition_noise(k_noise, signal, sigma, lam, cfg), cfg)
     clean = to_output(jnp.maximum(axon_clean, bouton_clean), cfg)
     return dict(
         image=image,
@@ -212,7 +220,9 @@ def generate(key: jax.Array, config: GeneratorConfig, batch_size: int, start_ind
 @functools.partial(jax.jit, static_argnames=("config", "batch_size"))
 def _generate_jit(key: jax.Array, config: GeneratorConfig, batch_size: int, start_index: jax.Array) -> Batch:
     keys = example_keys(key, batch_size, start_index)
-    parts = jax.vmap(lambda k: _generate_one(k, config))(keys)
+    with jax.named_scope("scene"):  # named scopes label the ops in profiles (benchmarks/profile_generator.py)
+        scenes = draw_scenes(_scene_keys(keys), config)
+    parts = jax.vmap(lambda k, s: _generate_one(k, s, config))(keys, scenes)
     return _to_batch(parts, config)
 
 
@@ -237,14 +247,13 @@ def generate_axons(key: jax.Array, config: GeneratorConfig, batch_size: int, sta
 
 @functools.partial(jax.jit, static_argnames=("config", "batch_size"))
 def _generate_axons_jit(key: jax.Array, config: GeneratorConfig, batch_size: int, start_index: jax.Array) -> dict:
-    def one(k):
-        k_scene, k_pixel = jax.random.split(k, 7)[:2]
-        scene = draw_scene(k_scene, config)
-        axons = render_axons(jax.random.normal(k_pixel, config.shape), scene, config)
-        return scene, axons
+    def one(k, scene):
+        k_pixel = jax.random.split(k, 7)[1]
+        return render_axons(jax.random.normal(k_pixel, config.shape), scene, config)
 
     keys = example_keys(key, batch_size, start_index)
-    scene, axons = jax.vmap(one)(keys)
+    scene = draw_scenes(_scene_keys(keys), config)
+    axons = jax.vmap(one)(keys, scene)
     per_point = (batch_size, config.max_branches, config.NSplinePoints)
     return dict(
         image=axons.image,

@@ -24,7 +24,7 @@ from jaxaxon.synth.raster import footprint_mask, inside_image, point_windows, re
 from jaxaxon.synth.spline import resample_spline
 from jaxaxon.synth.walk import edge_starts_from_uniform, first_exit, walk_from_uniform
 
-__all__ = ["AxonScene", "draw_scene", "slot_axon_ids", "slot_branch_ids"]
+__all__ = ["AxonScene", "draw_scene", "draw_scenes", "retry_batch_size", "slot_axon_ids", "slot_branch_ids"]
 
 _STRADDLE_BUDGET = 24  # window points per daughter candidate tested pixel by pixel
 
@@ -96,6 +96,53 @@ def draw_scene(key: jax.Array, cfg: GeneratorConfig, bounds: tuple[jax.Array, ja
 
     scene, used = jax.lax.while_loop(cond, body, (empty, jnp.int32(0)))
     return dataclasses.replace(scene, attempts=used)
+
+
+def retry_batch_size(batch_size: int) -> int:
+    """Scenes redrawn together per retry round of `draw_scenes` (static)."""
+    return max(1, min(batch_size, 4 + batch_size // 32))
+
+
+def draw_scenes(keys: jax.Array, cfg: GeneratorConfig) -> AxonScene:
+    """Draws a batch of scenes; scene ``i`` equals ``draw_scene(keys[i], cfg)`` exactly.
+
+    `draw_scene` under `vmap` turns its redraw loop into one loop over the whole batch:
+    every round redraws every scene (discarding the results of those already done), and a
+    large batch almost always holds a scene that needs the last allowed attempt, so it
+    paid ``n_scene_attempts`` full attempts. Here the first attempt is drawn for the whole
+    batch, and each following round redraws only the next `retry_batch_size` unfinished
+    scenes (gathered by index, scattered back), with the same per-scene keys
+    ``fold_in(key, attempt)`` as `draw_scene`, so the result does not depend on the batch.
+
+    Args:
+      keys: ``[B]`` PRNG keys, one per scene.
+      cfg: generator parameters (static).
+
+    Returns:
+      An `AxonScene` with a leading batch axis ``B``.
+    """
+    batch = keys.shape[0]
+    attempt = jax.vmap(lambda k, i: _attempt(jax.random.fold_in(k, i), cfg, cfg.shape))
+    scenes = attempt(keys, jnp.zeros((batch,), jnp.int32))
+    used = jnp.ones((batch,), jnp.int32)
+    if cfg.n_scene_attempts == 1:
+        return dataclasses.replace(scenes, attempts=used)
+    size = retry_batch_size(batch)
+
+    def pending(state):
+        scenes, used = state
+        return (scenes.failed_branches > 0) & (used < cfg.n_scene_attempts)
+
+    def body(state):
+        scenes, used = state
+        index = jnp.nonzero(pending(state), size=size, fill_value=batch)[0]  # [size]; batch = no scene
+        safe = jnp.minimum(index, batch - 1)
+        redrawn = attempt(keys[safe], used[safe])
+        scenes = jax.tree.map(lambda full, part: full.at[index].set(part, mode="drop"), scenes, redrawn)
+        return scenes, used.at[index].add(1, mode="drop")
+
+    scenes, used = jax.lax.while_loop(lambda state: jnp.any(pending(state)), body, (scenes, used))
+    return dataclasses.replace(scenes, attempts=used)
 
 
 # --- one attempt ----------------------------------------------------------------------------
@@ -178,7 +225,8 @@ def _place_branch(state, key, slot, thickness, active, cfg: GeneratorConfig, bou
     else:
         eligible = _start_candidates(state, slot, cfg, bounds).ravel()
         count = jnp.cumsum(eligible)
-        choice = jnp.searchsorted(count, uniform_int(u_start[:, 0], 1, jnp.maximum(count[-1], 1)))  # uniform eligible point
+        pick_rank = uniform_int(u_start[:, 0], 1, jnp.maximum(count[-1], 1))  # a uniform eligible point
+        choice = jnp.searchsorted(count, pick_rank, method="compare_all")  # no loop of log2(N) steps
         has_start = jnp.broadcast_to(count[-1] > 0, (n_cand,))
         parent_slot, parent_index = (choice // nsp).astype(jnp.int32), (choice % nsp).astype(jnp.int32)
         pts = state["points"]
@@ -192,13 +240,15 @@ def _place_branch(state, key, slot, thickness, active, cfg: GeneratorConfig, bou
         first_turn_cos = math.cos(math.pi / 4)
         profile = cfg.BranchProfile
 
-    walk = jax.vmap(
-        lambda uw, s, d: walk_from_uniform(
-            uw, s, d, step_size=cfg.StepSize, conformity=cfg.conformity, first_turn_cos=first_turn_cos
-        )
-    )(u_walk, start, direction)
-    control, n_points, exited = jax.vmap(lambda w: first_exit(w, height, width))(walk)
-    points = jax.vmap(lambda c, n: resample_spline(c, n, nsp))(control, n_points)
+    with jax.named_scope("walk"):
+        walk = jax.vmap(
+            lambda uw, s, d: walk_from_uniform(
+                uw, s, d, step_size=cfg.StepSize, conformity=cfg.conformity, first_turn_cos=first_turn_cos
+            )
+        )(u_walk, start, direction)
+        control, n_points, exited = jax.vmap(lambda w: first_exit(w, height, width))(walk)
+    with jax.named_scope("spline"):
+        points = jax.vmap(lambda c, n: resample_spline(c, n, nsp))(control, n_points)
     values = jax.vmap(
         lambda up, s: profile_from_uniform(
             up, s, profile=profile, n_points=nsp, min_pct=cfg.MinAxonIntensity,
@@ -210,20 +260,21 @@ def _place_branch(state, key, slot, thickness, active, cfg: GeneratorConfig, bou
 
     accept = exited & has_start
     if not cfg.crossingOK:
-        table = summed_area_table(state["footprint"])
-        inside = inside_image(points, height, width)
-        hit = jax.vmap(lambda p: rect_any(table, p, thickness))(points) & inside  # [K, NSP]
-        if mother:
-            start_pix = jnp.round(start).astype(jnp.int32)
-            start_free = ~state["footprint"][start_pix[:, 0], start_pix[:, 1]]
-            accept &= start_free & ~jnp.any(hit, axis=-1)
-        else:
-            centre = start if cfg.fixed else start[:, ::-1]  # B1: row and column swapped
-            allowed = cfg.straightBranching * thickness
-            conflict = jax.vmap(
-                lambda p, ins, h, c: _daughter_conflict(state["footprint"], p, ins, h, c, thickness, allowed, cfg, bounds)
-            )(points, inside, hit, centre)
-            accept &= ~conflict
+        with jax.named_scope("overlap_test"):
+            table = summed_area_table(state["footprint"])
+            inside = inside_image(points, height, width)
+            hit = jax.vmap(lambda p: rect_any(table, p, thickness))(points) & inside  # [K, NSP]
+            if mother:
+                start_pix = jnp.round(start).astype(jnp.int32)
+                start_free = ~state["footprint"][start_pix[:, 0], start_pix[:, 1]]
+                accept &= start_free & ~jnp.any(hit, axis=-1)
+            else:
+                centre = start if cfg.fixed else start[:, ::-1]  # B1: row and column swapped
+                allowed = cfg.straightBranching * thickness
+                conflict = jax.vmap(
+                    lambda p, ins, h, c: _daughter_conflict(state["footprint"], p, ins, h, c, thickness, allowed, cfg, bounds)
+                )(points, inside, hit, centre)
+                accept &= ~conflict
 
     pick = jnp.argmax(accept)
     ok = accept[pick] & active

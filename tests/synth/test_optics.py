@@ -24,6 +24,7 @@ from jaxaxon.synth.optics import (
     poisson_counts,
     smooth_field,
 )
+from jaxaxon.synth.scene import draw_scene
 
 from ..conftest import SMALL
 
@@ -186,7 +187,9 @@ def test_original_preset_is_the_default_and_never_uses_optics(monkeypatch):
     monkeypatch.setattr(image_module, "microscope", forbidden)
     monkeypatch.setattr(image_module, "draw_optics_params", forbidden)
     # tracing is enough to see which stages are called (no compilation)
-    jax.eval_shape(lambda k: image_module._generate_one(k, SMALL), jax.random.key(0))
+    key = jax.random.key(0)
+    scene = jax.eval_shape(lambda k: draw_scene(k, SMALL), key)
+    jax.eval_shape(lambda k, s: image_module._generate_one(k, s, SMALL), key, scene)
     assert image_module._brightness_scales(jax.random.key(0), SMALL) is None
 
 

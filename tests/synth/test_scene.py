@@ -13,6 +13,7 @@ import jax
 import numpy as np
 import pytest
 
+from jaxaxon.synth import scene as scene_module
 from jaxaxon.synth.scene import draw_scene
 
 from .helpers import draw_scenes, footprint_np, generated_many, scene_from_batch, scenes
@@ -122,6 +123,28 @@ def test_draw_scene_jit_and_vmap_agree_and_are_deterministic(small_cfg):
         jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b[i], atol=1e-4), one, batched)
     # different keys: different scenes
     assert not np.array_equal(batched.points[0], batched.points[1])
+
+
+def test_batched_redraws_equal_per_scene_redraws(small_cfg):
+    """`draw_scenes` redraws only the unfinished scenes, in small rounds, yet every scene
+    equals `draw_scene` with its key: same attempts used, same branches, same points.
+
+    Four candidates per branch and 3 attempts make redraws and exhausted scenes common; 24
+    scenes with rounds of 4 (`retry_batch_size`) need several rounds per attempt."""
+    cfg = small_cfg.replace(branch_candidates=4, scene_attempts=3)
+    keys = jax.random.split(jax.random.key(14), 24)
+    assert scene_module.retry_batch_size(24) == 4
+    batched = jax.tree.map(np.asarray, jax.jit(scene_module.draw_scenes, static_argnums=1)(keys, cfg))
+    single = jax.tree.map(np.asarray, draw_scenes(keys, cfg))
+    assert np.sum(single.attempts == 2) >= 5  # second attempts succeeded, in more than one round
+    assert np.any((single.attempts == 3) & (single.failed_branches > 0))  # and some scenes ran out
+    np.testing.assert_array_equal(batched.attempts, single.attempts)
+    np.testing.assert_array_equal(batched.failed_branches, single.failed_branches)
+    np.testing.assert_array_equal(batched.branch_valid, single.branch_valid)
+    np.testing.assert_array_equal(batched.parent_slot, single.parent_slot)
+    np.testing.assert_array_equal(batched.gap, single.gap)
+    np.testing.assert_allclose(batched.points, single.points, atol=1e-4)
+    np.testing.assert_allclose(batched.variation, single.variation, atol=1e-6)
 
 
 @pytest.mark.slow  # an eager draw_scene compiles each primitive of its loops on its own
