@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from jaxaxon.config import GeneratorConfig
 from jaxaxon.synth.axons import gaussian_profile
 from jaxaxon.synth.draws import uniform_int
-from jaxaxon.synth.raster import inside_image, rasterize_distance
+from jaxaxon.synth.raster import inside_image, point_windows
 from jaxaxon.synth.scene import AxonScene
 from jaxaxon.synth.spline import resample_spline
 
@@ -126,7 +126,8 @@ def place_boutons(
         u = u[3:]  # point, rho, theta per proposal; m
         terminal = kind[i] == TERMINAL
         counts = jnp.where(terminal, count_inner, count_any)
-        flat = jnp.searchsorted(counts, uniform_int(u[:proposals], 1, jnp.maximum(counts[-1], 1)))
+        # compare_all: one vectorised comparison instead of a loop of log2(N) steps
+        flat = jnp.searchsorted(counts, uniform_int(u[:proposals], 1, jnp.maximum(counts[-1], 1)), method="compare_all")
         slot, point = flat // nsp, flat % nsp
         anchor = scene.points[slot, point]  # [P, 2]
         radius = jnp.floor(scene.thickness[slot]) + 1.0
@@ -209,25 +210,28 @@ def render_boutons(
     show = boutons.valid if visible is None else boutons.valid & visible
     bright = boutons.brightness if brightness is None else brightness
 
-    # terminal branches through the shared rasteriser, thickness r / 2, merged by maximum
+    # terminal branches through the shared window geometry, thickness r / 2, merged by maximum:
+    # one scatter-max of profile(d) * (value + noise) over every window pixel of every point.
+    # This equals drawing each branch from its nearest-point distance map and taking the
+    # maximum over branches: the profile falls with the distance, so the nearest point
+    # gives the largest value wherever value + noise > 0, and where it is <= 0 the branch
+    # does not show (the images start at 0), whichever point is used.
     terminal = show & (boutons.kind == TERMINAL)
     value = scene.variation[boutons.slot, boutons.point]
     noise = cfg.sigma_noise_axon * pixel_noise
-
-    def draw_branch(images, branch):  # one terminal branch at a time: one [H, W] map live
-        points, ok, radius, val = branch
-        dist = rasterize_distance(
-            points, jnp.broadcast_to(ok, points.shape[:1]), radius.astype(jnp.float32) / 2,
-            height, width, cfg.raster_halfwidth, bounds,
-        )  # fmt: skip
-        profile = gaussian_profile(dist, 0.75 * cfg.sigma_spread)
-        noisy = jnp.where(ok, profile * (val + noise), 0.0)
-        return (jnp.maximum(images[0], noisy), jnp.maximum(images[1], profile * val)), None
-
-    zeros = jnp.zeros((height, width), jnp.float32)
-    (branch_img, branch_clean), _ = jax.lax.scan(
-        draw_branch, (zeros, zeros), (boutons.branch_points, terminal, boutons.radius, value)
-    )
+    n_pix = height * width
+    n_tp = boutons.branch_points.shape[1]
+    flat_b, in_b, dist_b = point_windows(
+        boutons.branch_points.reshape(-1, 2), jnp.repeat(terminal, n_tp),
+        jnp.repeat(boutons.radius.astype(jnp.float32) / 2, n_tp), height, width, cfg.raster_halfwidth, bounds,
+    )  # fmt: skip
+    profile_b = gaussian_profile(jnp.where(in_b, dist_b, jnp.inf), 0.75 * cfg.sigma_spread)  # [NBOU * TP, W2]
+    value_b = jnp.repeat(value, n_tp)[:, None]
+    noise_b = noise.ravel().at[flat_b].get(mode="fill", fill_value=0.0)
+    flat_b = flat_b.ravel()
+    branch_img = jnp.zeros((n_pix,), jnp.float32).at[flat_b].max((profile_b * (value_b + noise_b)).ravel(), mode="drop")
+    branch_clean = jnp.zeros((n_pix,), jnp.float32).at[flat_b].max((profile_b * value_b).ravel(), mode="drop")
+    branch_img, branch_clean = branch_img.reshape(height, width), branch_clean.reshape(height, width)
 
     # bouton discs, scatter-max of a static (2R+1)^2 window per bouton
     half = math.floor(cfg.MaxThickness) + 1
@@ -244,7 +248,6 @@ def render_boutons(
     intensity = jnp.where(inside, b * jnp.exp(-(noisy_dist**2) / (2 * v**2)), 0.0)
     intensity_clean = jnp.where(inside, b * jnp.exp(-(true_dist**2) / (2 * v**2)), 0.0)
     flat = jnp.where(inside, pix[..., 0] * width + pix[..., 1], height * width).ravel()
-    n_pix = height * width
     bouton_img = jnp.zeros((n_pix,), jnp.float32).at[flat].max(intensity.ravel(), mode="drop")
     bouton_clean = jnp.zeros((n_pix,), jnp.float32).at[flat].max(intensity_clean.ravel(), mode="drop")
     slot_id = jnp.broadcast_to(jnp.arange(1, boutons.valid.shape[0] + 1, dtype=jnp.int32)[:, None], inside.shape)
