@@ -192,14 +192,19 @@ def footprint_mask(
 
 def _cumsum_blocked(x: jax.Array, axis: int, block: int = 16) -> jax.Array:
     """Cumulative sum as two small triangular matrix products (blocks, then block offsets):
-    several times faster than XLA's CPU cumsum; exact for float32 counts below 2**24."""
+    several times faster than XLA's CPU cumsum; exact for float32 counts below 2**24.
+
+    The products ask for full float32 precision: by default a GPU multiplies float32
+    matrices in TF32 (11 significant bits), which rounds block sums above 2048 and would
+    make summed-area counts, and so the crossing test, wrong there."""
     x = jnp.moveaxis(x, axis, -1)
     n = x.shape[-1]
     pad = (-n) % block
     xb = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, pad)]).reshape(*x.shape[:-1], -1, block)
-    local = xb @ jnp.triu(jnp.ones((block, block), x.dtype))
+    exact = jax.lax.Precision.HIGHEST
+    local = jnp.matmul(xb, jnp.triu(jnp.ones((block, block), x.dtype)), precision=exact)
     n_blocks = xb.shape[-2]
-    offsets = local[..., -1] @ jnp.triu(jnp.ones((n_blocks, n_blocks), x.dtype), 1)
+    offsets = jnp.matmul(local[..., -1], jnp.triu(jnp.ones((n_blocks, n_blocks), x.dtype), 1), precision=exact)
     out = (local + offsets[..., None]).reshape(*x.shape[:-1], -1)[..., :n]
     return jnp.moveaxis(out, -1, axis)
 
