@@ -20,6 +20,12 @@ elementwise or a short fixed convolution: no sequential sweep, so a GPU evaluate
 batch of splines in a few fused kernels (a Thomas sweep took 2 x 383 dependent steps, and
 `jax.lax.linalg.tridiagonal_solve` solved one system after another on a GPU).
 `solve_tridiagonal` (Thomas) stays as the general solver and the tests' cross-check.
+
+The price: XLA fuses the solve differently for different batch shapes and contracts
+multiply-adds into FMAs in some fusions and not others, so the same spline computed in
+batches of different sizes (or on a different number of devices) can differ in the last
+bits of float32 (about 2e-6 px); the Thomas sweeps happened to be bit-stable. Rasterised
+images and masks are unaffected in the tests (`tests/test_parallel.py`).
 """
 
 from __future__ import annotations
