@@ -104,7 +104,9 @@ def retry_batch_size(batch_size: int) -> int:
 
 
 def draw_scenes(keys: jax.Array, cfg: GeneratorConfig) -> AxonScene:
-    """Draws a batch of scenes; scene ``i`` equals ``draw_scene(keys[i], cfg)`` exactly.
+    """Draws a batch of scenes; scene ``i`` is ``draw_scene(keys[i], cfg)`` (the same
+    attempts, branches and parents; float fields up to the last-bit rounding that differs
+    between compiled batch shapes).
 
     `draw_scene` under `vmap` turns its redraw loop into one loop over the whole batch:
     every round redraws every scene (discarding the results of those already done), and a
