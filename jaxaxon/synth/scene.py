@@ -69,7 +69,7 @@ def slot_branch_ids(cfg: GeneratorConfig) -> jax.Array:
 
 
 def draw_scene(key: jax.Array, cfg: GeneratorConfig, bounds: tuple[jax.Array, jax.Array] | None = None) -> AxonScene:
-    """Draws the axon scene of one image.
+    """Draws the axon scene of one image (`draw_scenes` on a batch of one).
 
     Args:
       key: PRNG key.
@@ -81,21 +81,7 @@ def draw_scene(key: jax.Array, cfg: GeneratorConfig, bounds: tuple[jax.Array, ja
     Returns:
       An `AxonScene` without batch axis.
     """
-    bounds = cfg.shape if bounds is None else bounds
-    # the first attempt runs inside the loop too, so the scene graph is compiled once
-    empty = jax.eval_shape(lambda k: _attempt(k, cfg, bounds), key)
-    empty = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), empty)
-
-    def cond(state):
-        scene, i = state
-        return (i == 0) | ((i < cfg.n_scene_attempts) & (scene.failed_branches > 0))
-
-    def body(state):
-        _, i = state
-        return _attempt(jax.random.fold_in(key, i), cfg, bounds), i + 1
-
-    scene, used = jax.lax.while_loop(cond, body, (empty, jnp.int32(0)))
-    return dataclasses.replace(scene, attempts=used)
+    return jax.tree.map(lambda x: x[0], draw_scenes(key[None], cfg, bounds))
 
 
 def retry_batch_size(batch_size: int) -> int:
@@ -103,37 +89,37 @@ def retry_batch_size(batch_size: int) -> int:
     return max(1, min(batch_size, 4 + batch_size // 32))
 
 
-def draw_scenes(keys: jax.Array, cfg: GeneratorConfig) -> AxonScene:
-    """Draws a batch of scenes; scene ``i`` is ``draw_scene(keys[i], cfg)`` (the same
-    attempts, branches and parents; float fields up to the last-bit rounding that differs
-    between compiled batch shapes).
+def draw_scenes(
+    keys: jax.Array, cfg: GeneratorConfig, bounds: tuple[jax.Array, jax.Array] | None = None
+) -> AxonScene:
+    """Draws a batch of scenes, each redrawn with ``fold_in(key, attempt)`` until it has no
+    failed branch or ``n_scene_attempts`` are used.
 
-    `draw_scene` under `vmap` turns its redraw loop into one loop over the whole batch:
-    every round redraws every scene (discarding the results of those already done), and a
-    large batch almost always holds a scene that needs the last allowed attempt, so it
-    paid ``n_scene_attempts`` full attempts. Here the first attempt is drawn for the whole
-    batch, and each following round redraws only the next `retry_batch_size` unfinished
-    scenes (gathered by index, scattered back), with the same per-scene keys
-    ``fold_in(key, attempt)`` as `draw_scene`, so the result does not depend on the batch.
+    Under `vmap`, one redraw loop per scene becomes one loop over the whole batch: every
+    round redraws every scene (discarding the results of those already done), and a large
+    batch almost always holds a scene that needs the last allowed attempt, so each image
+    paid ``n_scene_attempts`` full attempts. Here each round redraws only the next
+    `retry_batch_size` unfinished scenes (gathered by index, scattered back); large batches
+    draw the first attempt for all scenes before the loop. The keys are per scene, so a
+    scene does not depend on the batch (its float fields up to the last-bit rounding that
+    differs between compiled batch shapes).
 
     Args:
       keys: ``[B]`` PRNG keys, one per scene.
       cfg: generator parameters (static).
+      bounds: optional image part to draw on, as in `draw_scene` (the same for the batch).
 
     Returns:
       An `AxonScene` with a leading batch axis ``B``.
     """
+    bounds = cfg.shape if bounds is None else bounds
     batch = keys.shape[0]
-    attempt = jax.vmap(lambda k, i: _attempt(jax.random.fold_in(k, i), cfg, cfg.shape))
-    scenes = attempt(keys, jnp.zeros((batch,), jnp.int32))
-    used = jnp.ones((batch,), jnp.int32)
-    if cfg.n_scene_attempts == 1:
-        return dataclasses.replace(scenes, attempts=used)
+    attempt = jax.vmap(lambda k, i: _attempt(jax.random.fold_in(k, i), cfg, bounds))
     size = retry_batch_size(batch)
 
     def pending(state):
         scenes, used = state
-        return (scenes.failed_branches > 0) & (used < cfg.n_scene_attempts)
+        return (used == 0) | ((scenes.failed_branches > 0) & (used < cfg.n_scene_attempts))
 
     def body(state):
         scenes, used = state
@@ -143,6 +129,12 @@ def draw_scenes(keys: jax.Array, cfg: GeneratorConfig) -> AxonScene:
         scenes = jax.tree.map(lambda full, part: full.at[index].set(part, mode="drop"), scenes, redrawn)
         return scenes, used.at[index].add(1, mode="drop")
 
+    used = jnp.zeros((batch,), jnp.int32)
+    if size == batch:  # every attempt inside the loop: the scene graph is traced and compiled once
+        empty = jax.eval_shape(attempt, keys, used)
+        scenes = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), empty)
+    else:  # the first attempt for the whole batch, then rounds of `size` redraws
+        scenes, used = attempt(keys, used), used + 1
     scenes, used = jax.lax.while_loop(lambda state: jnp.any(pending(state)), body, (scenes, used))
     return dataclasses.replace(scenes, attempts=used)
 
