@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.interpolate import CubicSpline
 
-from jaxaxon.synth.spline import resample_spline, solve_tridiagonal
+from jaxaxon.synth.spline import _interior_moments, resample_spline, solve_tridiagonal
 
 N_SAMPLES = 57
 
@@ -140,3 +140,19 @@ def test_tridiagonal_solver_matches_a_dense_solve_plain_jit_and_vmap():
     got = jax.vmap(solve_tridiagonal)(*stacked)
     for i, (_, expected) in enumerate(systems):
         np.testing.assert_allclose(got[i], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_closed_form_moments_equal_the_thomas_solve_of_the_same_system():
+    """The closed-form interior solve against `solve_tridiagonal` on the not-a-knot system
+    it replaces (edge rows 6 M = r, interior rows 1 4 1, identity rows past n - 2)."""
+    rng = np.random.default_rng(7)
+    size_k = 383
+    knot = np.arange(1, size_k + 1)
+    solve = jax.jit(_interior_moments)
+    for n in (3, 4, 5, 6, 19, 200, 384, 385):
+        rhs = rng.normal(0, 5, (size_k, 2)).astype(np.float32)
+        interior, edge, active = (knot >= 2) & (knot <= n - 3), (knot == 1) | (knot == n - 2), knot <= n - 2
+        diag = np.where(interior, 4.0, np.where(edge & active, 6.0, 1.0)).astype(np.float32)
+        off = np.where(interior, 1.0, 0.0).astype(np.float32)
+        expected = solve_tridiagonal(off, diag, off, np.where(active[:, None], rhs, 0.0))
+        np.testing.assert_allclose(solve(jnp.asarray(rhs), jnp.int32(n)), expected, rtol=0, atol=1e-5)
