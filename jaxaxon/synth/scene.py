@@ -1,9 +1,10 @@
 """The axon scene of one image: branches drawn with bounded vectorised rejection (spec 1.1-1.7).
 
 Branch slots follow a fixed layout: slot ``a * MaxBran + b`` holds branch ``b`` of axon
-``a`` (``b = 0`` is the mother). Each slot draws ``branch_candidates`` complete candidate
-branches at once (walk, spline, profile, gap), tests them all, and keeps the first
-acceptable one. A slot with no acceptable candidate makes the whole scene redraw (as the
+``a`` (``b = 0`` is the mother). Each slot has ``branch_candidates`` complete candidate
+branches (walk, spline, profile, gap) and keeps the first acceptable one; the candidates
+are drawn and tested a chunk at a time for the whole batch, and only the scenes still
+without an acceptable one draw the next chunk (`_place_slot`). A slot with no acceptable candidate makes the whole scene redraw (as the
 original restarts the image), at most `GeneratorConfig.n_scene_attempts` times; if the
 last attempt still has failed branches they are left out (``branch_valid`` False) and
 counted in ``failed_branches``, never silently replaced.
@@ -27,6 +28,7 @@ from jaxaxon.synth.walk import edge_starts_from_uniform, first_exit, walk_from_u
 __all__ = ["AxonScene", "draw_scene", "draw_scenes", "retry_batch_size", "slot_axon_ids", "slot_branch_ids"]
 
 _STRADDLE_BUDGET = 24  # window points per daughter candidate tested pixel by pixel
+CANDIDATE_CHUNK = 8  # candidates of a branch slot tested together (`_place_slot`)
 
 
 @jax.tree_util.register_dataclass
@@ -90,7 +92,10 @@ def retry_batch_size(batch_size: int) -> int:
 
 
 def draw_scenes(
-    keys: jax.Array, cfg: GeneratorConfig, bounds: tuple[jax.Array, jax.Array] | None = None
+    keys: jax.Array,
+    cfg: GeneratorConfig,
+    bounds: tuple[jax.Array, jax.Array] | None = None,
+    chunk: int | None = None,
 ) -> AxonScene:
     """Draws a batch of scenes, each redrawn with ``fold_in(key, attempt)`` until it has no
     failed branch or ``n_scene_attempts`` are used.
@@ -108,14 +113,22 @@ def draw_scenes(
       keys: ``[B]`` PRNG keys, one per scene.
       cfg: generator parameters (static).
       bounds: optional image part to draw on, as in `draw_scene` (the same for the batch).
+      chunk: candidates of a branch slot tested together (static; default
+        `candidate_chunk`). Any value gives the same scenes (`_place_slot`).
 
     Returns:
       An `AxonScene` with a leading batch axis ``B``.
     """
     bounds = cfg.shape if bounds is None else bounds
     batch = keys.shape[0]
-    attempt = jax.vmap(lambda k, i: _attempt(jax.random.fold_in(k, i), cfg, bounds))
+
+    def attempt(keys, used, chunk=chunk, slot_retry=None):  # attempt `used` of each scene
+        return _attempt_batch(jax.vmap(jax.random.fold_in)(keys, used), cfg, bounds, chunk, slot_retry)
+
     size = retry_batch_size(batch)
+    # redraws (after a first attempt for the whole batch) are the hard scenes: all their
+    # candidates at once by default; small batches draw every attempt in chunks
+    redraw_chunk = cfg.branch_candidates if chunk is None and size < batch else chunk
 
     def pending(state):
         scenes, used = state
@@ -125,13 +138,13 @@ def draw_scenes(
         scenes, used = state
         index = jnp.nonzero(pending(state), size=size, fill_value=batch)[0]  # [size]; batch = no scene
         safe = jnp.minimum(index, batch - 1)
-        redrawn = attempt(keys[safe], used[safe])
+        redrawn = attempt(keys[safe], used[safe], redraw_chunk, slot_retry=size)  # every chunk in one loop
         scenes = jax.tree.map(lambda full, part: full.at[index].set(part, mode="drop"), scenes, redrawn)
         return scenes, used.at[index].add(1, mode="drop")
 
     used = jnp.zeros((batch,), jnp.int32)
     if size == batch:  # every attempt inside the loop: the scene graph is traced and compiled once
-        empty = jax.eval_shape(attempt, keys, used)
+        empty = jax.eval_shape(lambda k, u: attempt(k, u, redraw_chunk, size), keys, used)
         scenes = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), empty)
     else:  # the first attempt for the whole batch, then rounds of `size` redraws
         scenes, used = attempt(keys, used), used + 1
@@ -139,49 +152,86 @@ def draw_scenes(
     return dataclasses.replace(scenes, attempts=used)
 
 
-# --- one attempt ----------------------------------------------------------------------------
+# --- one attempt, for a batch of scenes ---------------------------------------------------------
 
 
-def _attempt(key: jax.Array, cfg: GeneratorConfig, bounds) -> AxonScene:
+def candidate_chunk(cfg: GeneratorConfig) -> int:
+    """Candidates of a branch slot tested together (static): `CANDIDATE_CHUNK`, at most
+    ``branch_candidates``."""
+    return min(CANDIDATE_CHUNK, cfg.branch_candidates)
+
+
+def slot_retry_size(batch_size: int) -> int:
+    """Scenes whose next candidate chunk is drawn together per retry round (static)."""
+    return max(1, min(batch_size, 8 + batch_size // 8))
+
+
+def _candidate_draws(cfg: GeneratorConfig) -> int:
+    """Uniforms per candidate: walk turns, start (2), start value, profile, gap."""
+    return cfg.max_walk_steps + 3 + PROFILE_DRAWS + GAP_DRAWS
+
+
+def _attempt_batch(
+    keys: jax.Array, cfg: GeneratorConfig, bounds, chunk: int | None = None, slot_retry: int | None = None
+) -> AxonScene:
+    """One attempt at each scene of a batch: its branch slots in order, each slot placed
+    for the whole batch at once (`_place_slot`).
+
+    Args:
+      keys: ``[B]`` attempt keys.
+      cfg: generator parameters (static).
+      bounds: image part to draw on (`draw_scene`).
+      chunk: candidates tested together (static; default `candidate_chunk`).
+      slot_retry: scenes per candidate retry round of a slot (static; default
+        `slot_retry_size`; the batch size tests every chunk inside one loop, which compiles
+        the candidate code once instead of twice).
+
+    Returns:
+      An `AxonScene` with a leading batch axis (``attempts`` 1).
+    """
     nb, nsp = cfg.max_branches, cfg.NSplinePoints
-    k_counts, k_draw = jax.random.split(key)
-    u = jax.random.uniform(k_counts, (1 + cfg.MaxAxons + nb,))
-    n_axons = uniform_int(u[0], cfg.MinAxons, cfg.MaxAxons)
-    n_bran = uniform_int(u[1 : 1 + cfg.MaxAxons], cfg.MinBran, cfg.MaxBran)
-    thick_lo, thick_hi = round(100 * cfg.MinThickness), round(100 * cfg.MaxThickness)
-    thickness = uniform_int(u[1 + cfg.MaxAxons :], thick_lo, thick_hi).astype(jnp.float32) / 100.0
-    axon_of, branch_of = slot_axon_ids(cfg), slot_branch_ids(cfg)
-    active = (axon_of < n_axons) & (branch_of < n_bran[axon_of])
+    batch = keys.shape[0]
+    chunk = candidate_chunk(cfg) if chunk is None else chunk
 
+    def setup(key):
+        k_counts, k_draw = jax.random.split(key)
+        u = jax.random.uniform(k_counts, (1 + cfg.MaxAxons + nb,))
+        n_axons = uniform_int(u[0], cfg.MinAxons, cfg.MaxAxons)
+        n_bran = uniform_int(u[1 : 1 + cfg.MaxAxons], cfg.MinBran, cfg.MaxBran)
+        thick_lo, thick_hi = round(100 * cfg.MinThickness), round(100 * cfg.MaxThickness)
+        thickness = uniform_int(u[1 + cfg.MaxAxons :], thick_lo, thick_hi).astype(jnp.float32) / 100.0
+        axon_of, branch_of = slot_axon_ids(cfg), slot_branch_ids(cfg)
+        active = (axon_of < n_axons) & (branch_of < n_bran[axon_of])
+        # slot keys: axon key -> (mother, daughters); daughters key -> one key per daughter
+        mother_daughters = jax.vmap(jax.random.split)(jax.random.split(k_draw, cfg.MaxAxons))  # [A, 2]
+        daughters = jax.vmap(lambda k: jax.random.split(k, cfg.MaxBran - 1))(mother_daughters[:, 1])
+        slot_keys = jnp.concatenate([mother_daughters[:, :1], daughters], axis=1).reshape(nb)
+        return thickness, active, slot_keys
+
+    thickness, active, slot_keys = jax.vmap(setup)(keys)  # [B, NB] each
     state = dict(
-        points=jnp.zeros((nb, nsp, 2), jnp.float32),
-        variation=jnp.zeros((nb, nsp), jnp.float32),
-        gap=jnp.zeros((nb, nsp), bool),
-        valid=jnp.zeros((nb,), bool),
-        parent_slot=jnp.full((nb,), -1, jnp.int32),
-        parent_index=jnp.full((nb,), -1, jnp.int32),
-        footprint=jnp.zeros(cfg.shape, bool),
-        failed=jnp.int32(0),
+        points=jnp.zeros((batch, nb, nsp, 2), jnp.float32),
+        variation=jnp.zeros((batch, nb, nsp), jnp.float32),
+        gap=jnp.zeros((batch, nb, nsp), bool),
+        valid=jnp.zeros((batch, nb), bool),
+        parent_slot=jnp.full((batch, nb), -1, jnp.int32),
+        parent_index=jnp.full((batch, nb), -1, jnp.int32),
+        footprint=jnp.zeros((batch, *cfg.shape), bool),
+        failed=jnp.zeros((batch,), jnp.int32),
     )
 
-    def axon_body(state, inputs):
-        axon, k_axon = inputs
-        k_mother, k_daughters = jax.random.split(k_axon)
-        slot = axon * cfg.MaxBran
-        state = _place_branch(state, k_mother, slot, thickness[slot], active[slot], cfg, bounds, mother=True)
+    def place(state, slot, mother):
+        return _place_slot(
+            state, slot_keys[:, slot], slot, thickness[:, slot], active[:, slot], cfg, bounds,
+            mother=mother, chunk=chunk, retry=slot_retry_size(batch) if slot_retry is None else slot_retry,
+        )  # fmt: skip
 
-        def daughter_body(state, inputs):
-            branch, k_branch = inputs
-            slot_d = slot + branch
-            placed = _place_branch(state, k_branch, slot_d, thickness[slot_d], active[slot_d], cfg, bounds, mother=False)
-            return placed, None
-
-        daughters = (jnp.arange(1, cfg.MaxBran), jax.random.split(k_daughters, cfg.MaxBran - 1))
-        state, _ = jax.lax.scan(daughter_body, state, daughters)
+    def axon_body(state, axon):
+        state = place(state, axon * cfg.MaxBran, True)
+        state, _ = jax.lax.scan(lambda st, b: (place(st, axon * cfg.MaxBran + b, False), None), state, jnp.arange(1, cfg.MaxBran))
         return state, None
 
-    axons = (jnp.arange(cfg.MaxAxons), jax.random.split(k_draw, cfg.MaxAxons))
-    state, _ = jax.lax.scan(axon_body, state, axons)
+    state, _ = jax.lax.scan(axon_body, state, jnp.arange(cfg.MaxAxons))
     return AxonScene(
         points=state["points"],
         branch_valid=state["valid"],
@@ -191,19 +241,126 @@ def _attempt(key: jax.Array, cfg: GeneratorConfig, bounds) -> AxonScene:
         parent_slot=state["parent_slot"],
         parent_index=state["parent_index"],
         failed_branches=state["failed"],
-        attempts=jnp.int32(1),
+        attempts=jnp.ones((batch,), jnp.int32),
     )
 
 
-def _place_branch(state, key, slot, thickness, active, cfg: GeneratorConfig, bounds, *, mother: bool):
-    """Draws the candidates of one slot, keeps the first acceptable one, updates the state.
+def _place_slot(
+    state, keys, slot, thickness, active, cfg: GeneratorConfig, bounds, *, mother: bool, chunk: int, retry: int
+):
+    """Places one branch slot in every scene of a batch: the first acceptable of its
+    ``branch_candidates`` candidates, tested ``chunk`` at a time.
 
-    All randomness of the slot comes from one block of uniforms ``[K, S + 12]`` (walk
-    turns, start, start value, profile, gap), one threefry computation in the program.
+    Under `vmap`, testing all candidates of every scene costs ``branch_candidates`` full
+    candidates per scene although most slots accept one of the first few. The first chunk
+    is tested for the whole batch; the scenes without an acceptable candidate yet have
+    their next chunk tested `slot_retry_size` at a time (gathered by index, scattered
+    back) until each has one or has run out of candidates. Candidate ``j`` of a slot always
+    uses row ``j`` of the slot's uniforms, so the result is the first acceptable candidate
+    whatever the chunk size and batch.
+
+    Args:
+      state: batched scene state (dict of ``[B, ...]`` arrays).
+      keys: ``[B]`` slot keys.
+      slot: slot index (traced int).
+      thickness: ``[B]`` branch thickness.
+      active: ``[B]`` bool, the slot is drawn in this scene.
+      cfg: generator parameters (static).
+      bounds: image part to draw on.
+      mother: static, the slot holds a mother branch.
+      chunk: static number of candidates tested together.
+      retry: static number of scenes per retry round (the batch size: every chunk in the
+        loop, none before it).
+
+    Returns:
+      The updated batched state.
     """
-    n_cand, nsp, n_steps = cfg.branch_candidates, cfg.NSplinePoints, cfg.max_walk_steps
+    batch = keys.shape[0]
+    n_cand = cfg.branch_candidates
+    n_chunks = -(-n_cand // chunk)
+    size = min(retry, batch)
+
+    def evaluate(st, key, first, t):  # one scene, candidates first .. first + chunk - 1
+        u = jax.random.uniform(key, (n_cand, _candidate_draws(cfg)))
+        if n_chunks * chunk > n_cand:  # a last, partial chunk: padded rows are never accepted
+            u = jnp.pad(u, ((0, n_chunks * chunk - n_cand), (0, 0)))
+        rows = u[:chunk] if isinstance(first, int) else jax.lax.dynamic_slice_in_dim(u, first, chunk)
+        cands, accept = _candidates(st, rows, slot, t, cfg, bounds, mother=mother)
+        accept &= first + jnp.arange(chunk) < n_cand
+        pick = jnp.argmax(accept)
+        return jax.tree.map(lambda x: x[pick], cands), accept[pick]
+
+    evaluate_first = jax.vmap(lambda st, key, t: evaluate(st, key, 0, t))
+    evaluate_chunks = jax.vmap(evaluate)
+
+    def pending(carry):
+        _, found, done_chunks = carry
+        return active & ~found & (done_chunks < n_chunks)
+
+    def body(carry):
+        chosen, found, done_chunks = carry
+        index = jnp.nonzero(pending(carry), size=size, fill_value=batch)[0]  # [size]; batch = no scene
+        safe = jnp.minimum(index, batch - 1)
+        part = jax.tree.map(lambda x: x[safe], state)
+        cands, ok = evaluate_chunks(part, keys[safe], done_chunks[safe] * chunk, thickness[safe])
+        chosen = jax.tree.map(lambda full, new: full.at[index].set(new, mode="drop"), chosen, cands)
+        return chosen, found.at[index].set(ok, mode="drop"), done_chunks.at[index].add(1, mode="drop")
+
+    if n_chunks == 1:  # all candidates at once, no loop
+        chosen, found = evaluate_first(state, keys, thickness)
+    else:
+        if size == batch:  # every chunk inside the loop: the candidates are traced and compiled once
+            empty = jax.eval_shape(evaluate_first, state, keys, thickness)
+            chosen = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), empty[0])
+            carry = (chosen, jnp.zeros((batch,), bool), jnp.zeros((batch,), jnp.int32))
+        else:  # the first chunk for the whole batch, then rounds of `size` scenes
+            chosen, found = evaluate_first(state, keys, thickness)
+            carry = (chosen, found, jnp.ones((batch,), jnp.int32))
+        chosen, found, _ = jax.lax.while_loop(lambda c: jnp.any(pending(c)), body, carry)
+    commit = jax.vmap(lambda st, c, ok, act, t: _commit(st, c, ok, act, slot, t, cfg, bounds))
+    return commit(state, chosen, found, active, thickness)
+
+
+def _commit(state, chosen, found, active, slot, thickness, cfg: GeneratorConfig, bounds):
+    """Writes the chosen candidate (if ``found`` and ``active``) or an empty slot into one
+    scene's state."""
+    nsp = cfg.NSplinePoints
+    ok = found & active
+    new = dict(state)
+    new["points"] = state["points"].at[slot].set(jnp.where(ok, chosen["points"], 0.0))
+    new["variation"] = state["variation"].at[slot].set(jnp.where(ok, chosen["values"], 0.0))
+    new["gap"] = state["gap"].at[slot].set(chosen["gaps"] & ok)
+    new["valid"] = state["valid"].at[slot].set(ok)
+    new["parent_slot"] = state["parent_slot"].at[slot].set(jnp.where(ok, chosen["parent_slot"], -1))
+    new["parent_index"] = state["parent_index"].at[slot].set(jnp.where(ok, chosen["parent_index"], -1))
+    new["failed"] = state["failed"] + (active & ~ok).astype(jnp.int32)
+    if not cfg.crossingOK:
+        own = footprint_mask(
+            chosen["points"], jnp.broadcast_to(ok, (nsp,)), thickness, *cfg.shape, cfg.raster_halfwidth, bounds
+        )
+        new["footprint"] = state["footprint"] | own
+    return new
+
+
+def _candidates(state, u, slot, thickness, cfg: GeneratorConfig, bounds, *, mother: bool):
+    """Draws and tests candidate branches of one slot of one scene.
+
+    Args:
+      state: the scene's state (dict) before the slot.
+      u: ``[C, S + 12]`` uniforms, one row per candidate (walk turns, start, start value,
+        profile, gap).
+      slot: slot index.
+      thickness: the branch thickness.
+      cfg: generator parameters (static).
+      bounds: image part to draw on.
+      mother: static, the slot holds a mother branch.
+
+    Returns:
+      ``candidates`` (dict of ``[C, ...]``: points, values, gaps, parent_slot,
+      parent_index) and ``accept [C]`` bool.
+    """
+    n_cand, nsp, n_steps = u.shape[0], cfg.NSplinePoints, cfg.max_walk_steps
     height, width = bounds
-    u = jax.random.uniform(key, (n_cand, n_steps + 3 + PROFILE_DRAWS + GAP_DRAWS))
     u_walk, u_start, u_value = u[:, :n_steps], u[:, n_steps : n_steps + 2], u[:, n_steps + 2]
     u_profile = u[:, n_steps + 3 : n_steps + 3 + PROFILE_DRAWS]
     u_gap = u[:, n_steps + 3 + PROFILE_DRAWS :]
@@ -270,22 +427,8 @@ def _place_branch(state, key, slot, thickness, active, cfg: GeneratorConfig, bou
                 )(points, inside, hit, centre)
                 accept &= ~conflict
 
-    pick = jnp.argmax(accept)
-    ok = accept[pick] & active
-    new = dict(state)
-    new["points"] = state["points"].at[slot].set(jnp.where(ok, points[pick], 0.0))
-    new["variation"] = state["variation"].at[slot].set(jnp.where(ok, values[pick], 0.0))
-    new["gap"] = state["gap"].at[slot].set(gaps[pick] & ok)
-    new["valid"] = state["valid"].at[slot].set(ok)
-    new["parent_slot"] = state["parent_slot"].at[slot].set(jnp.where(ok, parent_slot[pick], -1))
-    new["parent_index"] = state["parent_index"].at[slot].set(jnp.where(ok, parent_index[pick], -1))
-    new["failed"] = state["failed"] + (active & ~ok).astype(jnp.int32)
-    if not cfg.crossingOK:
-        own = footprint_mask(
-            points[pick], jnp.broadcast_to(ok, (nsp,)), thickness, *cfg.shape, cfg.raster_halfwidth, bounds
-        )
-        new["footprint"] = state["footprint"] | own
-    return new
+    candidates = dict(points=points, values=values, gaps=gaps, parent_slot=parent_slot, parent_index=parent_index)
+    return candidates, accept
 
 
 def _start_candidates(state, slot, cfg: GeneratorConfig, bounds) -> jax.Array:

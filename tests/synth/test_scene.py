@@ -147,6 +147,23 @@ def test_batched_redraws_equal_per_scene_redraws(small_cfg):
     np.testing.assert_allclose(batched.variation, single.variation, atol=1e-6)
 
 
+def test_chunked_candidates_equal_all_candidates_at_once(small_cfg):
+    """A slot tests its candidates a chunk at a time, the first chunk for the whole batch and
+    later chunks only for the scenes still without an acceptable one (in retry rounds); the
+    scenes are those of testing all candidates at once and keeping the first acceptable
+    (one chunk of all 16), for the default chunk and for chunks of 3 (a partial last chunk)."""
+    keys = jax.random.split(jax.random.key(21), 24)
+    assert scene_module.slot_retry_size(24) < 24  # a first pass, then retry rounds
+    chunked = jax.jit(scene_module.draw_scenes, static_argnums=(1, 3))
+    reference = jax.tree.map(np.asarray, chunked(keys, small_cfg, None, small_cfg.branch_candidates))
+    for got in (draw_scenes(keys, small_cfg), chunked(keys, small_cfg, None, 3)):
+        got = jax.tree.map(np.asarray, got)
+        for name in ("attempts", "failed_branches", "branch_valid", "parent_slot", "parent_index", "gap"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(reference, name), err_msg=name)
+        np.testing.assert_allclose(got.points, reference.points, atol=1e-4)
+        np.testing.assert_allclose(got.variation, reference.variation, atol=1e-6)
+
+
 @pytest.mark.slow  # an eager draw_scene compiles each primitive of its loops on its own
 def test_draw_scene_plain_agrees(small_cfg):
     keys = jax.random.split(jax.random.key(0), N_SCENES)
