@@ -9,10 +9,12 @@ import jax
 import jax.numpy as jnp
 
 from jaxaxon.config import GeneratorConfig
-from jaxaxon.synth.raster import rasterize_nearest
+from jaxaxon.synth.raster import rasterize_nearest_groups
 from jaxaxon.synth.scene import AxonScene
 
-__all__ = ["AxonLayer", "rasterize_scene", "render_axons", "gaussian_profile"]
+__all__ = ["AxonLayer", "rasterize_scene", "render_axons", "gaussian_profile", "BRANCHES_PER_PASS"]
+
+BRANCHES_PER_PASS: int | None = 2  # branches rasterised together (None: all in one pass)
 
 
 @jax.tree_util.register_dataclass
@@ -45,7 +47,8 @@ def rasterize_scene(
     bounds=None,
     halfwidth: int | None = None,
 ):
-    """Distance and variation maps of all branches, merged by elementwise minimum (1.5).
+    """Distance and variation maps of all branches, merged by elementwise minimum (1.5),
+    in one pass over the image (`jaxaxon.synth.raster.rasterize_nearest_groups`).
 
     Args:
       points: ``[NB, NSP, 2]`` centreline points.
@@ -60,16 +63,21 @@ def rasterize_scene(
     Returns:
       ``distance [H, W]`` and ``variation [H, W]``, both ``+inf`` outside every window.
     """
-    height, width = cfg.shape
     halfwidth = cfg.raster_halfwidth if halfwidth is None else halfwidth
+    n_branches = points.shape[0]
+    group = n_branches if BRANCHES_PER_PASS is None else min(BRANCHES_PER_PASS, n_branches)
+    n_passes = -(-n_branches // group)
+    pad = n_passes * group - n_branches  # empty branches filling the last pass
+    point_valid = jnp.broadcast_to(valid[:, None], values.shape)
+    passes = [jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1)) for x in (points, values, point_valid, thickness)]
+    passes = [x.reshape(n_passes, group, *x.shape[1:]) for x in passes]
 
-    def merge(maps, branch):  # one branch at a time: memory of one [H, W] pair, not NB
-        p, v, ok, t = branch
-        dist, var = rasterize_nearest(p, v, jnp.broadcast_to(ok, v.shape), t, height, width, halfwidth, bounds)
+    def merge(maps, branches):
+        dist, var = rasterize_nearest_groups(*branches, *cfg.shape, halfwidth, bounds)
         return (jnp.minimum(maps[0], dist), jnp.minimum(maps[1], var)), None
 
-    init = (jnp.full((height, width), jnp.inf, jnp.float32), jnp.full((height, width), jnp.inf, jnp.float32))
-    (distance, variation), _ = jax.lax.scan(merge, init, (points, values, valid, thickness))
+    init = (jnp.full(cfg.shape, jnp.inf, jnp.float32), jnp.full(cfg.shape, jnp.inf, jnp.float32))
+    (distance, variation), _ = jax.lax.scan(merge, init, passes)
     return distance, variation
 
 

@@ -17,11 +17,13 @@ Window membership per axis: ``floor(r - t) <= q <= ceil(r + t)`` holds exactly w
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["inside_image", "inside_box", "as_box", "point_windows", "rasterize_nearest", "rasterize_distance", "footprint_mask", "summed_area_table", "rect_any"]
+__all__ = ["inside_image", "inside_box", "as_box", "point_windows", "rasterize_nearest", "rasterize_nearest_groups", "rasterize_distance", "footprint_mask", "summed_area_table", "rect_any"]
 
 _NO_POINT = np.iinfo(np.int32).max
 _NO_KEY = np.iinfo(np.uint32).max
@@ -129,25 +131,78 @@ def rasterize_nearest(
       ``dist [H, W]`` (``+inf`` outside every window) and ``value [H, W]`` (the value of
       the nearest point; ``+inf`` outside every window).
     """
-    n_points = points.shape[0]
+    thickness = jnp.broadcast_to(jnp.asarray(thickness, jnp.float32), points.shape[:1])
+    return rasterize_nearest_groups(points[None], values[None], valid[None], thickness[None], height, width, halfwidth, bounds)
+
+
+def rasterize_nearest_groups(
+    points: jax.Array,
+    values: jax.Array,
+    valid: jax.Array,
+    thickness: jax.Array,
+    height: int,
+    width: int,
+    halfwidth: int,
+    bounds=None,
+) -> tuple[jax.Array, jax.Array]:
+    """`rasterize_nearest` of each group of points (each branch), merged by elementwise
+    minimum of the distance maps and, separately, of the value maps (spec 1.5).
+
+    All groups go through one scatter-min into a ``[G, H * W]`` key buffer and one fused
+    decode-and-minimum pass, instead of a full-image pass per group: the result equals the
+    minimum of the `rasterize_nearest` maps of the groups exactly.
+
+    Args:
+      points: ``[G, P, 2]`` (row, col).
+      values: ``[G, P]``.
+      valid: ``[G, P]`` bool.
+      thickness: ``[G]`` (one per group) or ``[G, P]`` window half-sizes.
+      height: image rows.
+      width: image columns.
+      halfwidth: static window half-size (`point_windows`).
+      bounds: optional image box (`point_windows`).
+
+    Returns:
+      ``dist [H, W]`` and ``value [H, W]``, ``+inf`` outside every window.
+    """
+    n_groups, n_points = points.shape[:2]
+    thickness = jnp.asarray(thickness, jnp.float32)
+    thickness = jnp.broadcast_to(thickness[:, None] if thickness.ndim == 1 else thickness, (n_groups, n_points))
     index_bits = max(1, int(np.ceil(np.log2(n_points))))
     if index_bits > 16:  # too many points to pack with enough distance resolution
-        return _rasterize_nearest_two_pass(points, values, valid, thickness, height, width, halfwidth, bounds)
+
+        def merge(maps, group):
+            dist, value = _rasterize_nearest_two_pass(*group, height, width, halfwidth, bounds)
+            return (jnp.minimum(maps[0], dist), jnp.minimum(maps[1], value)), None
+
+        init = (jnp.full((height, width), jnp.inf, jnp.float32), jnp.full((height, width), jnp.inf, jnp.float32))
+        return jax.lax.scan(merge, init, (points, values, valid, thickness))[0]
     dist_bits = 32 - index_bits
-    flat, in_window, dist = point_windows(points, valid, thickness, height, width, halfwidth, bounds)
+    flat, in_window, dist = point_windows(
+        points.reshape(-1, 2), valid.reshape(-1), thickness.reshape(-1), height, width, halfwidth, bounds
+    )  # [G * P, W2]
     d_max = np.float32(2.0 * halfwidth)  # every window pixel is closer than sqrt(2) * halfwidth
     levels = np.float32(2**dist_bits - 1)
     quantised = jnp.minimum(jnp.floor(dist / d_max * levels), levels).astype(jnp.uint32)
-    point_id = jnp.arange(n_points, dtype=jnp.uint32)[:, None]
+    point_id = jnp.tile(jnp.arange(n_points, dtype=jnp.uint32), n_groups)[:, None]
     key = (quantised << index_bits) | point_id
-    key = jnp.where(in_window, key, jnp.uint32(_NO_KEY))
     n_pix = height * width
-    best = jnp.full((n_pix,), _NO_KEY, jnp.uint32).at[flat.ravel()].min(key.ravel(), mode="drop")
-    covered = best != jnp.uint32(_NO_KEY)
-    nearest = jnp.where(covered, best & jnp.uint32(2**index_bits - 1), 0).astype(jnp.int32)
-    decoded = (best >> index_bits).astype(jnp.float32) * (d_max / levels)
-    dmap = jnp.where(covered, decoded, jnp.inf)
-    vmap_ = jnp.where(covered, values[nearest], jnp.inf)
+    group_of = jnp.repeat(jnp.arange(n_groups, dtype=jnp.int32), n_points)[:, None]
+    target = jnp.where(in_window, group_of * n_pix + flat, n_groups * n_pix)  # out of range: dropped
+    best = jnp.full((n_groups * n_pix,), _NO_KEY, jnp.uint32).at[target.ravel()].min(key.ravel(), mode="drop")
+    best = best.reshape(n_groups, n_pix)
+    # the smallest key over the groups holds the smallest (rounded) distance in its high bits
+    nearest_key = jnp.min(best, axis=0)
+    decoded = (nearest_key >> index_bits).astype(jnp.float32) * (d_max / levels)
+    dmap = jnp.where(nearest_key != jnp.uint32(_NO_KEY), decoded, jnp.inf)
+
+    def group_value(g):  # [H * W] value of group g's nearest point, +inf where not covered
+        covered = best[g] != jnp.uint32(_NO_KEY)
+        nearest = jnp.where(covered, best[g] & jnp.uint32(2**index_bits - 1), 0).astype(jnp.int32)
+        return jnp.where(covered, values[g][nearest], jnp.inf)
+
+    # one unrolled minimum over the (few) groups: fuses into one pass, no [G, H * W] values
+    vmap_ = functools.reduce(jnp.minimum, [group_value(g) for g in range(n_groups)])
     return dmap.reshape(height, width), vmap_.reshape(height, width)
 
 
