@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from jaxaxon.synth.cells import canvas_halfsize, cell_from_draws, draw_cell, place_cells, render_cells, same_blur_matrix
+from jaxaxon.synth.cells import (
+    canvas_halfsize,
+    cell_from_draws,
+    clashes,
+    draw_cell,
+    pack_rows,
+    place_cells,
+    render_cells,
+    same_blur_matrix,
+)
 
 from .helpers import transformed
 
@@ -211,3 +220,44 @@ def test_cell_placement_covers_the_image_including_its_borders(ccfg):
     # cells land everywhere, edges and corners included (corner drawn in [-ceil(R/2), H] x [-ceil(R/2), W])
     assert cover[0].max() > 0 and cover[-1].max() > 0 and cover[:, 0].max() > 0 and cover[:, -1].max() > 0
     assert (cover == 0).mean() < 0.1
+
+
+def _clashes_np(mask, nonzero, origin):
+    """Brute force: any pattern pixel inside the mask landing on a set mask pixel."""
+    height, width = mask.shape
+    out = []
+    for r0, c0 in origin:
+        hit = False
+        for i, j in zip(*np.nonzero(nonzero)):
+            r, c = r0 + i, c0 + j
+            hit |= bool(0 <= r < height and 0 <= c < width and mask[r, c])
+        out.append(hit)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("shape,size", [((40, 70), 61), ((33, 31), 17), ((64, 96), 33)])
+def test_packed_clash_test_matches_brute_force(shape, size):
+    """The word-packed clash test equals the pixel-by-pixel one, at every shift of the
+    pattern against the 32-bit words, origins partly or wholly outside the mask included."""
+    height, width = shape
+    rng = np.random.default_rng(size)
+    pad_words = -(-(2 * size + 1) // 32)
+    fn = jax.jit(lambda m, nz, o: clashes(pack_rows(m, pad_words), pad_words, nz, o))
+    for density in (0.002, 0.02):
+        mask = rng.random(shape) < density
+        nonzero = rng.random((size, size)) < 0.3
+        rows = rng.integers(-size - 3, height + 3, 96)
+        cols = np.concatenate([np.arange(-size, -size + 64), rng.integers(-size - 1, width + 2, 32)])  # every shift mod 32
+        origin = np.stack([rows, cols], -1).astype(np.int32)
+        got = np.asarray(fn(jnp.asarray(mask), jnp.asarray(nonzero), jnp.asarray(origin)))
+        want = _clashes_np(mask, nonzero, origin)
+        np.testing.assert_array_equal(got, want)
+        assert 0 < want.sum() < len(want)  # both outcomes are exercised
+
+
+def test_pack_rows_bits():
+    mask = np.zeros((2, 40), bool)
+    mask[0, [0, 31, 32, 39]] = True
+    packed = np.asarray(pack_rows(jnp.asarray(mask), 1))
+    assert packed.shape == (2, 4) and packed.dtype == np.uint32
+    assert packed[0].tolist() == [0, 1 | (1 << 31), 1 | (1 << 7), 0] and not packed[1].any()
