@@ -139,14 +139,15 @@ def poisson_counts(key: jax.Array, mean: jax.Array) -> jax.Array:
     u = jax.random.uniform(k_u, mean.shape)
     small = jnp.minimum(mean, EXACT_POISSON_MAX)
 
-    def term(k, carry):
-        pmf, cdf, count = carry
-        count = count + (u >= cdf).astype(jnp.float32)
+    # unrolled: one elementwise chain that XLA fuses into a single pass over the image (a
+    # loop over the terms read and wrote three full-image arrays per term: on a GPU this
+    # stage took 60 % of the `randomised` preset's time)
+    pmf = cdf = jnp.exp(-small)
+    exact = jnp.zeros_like(mean)
+    for k in range(_POISSON_TERMS):
+        exact = exact + (u >= cdf).astype(jnp.float32)
         pmf = pmf * small / (k + 1.0)
-        return pmf, cdf + pmf, count
-
-    pmf0 = jnp.exp(-small)
-    _, _, exact = jax.lax.fori_loop(0, _POISSON_TERMS, term, (pmf0, pmf0, jnp.zeros_like(mean)))
+        cdf = cdf + pmf
     z = jax.random.normal(k_z, mean.shape)
     approx = jnp.maximum(jnp.round(mean + jnp.sqrt(mean) * z), 0.0)
     return jnp.where(mean <= EXACT_POISSON_MAX, exact, approx)
