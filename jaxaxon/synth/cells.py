@@ -201,9 +201,9 @@ def clashes(packed: jax.Array, pad_words: int, nonzero: jax.Array, origin: jax.A
     """Whether a pattern placed at each origin covers a set pixel of a packed mask.
 
     Exactly ``any(mask[o + (i, j)] & nonzero[i, j])`` over the pattern pixels inside the
-    mask, computed 32 pattern columns per word operation: for each origin and pattern row
-    the mask row's bits under the pattern are shifted into place from 2 to 3 words (a few
-    gathers per row instead of one per pixel).
+    mask, computed 32 pattern columns per word operation: for each origin, pattern row and
+    pattern word, the mask bits under it are shifted into place from two adjacent words of
+    the packed row (a few word reads per row instead of one gather per pixel).
 
     Args:
       packed: `pack_rows` of the ``[H, W]`` mask, with ``pad_words`` zero words either side
