@@ -19,7 +19,9 @@ import jax.numpy as jnp
 from jaxaxon.config import GeneratorConfig
 from jaxaxon.synth.draws import uniform_int
 
-__all__ = ["Cells", "draw_cell", "cell_from_draws", "place_cells", "render_cells", "same_blur_matrix", "pack_rows", "clashes"]
+__all__ = [
+    "Cells", "draw_cell", "cell_from_draws", "place_cells", "render_cells", "same_blur_matrix", "pack_rows", "clashes",
+]  # fmt: skip
 
 
 @jax.tree_util.register_dataclass

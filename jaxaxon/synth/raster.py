@@ -132,7 +132,8 @@ def rasterize_nearest(
       the nearest point; ``+inf`` outside every window).
     """
     thickness = jnp.broadcast_to(jnp.asarray(thickness, jnp.float32), points.shape[:1])
-    return rasterize_nearest_groups(points[None], values[None], valid[None], thickness[None], height, width, halfwidth, bounds)
+    groups = (points[None], values[None], valid[None], thickness[None])  # one group
+    return rasterize_nearest_groups(*groups, height, width, halfwidth, bounds)
 
 
 def rasterize_nearest_groups(

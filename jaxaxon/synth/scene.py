@@ -4,10 +4,11 @@ Branch slots follow a fixed layout: slot ``a * MaxBran + b`` holds branch ``b`` 
 ``a`` (``b = 0`` is the mother). Each slot has ``branch_candidates`` complete candidate
 branches (walk, spline, profile, gap) and keeps the first acceptable one; the candidates
 are drawn and tested a chunk at a time for the whole batch, and only the scenes still
-without an acceptable one draw the next chunk (`_place_slot`). A slot with no acceptable candidate makes the whole scene redraw (as the
-original restarts the image), at most `GeneratorConfig.n_scene_attempts` times; if the
-last attempt still has failed branches they are left out (``branch_valid`` False) and
-counted in ``failed_branches``, never silently replaced.
+without an acceptable one draw the next chunk (`_place_slot`). A slot with no acceptable
+candidate makes the whole scene redraw (as the original restarts the image), at most
+`GeneratorConfig.n_scene_attempts` times; if the last attempt still has failed branches
+they are left out (``branch_valid`` False) and counted in ``failed_branches``, never
+silently replaced.
 """
 
 from __future__ import annotations
@@ -228,7 +229,8 @@ def _attempt_batch(
 
     def axon_body(state, axon):
         state = place(state, axon * cfg.MaxBran, True)
-        state, _ = jax.lax.scan(lambda st, b: (place(st, axon * cfg.MaxBran + b, False), None), state, jnp.arange(1, cfg.MaxBran))
+        daughter = lambda st, b: (place(st, axon * cfg.MaxBran + b, False), None)  # noqa: E731
+        state, _ = jax.lax.scan(daughter, state, jnp.arange(1, cfg.MaxBran))
         return state, None
 
     state, _ = jax.lax.scan(axon_body, state, jnp.arange(cfg.MaxAxons))

@@ -247,7 +247,8 @@ def test_packed_clash_test_matches_brute_force(shape, size):
         mask = rng.random(shape) < density
         nonzero = rng.random((size, size)) < 0.3
         rows = rng.integers(-size - 3, height + 3, 96)
-        cols = np.concatenate([np.arange(-size, -size + 64), rng.integers(-size - 1, width + 2, 32)])  # every shift mod 32
+        # every shift modulo 32, then anywhere (partly or wholly outside the mask)
+        cols = np.concatenate([np.arange(-size, -size + 64), rng.integers(-size - 1, width + 2, 32)])
         origin = np.stack([rows, cols], -1).astype(np.int32)
         got = np.asarray(fn(jnp.asarray(mask), jnp.asarray(nonzero), jnp.asarray(origin)))
         want = _clashes_np(mask, nonzero, origin)
