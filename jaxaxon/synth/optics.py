@@ -33,6 +33,7 @@ __all__ = [
     "OpticsParams",
     "draw_optics_params",
     "gaussian_psf",
+    "fast_fft_size",
     "fft_convolve",
     "smooth_field",
     "bias_field",
@@ -98,12 +99,27 @@ def gaussian_psf(sigma: jax.Array, aspect: jax.Array, angle_deg: jax.Array, size
     return k / jnp.sum(k)
 
 
+def fast_fft_size(n: int) -> int:
+    """The smallest ``m >= n`` with no prime factor above 7 (FFT libraries fall back to much
+    slower algorithms, e.g. Bluestein's, for lengths with large prime factors)."""
+    m = n
+    while True:
+        rest = m
+        for p in (2, 3, 5, 7):
+            while rest % p == 0:
+                rest //= p
+        if rest == 1:
+            return m
+        m += 1
+
+
 def fft_convolve(image: jax.Array, kernel: jax.Array) -> jax.Array:
     """Linear ``'same'`` convolution of ``[H, W]`` with an odd-sized ``[k, k']`` kernel (zero
-    padding outside the image), computed by FFT."""
+    padding outside the image), computed by FFT (zero-padded to at least ``H + k - 1`` per
+    axis, rounded up to a `fast_fft_size`)."""
     height, width = image.shape
     kh, kw = kernel.shape
-    shape = (height + kh - 1, width + kw - 1)
+    shape = (fast_fft_size(height + kh - 1), fast_fft_size(width + kw - 1))
     spectrum = jnp.fft.rfft2(image, shape) * jnp.fft.rfft2(kernel, shape)
     full = jnp.fft.irfft2(spectrum, shape)
     return full[kh // 2 : kh // 2 + height, kw // 2 : kw // 2 + width]

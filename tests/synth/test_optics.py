@@ -18,6 +18,7 @@ from jaxaxon.synth.optics import (
     OpticsParams,
     bias_field,
     draw_optics_params,
+    fast_fft_size,
     fft_convolve,
     gaussian_psf,
     microscope,
@@ -62,6 +63,29 @@ def test_fft_convolve_matches_scipy_same_convolution():
     expected = signal.convolve2d(img, kernel, mode="same", boundary="fill")
     for got in _three_ways(fft_convolve, jnp.asarray(img), jnp.asarray(kernel)):
         assert np.allclose(np.asarray(got), expected, atol=1e-4)
+
+
+def test_fast_fft_size_is_the_next_7_smooth_length():
+    def smooth(m):
+        for p in (2, 3, 5, 7):
+            while m % p == 0:
+                m //= p
+        return m == 1
+
+    for n in range(1, 700):
+        m = fast_fft_size(n)
+        assert m >= n and smooth(m) and not any(smooth(k) for k in range(n, m)), n
+    assert fast_fft_size(274) == 280 and fast_fft_size(264) == 270 and fast_fft_size(256) == 256
+
+
+def test_fft_convolve_matches_scipy_with_a_padded_fft_length():
+    """256 + 19 - 1 = 274 = 2 x 137 is padded to 280: still the linear 'same' convolution."""
+    rng = np.random.default_rng(1)
+    img = rng.random((256, 256)).astype(np.float32)
+    kernel = np.asarray(gaussian_psf(jnp.float32(2.0), jnp.float32(1.5), jnp.float32(30.0), 19))
+    expected = signal.convolve2d(img, kernel, mode="same", boundary="fill")
+    got = np.asarray(jax.jit(fft_convolve)(jnp.asarray(img), jnp.asarray(kernel)))
+    np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
 def test_psf_blur_preserves_total_signal_away_from_borders():
