@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxaxon.config import GeneratorConfig
-from jaxaxon.synth.raster import rasterize_nearest_groups
+from jaxaxon.synth.raster import rasterize_nearest_groups, scan_minimum
 from jaxaxon.synth.scene import AxonScene
 
 __all__ = ["AxonLayer", "rasterize_scene", "render_axons", "gaussian_profile", "BRANCHES_PER_PASS"]
@@ -74,15 +74,9 @@ def rasterize_scene(
     pad = n_passes * group - n_branches  # empty branches filling the last pass
     point_valid = jnp.broadcast_to(valid[:, None], values.shape)
     passes = [jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1)) for x in (points, values, point_valid, thickness)]
-    passes = [x.reshape(n_passes, group, *x.shape[1:]) for x in passes]
-
-    def merge(maps, branches):
-        dist, var = rasterize_nearest_groups(*branches, *cfg.shape, halfwidth, bounds)
-        return (jnp.minimum(maps[0], dist), jnp.minimum(maps[1], var)), None
-
-    init = (jnp.full(cfg.shape, jnp.inf, jnp.float32), jnp.full(cfg.shape, jnp.inf, jnp.float32))
-    (distance, variation), _ = jax.lax.scan(merge, init, passes)
-    return distance, variation
+    passes = tuple(x.reshape(n_passes, group, *x.shape[1:]) for x in passes)
+    one_pass = lambda *branches: rasterize_nearest_groups(*branches, *cfg.shape, halfwidth, bounds)  # noqa: E731
+    return scan_minimum(one_pass, passes, cfg.shape)
 
 
 def gaussian_profile(distance: jax.Array, sigma: float | jax.Array) -> jax.Array:

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["inside_image", "inside_box", "as_box", "point_windows", "rasterize_nearest", "rasterize_nearest_groups", "rasterize_distance", "footprint_mask", "summed_area_table", "rect_any"]
+__all__ = ["inside_image", "inside_box", "as_box", "point_windows", "rasterize_nearest", "rasterize_nearest_groups", "scan_minimum", "rasterize_distance", "footprint_mask", "summed_area_table", "rect_any"]
 
 _NO_POINT = np.iinfo(np.int32).max
 _NO_KEY = np.iinfo(np.uint32).max
@@ -171,13 +171,8 @@ def rasterize_nearest_groups(
     thickness = jnp.broadcast_to(thickness[:, None] if thickness.ndim == 1 else thickness, (n_groups, n_points))
     index_bits = max(1, int(np.ceil(np.log2(n_points))))
     if index_bits > 16:  # too many points to pack with enough distance resolution
-
-        def merge(maps, group):
-            dist, value = _rasterize_nearest_two_pass(*group, height, width, halfwidth, bounds)
-            return (jnp.minimum(maps[0], dist), jnp.minimum(maps[1], value)), None
-
-        init = (jnp.full((height, width), jnp.inf, jnp.float32), jnp.full((height, width), jnp.inf, jnp.float32))
-        return jax.lax.scan(merge, init, (points, values, valid, thickness))[0]
+        two_pass = lambda *group: _rasterize_nearest_two_pass(*group, height, width, halfwidth, bounds)  # noqa: E731
+        return scan_minimum(two_pass, (points, values, valid, thickness), (height, width))
     dist_bits = 32 - index_bits
     flat, in_window, dist = point_windows(
         points.reshape(-1, 2), valid.reshape(-1), thickness.reshape(-1), height, width, halfwidth, bounds
@@ -202,9 +197,30 @@ def rasterize_nearest_groups(
         nearest = jnp.where(covered, best[g] & jnp.uint32(2**index_bits - 1), 0).astype(jnp.int32)
         return jnp.where(covered, values[g][nearest], jnp.inf)
 
-    # one unrolled minimum over the (few) groups: fuses into one pass, no [G, H * W] values
+    # a minimum unrolled over the (few) groups
     vmap_ = functools.reduce(jnp.minimum, [group_value(g) for g in range(n_groups)])
     return dmap.reshape(height, width), vmap_.reshape(height, width)
+
+
+def scan_minimum(rasterise, groups, shape: tuple[int, int]) -> tuple[jax.Array, jax.Array]:
+    """Elementwise minimum of the (distance, value) maps of several groups, one group at a
+    time (a scan: one ``[H, W]`` pair in memory, not one per group).
+
+    Args:
+      rasterise: ``rasterise(*group) -> (dist [H, W], value [H, W])``.
+      groups: arrays with the groups along their leading axis.
+      shape: ``(H, W)``.
+
+    Returns:
+      ``dist [H, W]`` and ``value [H, W]`` minima (``+inf`` where no group covers a pixel).
+    """
+
+    def merge(maps, group):
+        dist, value = rasterise(*group)
+        return (jnp.minimum(maps[0], dist), jnp.minimum(maps[1], value)), None
+
+    init = (jnp.full(shape, jnp.inf, jnp.float32), jnp.full(shape, jnp.inf, jnp.float32))
+    return jax.lax.scan(merge, init, groups)[0]
 
 
 def _rasterize_nearest_two_pass(points, values, valid, thickness, height, width, halfwidth, bounds=None):

@@ -210,3 +210,26 @@ def test_grouped_rasterisation_is_the_minimum_of_the_groups(per_point_thickness)
             np.testing.assert_allclose(got_d[finite], want_d[finite], rtol=0, atol=1e-6)
             assert np.all(np.isinf(got_v[~finite]))
             assert np.mean(got_v[finite] == want_v[finite]) > 0.99  # a near-tie may pick another point
+
+
+def test_groups_of_very_many_points_use_the_two_pass_rasteriser():
+    """Past 2**16 points per group the keys cannot be packed: each group goes through the
+    two-pass rasteriser and the groups are merged by `scan_minimum`; the maps equal those
+    of the packed path on the same (valid) points."""
+    rng = np.random.default_rng(3)
+    n_points, halfwidth = 2**16 + 1, 4
+    cases = [_random_case(rng, 24, False) for _ in range(2)]
+    pts = np.zeros((2, n_points, 2), np.float32)
+    vals = np.zeros((2, n_points), np.float32)
+    valid = np.zeros((2, n_points), bool)
+    for g, (p, v, ok, _) in enumerate(cases):  # the real points at the end, the rest invalid
+        pts[g, -24:], vals[g, -24:], valid[g, -24:] = p, v, ok
+    thick = np.array([1.5, 2.37], np.float32)
+    got_d, got_v = (np.asarray(x) for x in _rasterize_groups(*map(jnp.asarray, (pts, vals, valid, thick)), H, W, halfwidth))
+    small = [a[:, -24:] for a in (pts, vals, valid)]
+    want_d, want_v = (np.asarray(x) for x in _rasterize_groups(*map(jnp.asarray, (*small, thick)), H, W, halfwidth))
+    finite = np.isfinite(want_d)
+    assert finite.any()
+    np.testing.assert_array_equal(np.isfinite(got_d), finite)
+    np.testing.assert_allclose(got_d[finite], want_d[finite], rtol=0, atol=1e-5)
+    assert np.mean(got_v[finite] == want_v[finite]) > 0.99
