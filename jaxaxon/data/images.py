@@ -1,6 +1,6 @@
 """Reading real (or any other) images: single 2-D images, labelled folders and volume files.
 
-The labelled folder format (``shared/spec/interface.md``)::
+The labelled folder format (``docs/datasets.md``)::
 
     DIR/images/NAME.(png|tif|tiff|npy|jpg|jpeg)   2-D grayscale images, any size and dtype
     DIR/masks/NAME.(png|tif|tiff|npy)             optional: same names and sizes, nonzero = axon

@@ -9,8 +9,8 @@
 
 Scales: the generator's axons have thickness 1.5..3 px and a Gaussian cross-profile with
 ``sigma_spread = 1`` (mask: distance < 2.7 px, i.e. 5-6 px wide), hence `AXON_SIGMAS` 1..3.
-Blood vessels in ``shared/real/vesselnn`` are far thicker (distance-transform radius on the mask
-skeleton: median 2-28 px per slice, up to ~50), hence `VESSEL_SIGMAS` 2..16 for that data.
+Blood vessels in the vesselnn volumes (``docs/real_images.md``) are far thicker (distance-transform
+radius on the mask skeleton: median 2-28 px per slice, up to ~50), hence `VESSEL_SIGMAS` 2..16.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ AXON_SIGMAS = (1.0, 1.5, 2.0, 2.5, 3.0)
 """Frangi scales for the generator's axons (thickness 1.5..3 px, sigma_spread 1)."""
 
 VESSEL_SIGMAS = (2.0, 4.0, 8.0, 16.0)
-"""Frangi scales for the much thicker vessels of ``shared/real/vesselnn``."""
+"""Frangi scales for the much thicker vessels of the vesselnn volumes."""
 
 
 def unit_range(image: np.ndarray, low: float = 1.0, high: float = 99.9) -> np.ndarray:
@@ -118,9 +118,9 @@ DEFAULT_LOG_GRID: tuple[LogParams, ...] = tuple(
 """The grid `fit_log_detector` searches by default (36 settings: 4 scale ranges x 9 thresholds)."""
 
 DEFAULT_LOG_PARAMS = LogParams(min_sigma=3.0, max_sigma=7.0, threshold=0.2)
-"""Fit on all 11 images of ``shared/real/bass2017`` by ``scripts/run_baselines.py`` (pooled F1 0.702
-in-sample; 0.649 held out by leave-one-group-out cross-validation). Tied to that data's pixel size
-and brightness: refit with `fit_log_detector` on labelled images of your own."""
+"""Fit on all 11 bass2017 development images by ``scripts/run_baselines.py`` (scores in
+``docs/real_images.md``). Tied to that data's pixel size and brightness: refit with
+`fit_log_detector` on labelled images of your own."""
 
 
 def detect_boutons_log(image: np.ndarray, params: LogParams = DEFAULT_LOG_PARAMS) -> tuple[np.ndarray, np.ndarray]:

@@ -493,12 +493,12 @@ def test_reader_refuses_missing_or_damaged_datasets(dataset_copy, tmp_path):
 
 def _readme_snippet() -> str:
     marker = "<!-- dataset-tensorstore-snippet -->"
-    for name in ("README.md", "README_dataset_section.md"):
+    for name in ("docs/datasets.md", "README.md"):
         path = REPO / name
         if path.exists() and marker in path.read_text():
             text = path.read_text().split(marker, 1)[1]
             return re.search(r"```python\n(.*?)```", text, re.S).group(1)
-    pytest.fail("no README holds the tensorstore snippet")
+    pytest.fail("neither docs/datasets.md nor the README holds the tensorstore snippet")
 
 
 def test_readme_tensorstore_snippet_reads_the_dataset(reference_dataset, reference_outputs, monkeypatch):
