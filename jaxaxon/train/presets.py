@@ -10,12 +10,12 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Callable
 
 from jaxaxon.config import GeneratorConfig
 from jaxaxon.models.config import ModelConfig
 from jaxaxon.train.config import RunConfig, RunConfigError
+from jaxaxon.validation import unknown_choice
 
 __all__ = ["PRESETS", "get_preset", "preset_names"]
 
@@ -120,7 +120,5 @@ def preset_names() -> list[str]:
 def get_preset(name: str) -> RunConfig:
     """The `RunConfig` of a preset; an unknown name raises `RunConfigError`."""
     if name not in PRESETS:
-        close = difflib.get_close_matches(name, list(PRESETS), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise RunConfigError(f"unknown preset {name!r} (choose one of {', '.join(PRESETS)}){hint}")
+        raise RunConfigError(unknown_choice(name, list(PRESETS), "preset"))
     return PRESETS[name]()
