@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import math
 import types
 import typing
@@ -170,42 +171,47 @@ def validate(obj: Any, error: type[Exception] = ValueError, *, prefix: str = "",
       error: naming the first invalid field.
     """
     specs = _specs(type(obj))
-    raw = {}
+    given = {spec.name: getattr(obj, spec.name) for spec in specs}
     for spec in specs:
-        raw[spec.name] = value = getattr(obj, spec.name)
-        if value is None and spec.optional:
-            continue
         try:
-            coerced = _coerce(spec, value)
+            value = _coerce(spec, given[spec.name])
         except _Invalid as err:
             raise error(f"{prefix}{spec.name}: {err}") from None
-        if coerced is not value:
-            object.__setattr__(obj, spec.name, coerced)
-    for spec in specs:
-        value = getattr(obj, spec.name)
-        if value is None or spec.kind not in ("int", "float", "range"):
-            continue
-        ends = value if spec.kind == "range" else (value,)
-        for bound in spec.meta.get("bounds", ()):
-            if not all(bound.holds(x) for x in ends):
-                expected = bound.describe(spec.noun, spec.meta.get("unit", ""))
-                raise error(f"{prefix}{spec.name}: expected {expected}, got {raw[spec.name]!r}")
-    for spec in specs:
-        low_name = spec.meta.get("not_below")
-        if low_name is None:
-            continue
-        low, high, margin = getattr(obj, low_name), getattr(obj, spec.name), spec.meta.get("margin", 0)
-        if low is None or high is None:
-            continue
-        if margin and high - low < margin:
-            unit = " (percent)" if spec.meta.get("percent") else ""
-            raise error(f"{prefix}{spec.name}: must exceed {low_name} by at least {margin}{unit}, got {low!r}..{high!r}")
-        if low > high:
-            raise error(f"{prefix}{low_name} > {prefix}{spec.name}: {low!r} > {high!r}")
-    for rule in rules:
-        message = rule(obj)
-        if message:
-            raise error(prefix + message)
+        if value is not given[spec.name]:
+            object.__setattr__(obj, spec.name, value)
+    messages = itertools.chain(  # lazily, so that rules only see valid fields
+        (_outside_bounds(spec, getattr(obj, spec.name), given[spec.name]) for spec in specs),
+        (_below_floor(spec, obj, prefix) for spec in specs),
+        (rule(obj) for rule in rules),
+    )
+    message = next((m for m in messages if m), None)
+    if message:
+        raise error(prefix + message)
+
+
+def _outside_bounds(spec: _Spec, value: Any, given: Any) -> str | None:
+    if value is None or spec.kind not in ("int", "float", "range"):
+        return None
+    ends = value if spec.kind == "range" else (value,)
+    for bound in spec.meta.get("bounds", ()):
+        if not all(bound.holds(x) for x in ends):
+            return f"{spec.name}: expected {bound.describe(spec.noun, spec.meta.get('unit', ''))}, got {given!r}"
+    return None
+
+
+def _below_floor(spec: _Spec, obj: Any, prefix: str) -> str | None:
+    low_name = spec.meta.get("not_below")
+    if low_name is None:
+        return None
+    low, high, margin = getattr(obj, low_name), getattr(obj, spec.name), spec.meta.get("margin", 0)
+    if low is None or high is None:
+        return None
+    if margin and high - low < margin:
+        unit = " (percent)" if spec.meta.get("percent") else ""
+        return f"{spec.name}: must exceed {prefix}{low_name} by at least {margin}{unit}, got {low!r}..{high!r}"
+    if low > high:
+        return f"{low_name} > {prefix}{spec.name}: {low!r} > {high!r}"
+    return None
 
 
 # --- fields: kinds from the type hints -------------------------------------------------------
@@ -257,6 +263,8 @@ def _spec(name: str, hint: Any, meta: Any) -> _Spec:
 
 def _coerce(spec: _Spec, value: Any) -> Any:
     kind, choices = spec.kind, spec.meta.get("choices")
+    if value is None and spec.optional:
+        return None
     if kind == "bool":
         if isinstance(value, bool):
             return value

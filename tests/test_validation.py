@@ -177,7 +177,7 @@ def test_values_on_closed_ends_are_accepted(changes):
 def test_not_below_pairs():
     assert _message(lo=3, hi=2) == "toy.lo > toy.hi: 3.0 > 2.0"
     assert Toy(lo=2, hi=2).hi == 2.0
-    assert _message(share=49) == "toy.top: must exceed share by at least 2 (percent), got 49.0..50.0"
+    assert _message(share=49) == "toy.top: must exceed toy.share by at least 2 (percent), got 49.0..50.0"
     assert Toy(share=48).top == 50.0
 
 
