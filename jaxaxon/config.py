@@ -11,12 +11,14 @@ compatibility mode and the bounded-rejection sizes) are extra, optional keys.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import math
 import os
 from pathlib import Path
 from typing import Any, Mapping
+
+from jaxaxon.atomic import atomic_path
+from jaxaxon.validation import NON_NEGATIVE, POSITIVE, Bound, check_keys, param, unknown_choice, validate
 
 __all__ = ["ConfigError", "GeneratorConfig", "PROFILES", "COMPAT_MODES", "NOISE_MODELS", "PRESETS"]
 
@@ -31,18 +33,21 @@ MAX_SPLINE_POINTS = 100_000
 MAX_BRANCH_SLOTS = 1024
 MAX_OBJECTS = 4096
 
+_SIDE = (POSITIVE, Bound(16, MAX_IMAGE_SIDE))
+
 
 class ConfigError(ValueError):
     """An invalid generator parameter; the message names the offending key."""
 
 
-def _field(default: Any, doc: str, **meta: Any) -> Any:
-    return dataclasses.field(default=default, metadata={"doc": doc, **meta})
+def _option(default: Any, doc: str, **checks: Any) -> Any:
+    """One of jaxaxon's own options (an optional key, left out of original-style files)."""
+    return param(default, doc, jaxaxon=True, **checks)
 
 
 def _range(default: tuple[float, float], doc: str, lo: float, hi: float, *, open_lo: bool = False) -> Any:
     """A ``(min, max)`` range drawn per image; the JSON value is a number or ``[min, max]``."""
-    return _field(default, doc, jaxaxon=True, limits=(lo, hi, open_lo))
+    return _option(default, doc, bounds=Bound(lo, hi, low_open=open_lo))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,116 +56,151 @@ class GeneratorConfig:
 
     Percent-valued intensities (``Min/MaxAxonIntensity``, ``Min/MaxBrightnessBouton``,
     ``Min/MaxBrightnessCircles``) are percentages (0..100), as in the original files.
-    See ``../shared/spec/original_generator.md`` for what each key does.
+    See ``docs/parameters.md`` for what each key does.
     """
 
     # --- image -------------------------------------------------------------------------
-    width: int = _field(256, "image width in pixels (columns)")
-    height: int = _field(256, "image height in pixels (rows)")
-    negative_image: bool = _field(False, "invert the final image (maxIntensity - image)")
-    maxIntensity: int = _field(255, "maximum grey value of the output images")
+    width: int = param(256, "image width in pixels (columns)", bounds=_SIDE, unit="pixels")
+    height: int = param(256, "image height in pixels (rows)", bounds=_SIDE, unit="pixels")
+    negative_image: bool = param(False, "invert the final image (maxIntensity - image)")
+    maxIntensity: int = param(255, "maximum grey value of the output images", bounds=POSITIVE)
     # --- time series ---------------------------------------------------------------------
-    NbImages: int = _field(6, "frames per time series")
-    rowshift: int = _field(20, "maximum random row offset of a series frame's crop")
-    colshift: int = _field(20, "maximum random column offset of a series frame's crop")
-    maxRotAngle: int = _field(4, "maximum rotation of a series frame, integer degrees")
-    probBoutonInFirstImage: float = _field(0.3, "probability that a bouton shows in frame 1")
+    NbImages: int = param(6, "frames per time series", bounds=POSITIVE)
+    rowshift: int = param(20, "maximum random row offset of a series frame's crop", bounds=POSITIVE)
+    colshift: int = param(20, "maximum random column offset of a series frame's crop", bounds=POSITIVE)
+    maxRotAngle: int = param(
+        4, "maximum rotation of a series frame, integer degrees", bounds=Bound(0, 45, high_open=True), unit="degrees"
+    )
+    probBoutonInFirstImage: float = param(0.3, "probability that a bouton shows in frame 1", bounds=Bound(0, 1))
     # --- acquisition noise ---------------------------------------------------------------
-    sigma_noise_min: float = _field(10.0, "white-noise sigma, lower bound")
-    sigma_noise_max: float = _field(10.0, "white-noise sigma, upper bound")
-    lambdaMin: int = _field(14, "Poisson background rate, lower bound (integer)")
-    lambdaMax: int = _field(14, "Poisson background rate, upper bound (integer)")
+    sigma_noise_min: float = param(10.0, "white-noise sigma, lower bound", bounds=NON_NEGATIVE)
+    sigma_noise_max: float = param(10.0, "white-noise sigma, upper bound", not_below="sigma_noise_min")
+    lambdaMin: int = param(14, "Poisson background rate, lower bound (integer)", bounds=NON_NEGATIVE)
+    lambdaMax: int = param(14, "Poisson background rate, upper bound (integer)", not_below="lambdaMin")
     # --- axons ---------------------------------------------------------------------------
-    MinAxons: int = _field(2, "axons per image, lower bound")
-    MaxAxons: int = _field(2, "axons per image, upper bound")
-    MinBran: int = _field(2, "branches per axon (mother included), lower bound")
-    MaxBran: int = _field(2, "branches per axon (mother included), upper bound")
-    conformity: float = _field(0.99, "random-walk conformity: cosine of the largest turn per step")
-    MinThickness: float = _field(1.5, "branch thickness, lower bound (pixels)")
-    MaxThickness: float = _field(3.0, "branch thickness, upper bound (pixels)")
-    MinGapSize: int = _field(0, "gap half-length in centreline points, lower bound")
-    MaxGapSize: int = _field(4, "gap half-length in centreline points, upper bound (0: no gaps)")
-    StepSize: float = _field(2.0, "random-walk step length (pixels)")
-    NSplinePoints: int = _field(200, "centreline points per branch")
-    crossingOK: bool = _field(False, "1 allows crossing branches, 0 forbids them")
-    straightBranching: float = _field(
-        10.0, "a daughter may touch other branches only within this many thicknesses of its start"
+    MinAxons: int = param(2, "axons per image, lower bound", bounds=POSITIVE)
+    MaxAxons: int = param(2, "axons per image, upper bound", not_below="MinAxons")
+    MinBran: int = param(2, "branches per axon (mother included), lower bound", bounds=POSITIVE)
+    MaxBran: int = param(2, "branches per axon (mother included), upper bound", not_below="MinBran")
+    conformity: float = param(
+        0.99,
+        "random-walk conformity: cosine of the largest turn per step",
+        bounds=Bound(0, 1, low_open=True, high_open=True),
     )
-    SegmentationThreshold: float = _field(2.7, "axon mask: distance to the centreline below this")
-    sigma_spread: float = _field(1.0, "sigma of the Gaussian cross-section of an axon (pixels)")
-    MinAxonIntensity: float = _field(10.0, "axon intensity, lower bound (percent)")
-    MaxAxonIntensity: float = _field(40.0, "axon intensity, upper bound (percent)")
-    MinPeriod: float = _field(0.1, "periods of the cosine profile per branch, lower bound")
-    MaxPeriod: float = _field(2.0, "periods of the cosine profile per branch, upper bound")
-    AxonProfile: str = _field("cosine", "intensity profile of mother branches", choices=PROFILES)
-    BranchProfile: str = _field("cosine", "intensity profile of daughter branches", choices=PROFILES)
-    sigma_noise_axon: float = _field(0.055, "pixel noise added to the axon intensity map")
+    MinThickness: float = param(1.5, "branch thickness, lower bound (pixels)", bounds=POSITIVE)
+    MaxThickness: float = param(3.0, "branch thickness, upper bound (pixels)", not_below="MinThickness")
+    MinGapSize: int = param(0, "gap half-length in centreline points, lower bound", bounds=NON_NEGATIVE)
+    MaxGapSize: int = param(
+        4, "gap half-length in centreline points, upper bound (0: no gaps)", not_below="MinGapSize"
+    )
+    StepSize: float = param(2.0, "random-walk step length (pixels)", bounds=POSITIVE)
+    NSplinePoints: int = param(200, "centreline points per branch", bounds=Bound(2, MAX_SPLINE_POINTS))
+    crossingOK: bool = param(False, "1 allows crossing branches, 0 forbids them")
+    straightBranching: float = param(
+        10.0,
+        "a daughter may touch other branches only within this many thicknesses of its start",
+        bounds=NON_NEGATIVE,
+    )
+    SegmentationThreshold: float = param(2.7, "axon mask: distance to the centreline below this", bounds=POSITIVE)
+    sigma_spread: float = param(1.0, "sigma of the Gaussian cross-section of an axon (pixels)", bounds=POSITIVE)
+    MinAxonIntensity: float = param(10.0, "axon intensity, lower bound (percent)", percent=True)
+    # the original draws intensities strictly inside the range: U(Min + 1 %, Max - 1 %)
+    MaxAxonIntensity: float = param(
+        40.0, "axon intensity, upper bound (percent)", percent=True, not_below="MinAxonIntensity", margin=2
+    )
+    MinPeriod: float = param(0.1, "periods of the cosine profile per branch, lower bound", bounds=NON_NEGATIVE)
+    MaxPeriod: float = param(2.0, "periods of the cosine profile per branch, upper bound", not_below="MinPeriod")
+    AxonProfile: str = param("cosine", "intensity profile of mother branches", choices=PROFILES)
+    BranchProfile: str = param("cosine", "intensity profile of daughter branches", choices=PROFILES)
+    sigma_noise_axon: float = param(0.055, "pixel noise added to the axon intensity map", bounds=NON_NEGATIVE)
     # --- boutons -------------------------------------------------------------------------
-    MinNbBouton: int = _field(7, "boutons per image, lower bound")
-    MaxNbBouton: int = _field(7, "boutons per image, upper bound")
-    MinBrightnessBouton: int = _field(30, "bouton brightness, lower bound (percent)")
-    MaxBrightnessBouton: int = _field(40, "bouton brightness, upper bound (percent)")
-    sigma_noise_bouton: float = _field(1.0, "noise added to the distance map of a bouton")
-    minDistBetweenBoutons: float = _field(8.0, "minimum distance between bouton centres (pixels)")
+    MinNbBouton: int = param(7, "boutons per image, lower bound", bounds=NON_NEGATIVE)
+    MaxNbBouton: int = param(
+        7, "boutons per image, upper bound", bounds=Bound(high=MAX_OBJECTS), not_below="MinNbBouton"
+    )
+    MinBrightnessBouton: int = param(30, "bouton brightness, lower bound (percent)", percent=True)
+    # drawn strictly inside the range: U{Min + 1 .. Max - 1}
+    MaxBrightnessBouton: int = param(
+        40, "bouton brightness, upper bound (percent)", percent=True, not_below="MinBrightnessBouton", margin=2
+    )
+    sigma_noise_bouton: float = param(1.0, "noise added to the distance map of a bouton", bounds=NON_NEGATIVE)
+    minDistBetweenBoutons: float = param(
+        8.0, "minimum distance between bouton centres (pixels)", bounds=NON_NEGATIVE
+    )
     # --- cells ---------------------------------------------------------------------------
-    MinNbCircles: int = _field(13, "cells per image, lower bound")
-    MaxNbCircles: int = _field(13, "cells per image, upper bound")
-    MinRadius: int = _field(3, "cell radius, lower bound (pixels)")
-    MaxRadius: int = _field(20, "cell radius, upper bound (pixels)")
-    CircleBrightness: int = _field(1, "kept from the original files; not used by the generator")
-    MinBrightnessCircles: int = _field(10, "cell brightness, lower bound (percent)")
-    MaxBrightnessCircles: int = _field(30, "cell brightness, upper bound (percent)")
-    sigma_noise_circle: float = _field(1.3, "noise added to the distance map of a cell")
+    MinNbCircles: int = param(13, "cells per image, lower bound", bounds=NON_NEGATIVE)
+    MaxNbCircles: int = param(
+        13, "cells per image, upper bound", bounds=Bound(high=MAX_OBJECTS), not_below="MinNbCircles"
+    )
+    MinRadius: int = param(3, "cell radius, lower bound (pixels)", bounds=POSITIVE)
+    MaxRadius: int = param(20, "cell radius, upper bound (pixels)", not_below="MinRadius")
+    CircleBrightness: int = param(1, "kept from the original files; not used by the generator", bounds=NON_NEGATIVE)
+    MinBrightnessCircles: int = param(10, "cell brightness, lower bound (percent)", percent=True)
+    MaxBrightnessCircles: int = param(
+        30, "cell brightness, upper bound (percent)", percent=True, not_below="MinBrightnessCircles"
+    )
+    sigma_noise_circle: float = param(1.3, "noise added to the distance map of a cell", bounds=NON_NEGATIVE)
     # --- jaxaxon options (optional keys) ---------------------------------------------------
-    compat: str = _field(
+    compat: str = _option(
         "fixed",
-        "'fixed' corrects the original's bugs (spec section 5); 'original' reproduces B1 and B3-B7",
+        "'fixed' corrects the original's bugs; 'original' reproduces B1 and B3-B7 (docs/parameters.md)",
         choices=COMPAT_MODES,
-        jaxaxon=True,
     )
-    branch_candidates: int = _field(
-        32, "candidate walks drawn per branch; the first acceptable one is kept", jaxaxon=True
+    branch_candidates: int = _option(
+        32, "candidate walks drawn per branch; the first acceptable one is kept", bounds=POSITIVE
     )
-    scene_attempts: int = _field(
+    scene_attempts: int = _option(
         0,
         "whole-scene redraws when a branch has no acceptable candidate (0: 4 in 'fixed', 64 in 'original')",
-        jaxaxon=True,
-        allow_zero=True,
+        bounds=NON_NEGATIVE,
     )
 
     # --- imaging model and domain randomisation (optional keys; ranges drawn per image) ---
-    noise_model: str = _field(
+    noise_model: str = _option(
         "original",
-        "'original': the original's acquisition noise (spec 1.11); 'microscope': PSF, background, "
+        "'original': the original's acquisition noise; 'microscope': PSF, background, "
         "bias field, shot noise and detector (jaxaxon.synth.optics)",
         choices=NOISE_MODELS,
-        jaxaxon=True,
     )
-    psf_sigma: tuple[float, float] = _range((1.0, 1.0), "PSF Gaussian sigma along its first axis (px)", 0.0, 20.0)
-    psf_aspect: tuple[float, float] = _range((1.0, 1.0), "PSF width ratio, second axis / first", 0.0, 10.0, open_lo=True)
-    psf_angle: tuple[float, float] = _range((0.0, 0.0), "PSF rotation (degrees)", -360.0, 360.0)
-    psf_kernel: str = _field("", "optional .npy file with a user PSF kernel (odd sides), replacing the Gaussian", jaxaxon=True)
-    photons: tuple[float, float] = _range((20.0, 20.0), "expected photons at the brightest signal pixel", 0.0, 1e6, open_lo=True)
-    background: tuple[float, float] = _range((0.05, 0.05), "neuropil background level (fraction of the peak signal)", 0.0, 10.0)
-    background_contrast: tuple[float, float] = _range((0.5, 0.5), "relative std of the neuropil background", 0.0, 10.0)
-    background_scale: tuple[float, float] = _range((8.0, 8.0), "correlation length of the neuropil (px)", 0.0, 1e4, open_lo=True)
-    bias: tuple[float, float] = _range((0.0, 0.0), "std of the log multiplicative bias field", 0.0, 5.0)
-    bias_scale: tuple[float, float] = _range((64.0, 64.0), "correlation length of the bias field (px)", 0.0, 1e4, open_lo=True)
-    dark_counts: tuple[float, float] = _range((0.0, 0.0), "mean dark counts per pixel", 0.0, 1e4)
-    gain: tuple[float, float] = _range((1.0, 1.0), "detector gain per photon", 0.0, 1e6, open_lo=True)
-    offset: tuple[float, float] = _range((0.0, 0.0), "detector offset", -1e6, 1e6)
-    read_noise: tuple[float, float] = _range((0.0, 0.0), "detector read noise std", 0.0, 1e6)
-    gamma: tuple[float, float] = _range((1.0, 1.0), "output non-linearity exponent", 0.0, 10.0, open_lo=True)
+    psf_sigma: tuple[float, float] = _range((1.0, 1.0), "PSF Gaussian sigma along its first axis (px)", 0, 20)
+    psf_aspect: tuple[float, float] = _range((1.0, 1.0), "PSF width ratio, second axis / first", 0, 10, open_lo=True)
+    psf_angle: tuple[float, float] = _range((0.0, 0.0), "PSF rotation (degrees)", -360, 360)
+    psf_kernel: str = _option("", "optional .npy file with a user PSF kernel (odd sides), replacing the Gaussian")
+    photons: tuple[float, float] = _range(
+        (20.0, 20.0), "expected photons at the brightest signal pixel", 0, 10**6, open_lo=True
+    )
+    background: tuple[float, float] = _range(
+        (0.05, 0.05), "neuropil background level (fraction of the peak signal)", 0, 10
+    )
+    background_contrast: tuple[float, float] = _range((0.5, 0.5), "relative std of the neuropil background", 0, 10)
+    background_scale: tuple[float, float] = _range(
+        (8.0, 8.0), "correlation length of the neuropil (px)", 0, 10**4, open_lo=True
+    )
+    bias: tuple[float, float] = _range((0.0, 0.0), "std of the log multiplicative bias field", 0, 5)
+    bias_scale: tuple[float, float] = _range(
+        (64.0, 64.0), "correlation length of the bias field (px)", 0, 10**4, open_lo=True
+    )
+    dark_counts: tuple[float, float] = _range((0.0, 0.0), "mean dark counts per pixel", 0, 10**4)
+    gain: tuple[float, float] = _range((1.0, 1.0), "detector gain per photon", 0, 10**6, open_lo=True)
+    offset: tuple[float, float] = _range((0.0, 0.0), "detector offset", -(10**6), 10**6)
+    read_noise: tuple[float, float] = _range((0.0, 0.0), "detector read noise std", 0, 10**6)
+    gamma: tuple[float, float] = _range((1.0, 1.0), "output non-linearity exponent", 0, 10, open_lo=True)
     saturation: tuple[float, float] = _range(
-        (1.0, 1.0), "fraction of the peak mean count mapped to maxIntensity (brighter saturates)", 0.0, 10.0, open_lo=True
+        (1.0, 1.0), "fraction of the peak mean count mapped to maxIntensity (brighter saturates)", 0, 10, open_lo=True
     )
-    axon_brightness: tuple[float, float] = _range((1.0, 1.0), "per-image factor on axon intensities", 0.0, 100.0, open_lo=True)
-    bouton_brightness: tuple[float, float] = _range((1.0, 1.0), "per-image factor on bouton intensities", 0.0, 100.0, open_lo=True)
-    cell_brightness: tuple[float, float] = _range((1.0, 1.0), "per-image factor on cell intensities", 0.0, 100.0, open_lo=True)
+    axon_brightness: tuple[float, float] = _range(
+        (1.0, 1.0), "per-image factor on axon intensities", 0, 100, open_lo=True
+    )
+    bouton_brightness: tuple[float, float] = _range(
+        (1.0, 1.0), "per-image factor on bouton intensities", 0, 100, open_lo=True
+    )
+    cell_brightness: tuple[float, float] = _range(
+        (1.0, 1.0), "per-image factor on cell intensities", 0, 100, open_lo=True
+    )
 
     # ------------------------------------------------------------------------------------
     def __post_init__(self) -> None:
-        _validate(self)
+        validate(self, ConfigError, rules=_RULES)
 
     # --- construction -------------------------------------------------------------------
     @classmethod
@@ -172,25 +212,13 @@ class GeneratorConfig:
         """
         if not isinstance(data, Mapping):
             raise ConfigError(f"parameters must be a JSON object, got {type(data).__name__}")
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        values: dict[str, Any] = {}
-        data = dict(data)
-        if "preset" in data:  # a named preset's values, overridden by the file's own keys
-            name = data.pop("preset")
+        values = dict(data)
+        if "preset" in values:  # a named preset's values, overridden by the file's own keys
+            name = values.pop("preset")
             if name not in PRESETS:
-                close = difflib.get_close_matches(str(name), list(PRESETS), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ConfigError(f"preset: unknown preset {name!r} (choose one of {', '.join(PRESETS)}){hint}")
-            values.update({k: _coerce(k, v, fields[k].type) for k, v in PRESETS[name].items()})
-        for key, raw in data.items():
-            if key not in fields:
-                close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.6)
-                if not close:  # case-insensitive fallback (e.g. "minaxons")
-                    lower = {name.lower(): name for name in fields}
-                    close = [lower[str(key).lower()]] if str(key).lower() in lower else []
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ConfigError(f"unknown key {key!r}{hint}")
-            values[key] = _coerce(key, raw, fields[key].type)
+                raise ConfigError(f"preset: {unknown_choice(name, list(PRESETS), 'preset')}")
+            values = {**PRESETS[name], **values}
+        check_keys(values, cls, ConfigError)
         return cls(**values)
 
     @classmethod
@@ -240,21 +268,13 @@ class GeneratorConfig:
         jaxaxon's own options are written only where they differ from their defaults, so
         a file of original parameters keeps the original's key set.
         """
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(include_defaults_of_options=False), indent=1) + "\n")
-        os.replace(tmp, path)
+        with atomic_path(path, mkdir=False) as tmp:
+            tmp.write_text(json.dumps(self.to_dict(include_defaults_of_options=False), indent=1) + "\n")
 
     def replace(self, **changes: Any) -> "GeneratorConfig":
         """Returns a validated copy with some parameters changed (original key names)."""
-        fields = {f.name: f for f in dataclasses.fields(self)}
-        for key in changes:
-            if key not in fields:
-                close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ConfigError(f"unknown key {key!r}{hint}")
-        coerced = {k: _coerce(k, v, fields[k].type) for k, v in changes.items()}
-        return dataclasses.replace(self, **coerced)
+        check_keys(changes, type(self), ConfigError)
+        return dataclasses.replace(self, **changes)
 
     # --- derived static sizes -----------------------------------------------------------
     @property
@@ -297,182 +317,89 @@ class GeneratorConfig:
         return math.ceil(self.MaxThickness) + 1
 
 
-# --- validation ---------------------------------------------------------------------------
-
-_MIN_MAX_PAIRS = [
-    ("sigma_noise_min", "sigma_noise_max"),
-    ("lambdaMin", "lambdaMax"),
-    ("MinAxons", "MaxAxons"),
-    ("MinBran", "MaxBran"),
-    ("MinThickness", "MaxThickness"),
-    ("MinGapSize", "MaxGapSize"),
-    ("MinAxonIntensity", "MaxAxonIntensity"),
-    ("MinPeriod", "MaxPeriod"),
-    ("MinNbBouton", "MaxNbBouton"),
-    ("MinBrightnessBouton", "MaxBrightnessBouton"),
-    ("MinNbCircles", "MaxNbCircles"),
-    ("MinRadius", "MaxRadius"),
-    ("MinBrightnessCircles", "MaxBrightnessCircles"),
-]
-_PERCENT_KEYS = [
-    "MinAxonIntensity",
-    "MaxAxonIntensity",
-    "MinBrightnessBouton",
-    "MaxBrightnessBouton",
-    "MinBrightnessCircles",
-    "MaxBrightnessCircles",
-]
-_POSITIVE_KEYS = [
-    "width", "height", "maxIntensity", "NbImages", "rowshift", "colshift", "MinAxons",
-    "MinBran", "MinThickness", "StepSize", "SegmentationThreshold", "sigma_spread",
-    "MinRadius", "branch_candidates",
-]  # fmt: skip
-_NON_NEGATIVE_KEYS = [
-    "maxRotAngle", "sigma_noise_min", "lambdaMin", "MinGapSize", "straightBranching",
-    "MinPeriod", "sigma_noise_axon", "MinNbBouton", "sigma_noise_bouton",
-    "minDistBetweenBoutons", "MinNbCircles", "CircleBrightness", "sigma_noise_circle",
-    "scene_attempts",
-]  # fmt: skip
+# --- cross-field rules (run once every field is valid) -----------------------------------
 
 
-def _coerce(key: str, value: Any, annotation: Any) -> Any:
-    """Checks a raw value against the field's type, converting the JSON spellings the
-    original files use (0/1 for booleans, integral floats for integers)."""
-    kind = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, (int, float)) and value in (0, 1):
-            return bool(value)
-        raise ConfigError(f"{key}: expected 0/1 or true/false, got {value!r}")
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected an integer, got {type(value).__name__} {value!r}")
-        if isinstance(value, float):
-            if not math.isfinite(value) or value != int(value):
-                raise ConfigError(f"{key}: expected an integer, got {value!r}")
-            value = int(value)
-        return value
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {type(value).__name__} {value!r}")
-        value = float(value)
-        if not math.isfinite(value):
-            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
-        return value
-    if kind.startswith("tuple"):
-        items = list(value) if isinstance(value, (list, tuple)) else [value, value]
-        if len(items) != 2:
-            raise ConfigError(f"{key}: expected a number or a [min, max] pair, got {value!r}")
-        pair = tuple(_coerce(key, item, "float") for item in items)
-        if pair[0] > pair[1]:
-            raise ConfigError(f"{key}: min > max in range {list(pair)!r}")
-        return pair
-    if kind == "str":
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {type(value).__name__} {value!r}")
-        return value
-    return value
+def _kernel_file(cfg: GeneratorConfig) -> str | None:
+    """A user PSF kernel must be a readable 2-D ``.npy`` array with odd sides."""
+    import numpy as np
+
+    path = cfg.psf_kernel
+    if not path:
+        return None
+    try:
+        kernel = np.load(path)
+    except (OSError, ValueError) as err:
+        return f"psf_kernel: cannot read {path!r} as a .npy array: {err}"
+    if kernel.ndim != 2 or kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:
+        return f"psf_kernel: expected a 2-D kernel with odd sides, got shape {kernel.shape}"
+    if not np.all(np.isfinite(kernel)) or np.any(kernel < 0) or kernel.sum() <= 0:
+        return "psf_kernel: the kernel must be finite, non-negative and not all zero"
+    return None
 
 
-def _validate(cfg: GeneratorConfig) -> None:
-    for f in dataclasses.fields(cfg):
-        value = getattr(cfg, f.name)
-        expected = _coerce(f.name, value, f.type)  # also type-checks direct construction
-        if expected != value or type(expected) is not type(value):
-            object.__setattr__(cfg, f.name, expected)
-        choices = f.metadata.get("choices")
-        if choices and value not in choices:
-            close = difflib.get_close_matches(str(value), choices, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"{f.name}: unknown value {value!r} (choose one of {', '.join(choices)}){hint}")
-    for key in _POSITIVE_KEYS:
-        if not getattr(cfg, key) > 0:
-            raise ConfigError(f"{key}: must be positive, got {getattr(cfg, key)!r}")
-    for key in _NON_NEGATIVE_KEYS:
-        if getattr(cfg, key) < 0:
-            raise ConfigError(f"{key}: must not be negative, got {getattr(cfg, key)!r}")
-    for key in _PERCENT_KEYS:
-        if not 0 <= getattr(cfg, key) <= 100:
-            raise ConfigError(f"{key}: a percentage must lie in 0..100, got {getattr(cfg, key)!r}")
-    for lo, hi in _MIN_MAX_PAIRS:
-        if getattr(cfg, lo) > getattr(cfg, hi):
-            raise ConfigError(f"{lo} > {hi}: {getattr(cfg, lo)!r} > {getattr(cfg, hi)!r}")
-    for f in dataclasses.fields(cfg):
-        limits = f.metadata.get("limits")
-        if limits is None:
-            continue
-        lo, hi, open_lo = limits
-        low, high = getattr(cfg, f.name)
-        if (low <= lo if open_lo else low < lo) or high > hi:
-            bound = f"({lo:g}" if open_lo else f"[{lo:g}"
-            raise ConfigError(f"{f.name}: range {[low, high]!r} must lie in {bound}, {hi:g}]")
-    if cfg.psf_kernel:
-        _check_kernel_file(cfg.psf_kernel)
-    if not 0 < cfg.conformity < 1:
-        raise ConfigError(f"conformity: must lie strictly between 0 and 1, got {cfg.conformity!r}")
-    if not 0 <= cfg.probBoutonInFirstImage <= 1:
-        raise ConfigError(f"probBoutonInFirstImage: must lie in 0..1, got {cfg.probBoutonInFirstImage!r}")
-    # ranges the original samples strictly inside (U(Min+1%, Max-1%), U{Min+1..Max-1})
-    if cfg.MaxAxonIntensity - cfg.MinAxonIntensity < 2:
-        raise ConfigError(
-            "MaxAxonIntensity: must exceed MinAxonIntensity by at least 2 (percent), "
-            f"got {cfg.MinAxonIntensity!r}..{cfg.MaxAxonIntensity!r}"
-        )
-    if cfg.MaxBrightnessBouton - cfg.MinBrightnessBouton < 2:
-        raise ConfigError(
-            "MaxBrightnessBouton: must exceed MinBrightnessBouton by at least 2 (percent), "
-            f"got {cfg.MinBrightnessBouton!r}..{cfg.MaxBrightnessBouton!r}"
-        )
+def _cells_visible(cfg: GeneratorConfig) -> str | None:
     if cfg.MinBrightnessCircles < 1 and cfg.MaxNbCircles > 0:
-        raise ConfigError("MinBrightnessCircles: must be at least 1 (percent) when cells are drawn")
-    # sizes that cannot work
-    for key in ("width", "height"):
-        if not 16 <= getattr(cfg, key) <= MAX_IMAGE_SIDE:
-            raise ConfigError(f"{key}: must lie in 16..{MAX_IMAGE_SIDE} pixels, got {getattr(cfg, key)!r}")
-    side = min(cfg.width, cfg.height)
-    if cfg.StepSize >= side / 4:
-        raise ConfigError(f"StepSize: {cfg.StepSize!r} is too large for a {cfg.height}x{cfg.width} image (limit {side / 4:g})")
-    if cfg.MaxThickness >= side / 4:
-        raise ConfigError(f"MaxThickness: {cfg.MaxThickness!r} is too large for a {cfg.height}x{cfg.width} image (limit {side / 4:g})")
-    if cfg.MaxRadius >= side / 2:
-        raise ConfigError(f"MaxRadius: {cfg.MaxRadius!r} is too large for a {cfg.height}x{cfg.width} image (limit {side / 2:g})")
-    if not 2 <= cfg.NSplinePoints <= MAX_SPLINE_POINTS:
-        raise ConfigError(f"NSplinePoints: must lie in 2..{MAX_SPLINE_POINTS}, got {cfg.NSplinePoints!r}")
+        return "MinBrightnessCircles: must be at least 1 (percent) when cells are drawn"
+    return None
+
+
+def _fits_image(key: str, divisor: int):
+    """Rule: ``key`` must stay below the image's shorter side divided by ``divisor``."""
+
+    def rule(cfg: GeneratorConfig) -> str | None:
+        limit = min(cfg.width, cfg.height) / divisor
+        value = getattr(cfg, key)
+        if value >= limit:
+            return f"{key}: {value!r} is too large for a {cfg.height}x{cfg.width} image (limit {limit:g})"
+        return None
+
+    return rule
+
+
+def _gaps_fit(cfg: GeneratorConfig) -> str | None:
     if 2 * cfg.MaxGapSize >= cfg.NSplinePoints:
-        raise ConfigError(
+        return (
             f"MaxGapSize: a gap of {cfg.MaxGapSize!r} points on each side does not fit a branch of "
             f"NSplinePoints={cfg.NSplinePoints!r} points"
         )
+    return None
+
+
+def _branch_slots(cfg: GeneratorConfig) -> str | None:
     if cfg.max_branches > MAX_BRANCH_SLOTS:
-        raise ConfigError(f"MaxAxons * MaxBran: {cfg.max_branches} branch slots exceed the limit {MAX_BRANCH_SLOTS}")
-    for key in ("MaxNbBouton", "MaxNbCircles"):
-        if getattr(cfg, key) > MAX_OBJECTS:
-            raise ConfigError(f"{key}: {getattr(cfg, key)!r} exceeds the limit {MAX_OBJECTS}")
+        return f"MaxAxons * MaxBran: {cfg.max_branches} branch slots exceed the limit {MAX_BRANCH_SLOTS}"
+    return None
+
+
+def _shifts_fit(cfg: GeneratorConfig) -> str | None:
     if cfg.rowshift >= cfg.height or cfg.colshift >= cfg.width:
-        raise ConfigError("rowshift/colshift: a series shift must be smaller than the image")
-    if cfg.maxRotAngle >= 45:
-        raise ConfigError(f"maxRotAngle: must be below 45 degrees, got {cfg.maxRotAngle!r}")
+        return "rowshift/colshift: a series shift must be smaller than the image"
+    return None
+
+
+def _walk_fits(cfg: GeneratorConfig) -> str | None:
     steps = _walk_steps(cfg)
     if steps > MAX_WALK_STEPS:
-        raise ConfigError(
+        return (
             f"conformity: with conformity={cfg.conformity!r} and StepSize={cfg.StepSize!r} a walk "
             f"needs up to {steps} steps to leave a {cfg.height}x{cfg.width} image, more than the "
             f"static limit {MAX_WALK_STEPS}: raise conformity or StepSize"
         )
+    return None
 
 
-def _check_kernel_file(path: str) -> None:
-    import numpy as np
-
-    try:
-        kernel = np.load(path)
-    except (OSError, ValueError) as err:
-        raise ConfigError(f"psf_kernel: cannot read {path!r} as a .npy array: {err}") from None
-    if kernel.ndim != 2 or kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:
-        raise ConfigError(f"psf_kernel: expected a 2-D kernel with odd sides, got shape {kernel.shape}")
-    if not np.all(np.isfinite(kernel)) or np.any(kernel < 0) or kernel.sum() <= 0:
-        raise ConfigError("psf_kernel: the kernel must be finite, non-negative and not all zero")
+_RULES = (
+    _kernel_file,
+    _cells_visible,
+    _fits_image("StepSize", 4),
+    _fits_image("MaxThickness", 4),
+    _fits_image("MaxRadius", 2),
+    _gaps_fit,
+    _branch_slots,
+    _shifts_fit,
+    _walk_fits,
+)
 
 
 def _walk_steps(cfg: GeneratorConfig) -> int:

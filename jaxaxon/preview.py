@@ -8,6 +8,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from jaxaxon.atomic import atomic_path
+
 __all__ = ["save_grid", "save_batch_preview"]
 
 
@@ -60,11 +62,11 @@ def save_grid(
                 ax.set_title(titles[c], fontsize=9)
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=dpi)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi)
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -26,13 +26,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import secrets
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from jaxaxon.atomic import atomic_path
 from jaxaxon.config import GeneratorConfig
 
 __all__ = [
@@ -281,35 +280,13 @@ def set_progress(attrs: Mapping[str, Any], completed_chunks: int) -> dict[str, A
 
 
 def write_group(root: Path, attrs: Mapping[str, Any] | None) -> None:
-    """Atomically (re)writes the group metadata ``root/zarr.json`` (temporary file, fsync,
-    ``os.replace``, fsync of the directory); ``attrs`` None writes a group without attributes."""
+    """Atomically (re)writes the group metadata ``root/zarr.json`` (`jaxaxon.atomic`: temporary
+    file, fsync, ``os.replace``, fsync of the directory); ``attrs`` None writes a group without
+    attributes. ``root`` must exist."""
     attributes = {} if attrs is None else {ATTRS_KEY: attrs}
     doc = {"zarr_format": 3, "node_type": "group", "attributes": attributes}
-    tmp = root / f".{GROUP_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # permissions follow the umask
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(doc, indent=1) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, root / GROUP_FILE)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(root)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
+    with atomic_path(root / GROUP_FILE, mkdir=False) as tmp:
+        tmp.write_text(json.dumps(doc, indent=1) + "\n")
 
 
 def read_attributes(root: Path) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxaxon.atomic import atomic_path
+
 __all__ = [
     "plot_dice_threshold",
     "plot_roc",
@@ -36,21 +38,13 @@ def _pyplot():
     return plt
 
 
-def _tmp_path(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-
-
 def _save_figure(fig, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_path(path)
     try:
-        fig.savefig(tmp, dpi=120)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120)
     finally:
         _pyplot().close(fig)
-        tmp.unlink(missing_ok=True)
-    return path
+    return Path(path)
 
 
 def _arr(curve: Mapping, key: str) -> np.ndarray:
@@ -109,15 +103,9 @@ def save_curve_plots(curves: Curves, out_dir: str | os.PathLike, prefix: str = "
 def _write_png(path: str | os.PathLike, array: np.ndarray) -> Path:
     from PIL import Image
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_path(path)
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(array).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return Path(path)
 
 
 def save_probability_png(path: str | os.PathLike, prob: np.ndarray) -> Path:

@@ -17,7 +17,6 @@ baseline -- and optionally bouton probability maps or ready-made bouton detectio
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxaxon.atomic import atomic_path, write_json_atomic
 from jaxaxon.eval import baselines as bl
 from jaxaxon.eval.metrics import (
     THRESHOLDS,
@@ -74,15 +74,7 @@ def json_safe(obj: Any) -> Any:
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Writes ``obj`` as JSON (via `json_safe`) atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(json_safe(obj), indent=1) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_json_atomic(path, json_safe(obj))
 
 
 def _check_maps(samples: Sequence, maps: Sequence[np.ndarray] | None, what: str) -> list[np.ndarray] | None:
@@ -282,10 +274,8 @@ def evaluate_predictions(
         pred = out / "predictions"
         for i, s in enumerate(samples):
             if maps is not None:
-                tmp = pred / f".{s.name}_prob.tmp.npy"
-                pred.mkdir(parents=True, exist_ok=True)
-                np.save(tmp, maps[i].astype(np.float32))
-                os.replace(tmp, pred / f"{s.name}_prob.npy")
+                with atomic_path(pred / f"{s.name}_prob.npy") as tmp:
+                    np.save(tmp, maps[i].astype(np.float32))
                 save_probability_png(pred / f"{s.name}_prob.png", maps[i])
                 save_mask_png(pred / f"{s.name}_mask.png", maps[i] > cut)
             if s.boxes is not None and centres[i] is not None:

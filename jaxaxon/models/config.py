@@ -1,6 +1,6 @@
 """Model hyper-parameters: one frozen dataclass for the U-Net family and the autoencoder.
 
-`ModelConfig()` is the original study's "nano U-Net" (spec section 3): one 5x5 convolution
+`ModelConfig()` is the original study's "nano U-Net": one 5x5 convolution
 per level, widths 32-64-128, two 2x2 max-poolings, nearest-neighbour upsampling with skip
 concatenation, ReLU, dropout 0.3 on the bottleneck and a 1x1 sigmoid output. Every field
 is a plain JSON value, so the config round-trips through ``config.json``.
@@ -9,10 +9,11 @@ is a plain JSON value, so the config round-trips through ``config.json``.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from typing import Any, Mapping
 
-__all__ = ["ModelConfig", "HEADS", "NORMS", "KINDS", "DTYPES", "INITS"]
+from jaxaxon.validation import Bound, check_keys, param, validate
+
+__all__ = ["ModelConfig", "ModelConfigError", "HEADS", "NORMS", "KINDS", "DTYPES", "INITS"]
 
 KINDS = ("unet", "autoencoder")
 NORMS = ("none", "batch", "group", "layer")
@@ -21,8 +22,8 @@ DTYPES = ("float32", "bfloat16")
 INITS = ("glorot_uniform", "he_normal")
 
 
-class _Error(ValueError):
-    pass
+class ModelConfigError(ValueError):
+    """An invalid model hyper-parameter; the message names it (``model.depth: ...``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,45 +47,20 @@ class ModelConfig:
       kernel_init: ``"glorot_uniform"`` (Keras' default, the original's) or ``"he_normal"``.
     """
 
-    kind: str = "unet"
-    depth: int = 2
-    base_width: int = 32
-    convs_per_level: int = 1
-    kernel_size: int = 5
-    norm: str = "none"
-    groups: int = 8
-    dropout: float = 0.3
-    heads: tuple[str, ...] = ("axon",)
-    dtype: str = "float32"
-    kernel_init: str = "glorot_uniform"
+    kind: str = param("unet", choices=KINDS)
+    depth: int = param(2, bounds=Bound(1, 8))
+    base_width: int = param(32, bounds=Bound(1, 4096))
+    convs_per_level: int = param(1, bounds=Bound(1, 8))
+    kernel_size: int = param(5, bounds=Bound(1, 31))
+    norm: str = param("none", choices=NORMS)
+    groups: int = param(8, bounds=Bound(1, 4096))
+    dropout: float = param(0.3, bounds=Bound(0, 1, high_open=True), what="a rate")
+    heads: tuple[str, ...] = param(("axon",), choices=HEADS)
+    dtype: str = param("float32", choices=DTYPES)
+    kernel_init: str = param("glorot_uniform", choices=INITS)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.heads, tuple):
-            object.__setattr__(
-                self, "heads", tuple(self.heads) if isinstance(self.heads, (list, tuple)) else (self.heads,)
-            )
-        _check_choice("kind", self.kind, KINDS)
-        _check_choice("norm", self.norm, NORMS)
-        _check_choice("dtype", self.dtype, DTYPES)
-        _check_choice("kernel_init", self.kernel_init, INITS)
-        for key, lo, hi in (
-            ("depth", 1, 8),
-            ("base_width", 1, 4096),
-            ("convs_per_level", 1, 8),
-            ("kernel_size", 1, 31),
-            ("groups", 1, 4096),
-        ):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-                raise ValueError(f"model.{key}: expected an integer in {lo}..{hi}, got {value!r}")
-        if self.kernel_size % 2 == 0:
-            raise ValueError(f"model.kernel_size: must be odd ('same' padding), got {self.kernel_size}")
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
-            raise ValueError(f"model.dropout: expected a rate in [0, 1), got {self.dropout!r}")
-        if not self.heads or len(set(self.heads)) != len(self.heads):
-            raise ValueError(f"model.heads: expected distinct heads from {HEADS}, got {list(self.heads)}")
-        for head in self.heads:
-            _check_choice("heads", head, HEADS)
+        validate(self, ModelConfigError, prefix="model.", rules=(_odd_kernel, _distinct_heads))
 
     @property
     def out_channels(self) -> int:
@@ -109,24 +85,22 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "ModelConfig":
-        """Builds a config from a dict; unknown keys raise ValueError naming the key."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        for key in data:
-            if key not in names:
-                close = difflib.get_close_matches(str(key), names, n=1)
-                raise ValueError(f"model: unknown key {key!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
-        values = dict(data)
-        if "heads" in values and isinstance(values["heads"], list):
-            values["heads"] = tuple(values["heads"])
-        return cls(**values)
+        """Builds a config from a dict; unknown keys raise `ModelConfigError` (a ValueError) naming the key."""
+        check_keys(data, cls, ModelConfigError, prefix="model.")
+        return cls(**data)
 
     def replace(self, **changes: Any) -> "ModelConfig":
         """A validated copy with some fields changed."""
         return ModelConfig.from_dict({**self.to_dict(), **changes})
 
 
-def _check_choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        close = difflib.get_close_matches(str(value), choices, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"model.{key}: unknown value {value!r} (choose one of {', '.join(choices)}){hint}")
+def _odd_kernel(cfg: ModelConfig) -> str | None:
+    if cfg.kernel_size % 2 == 0:
+        return f"kernel_size: must be odd ('same' padding), got {cfg.kernel_size}"
+    return None
+
+
+def _distinct_heads(cfg: ModelConfig) -> str | None:
+    if not cfg.heads or len(set(cfg.heads)) != len(cfg.heads):
+        return f"heads: expected distinct heads from {HEADS}, got {list(cfg.heads)}"
+    return None

@@ -10,16 +10,17 @@ its input scaling without the code that created the run.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import math
 import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from jaxaxon.atomic import write_json_atomic
 from jaxaxon.config import ConfigError, GeneratorConfig
 from jaxaxon.models.config import ModelConfig
 from jaxaxon.train.normalise import Normalisation
+from jaxaxon.validation import NON_NEGATIVE, Bound, check_keys, param, validate
 
 __all__ = [
     "RunConfig",
@@ -38,6 +39,10 @@ SCHEDULES = ("constant", "warmup_cosine")
 AE_TARGETS = ("clean", "image")
 BOUTON_TARGETS = ("none", "disc", "gaussian")
 FORMAT = "jaxaxon-run"
+
+
+_AT_LEAST_1 = Bound(1)
+_SEED = Bound(0, 2**31, high_open=True)
 
 
 class RunConfigError(ValueError):
@@ -69,45 +74,17 @@ class RealMixing:
     """
 
     paths: tuple[str, ...] = ()
-    share: float = 0.0
+    share: float = param(0.0, bounds=Bound(0, 1), what="a fraction of the batch")
     include: tuple[str, ...] = ()
-    bouton_targets: str = "none"
-    bouton_radius: float = 0.0
+    bouton_targets: str = param("none", choices=BOUTON_TARGETS)
+    bouton_radius: float = param(0.0, bounds=Bound(0, 1000), what="a radius", unit="pixels (0 = automatic)")
     flips: bool = True
     rot90: bool = True
-    n_images: int = 0
+    n_images: int = param(0, bounds=NON_NEGATIVE)
     fingerprint: str = ""
 
     def __post_init__(self) -> None:
-        for key in ("paths", "include"):
-            value = getattr(self, key)
-            if isinstance(value, str):
-                value = (value,)
-            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
-                raise RunConfigError(f"real.{key}: expected a list of non-empty strings, got {value!r}")
-            object.__setattr__(self, key, tuple(value))
-        if not self.paths:
-            raise RunConfigError("real.paths: no real data given (--real DIR)")
-        share = self.share
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
-            raise RunConfigError(f"real.share: expected a fraction of the batch in 0..1, got {share!r}")
-        object.__setattr__(self, "share", float(share))
-        if self.bouton_targets not in BOUTON_TARGETS:
-            close = difflib.get_close_matches(str(self.bouton_targets), BOUTON_TARGETS, n=1)
-            raise RunConfigError(
-                f"real.bouton_targets: unknown value {self.bouton_targets!r} (choose one of {', '.join(BOUTON_TARGETS)})"
-                + (f"; did you mean {close[0]!r}?" if close else "")
-            )
-        r = self.bouton_radius
-        if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0.0 <= r <= 1000.0:
-            raise RunConfigError(f"real.bouton_radius: expected pixels in 0..1000 (0 = automatic), got {r!r}")
-        for key in ("flips", "rot90"):
-            if not isinstance(getattr(self, key), bool):
-                raise RunConfigError(f"real.{key}: expected true or false, got {getattr(self, key)!r}")
-        if isinstance(self.n_images, bool) or not isinstance(self.n_images, int) or self.n_images < 0:
-            raise RunConfigError(f"real.n_images: expected a non-negative integer, got {self.n_images!r}")
-        if not isinstance(self.fingerprint, str):
-            raise RunConfigError(f"real.fingerprint: expected a string, got {self.fingerprint!r}")
+        validate(self, RunConfigError, prefix="real.", rules=(_has_paths,))
 
     def count(self, batch_size: int) -> int:
         """Real crops in a batch of ``batch_size`` examples: ``round(share * batch_size)``, halves up."""
@@ -120,12 +97,12 @@ class RealMixing:
     def from_dict(cls, data: Mapping[str, Any]) -> "RealMixing":
         if not isinstance(data, Mapping):
             raise RunConfigError(f"real: expected an object, got {type(data).__name__}")
-        names = [f.name for f in dataclasses.fields(cls)]
-        for key in data:
-            if key not in names:
-                close = difflib.get_close_matches(str(key), names, n=1)
-                raise RunConfigError(f"unknown option 'real.{key}'" + (f"; did you mean 'real.{close[0]}'?" if close else ""))
+        check_keys(data, cls, RunConfigError, noun="option", prefix="real.")
         return cls(**data)
+
+
+def _has_paths(real: RealMixing) -> str | None:
+    return None if real.paths else "paths: no real data given (--real DIR)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,31 +146,31 @@ class RunConfig:
     preset: str = "custom"
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     generator: GeneratorConfig = dataclasses.field(default_factory=GeneratorConfig)
-    crop: int = 0
-    batch_size: int = 16
-    steps: int = 1000
-    seed: int = 0
-    loss: str = "dice"
-    dice_smooth: float = 1.0
-    lr: float = 1e-3
-    schedule: str = "constant"
-    warmup_steps: int = 0
-    end_lr_factor: float = 0.01
-    clip_norm: float = 0.0
+    crop: int = param(0, bounds=NON_NEGATIVE)
+    batch_size: int = param(16, bounds=_AT_LEAST_1)
+    steps: int = param(1000, bounds=_AT_LEAST_1)
+    seed: int = param(0, bounds=_SEED)
+    loss: str = param("dice", choices=LOSSES)
+    dice_smooth: float = param(1.0, bounds=NON_NEGATIVE)
+    lr: float = param(1e-3, bounds=Bound(0.0, 10.0, low_open=True))
+    schedule: str = param("constant", choices=SCHEDULES)
+    warmup_steps: int = param(0, bounds=NON_NEGATIVE)
+    end_lr_factor: float = param(0.01, bounds=Bound(0, 1))
+    clip_norm: float = param(0.0, bounds=NON_NEGATIVE)
     normalise: Normalisation = dataclasses.field(default_factory=Normalisation)
-    ae_target: str = "clean"
-    val_images: int = 16
-    val_seed: int = 1_000_003
-    val_batch: int = 8
-    eval_every: int = 100
-    log_every: int = 10
-    checkpoint_every: int = 100
-    keep_checkpoints: int = 3
+    ae_target: str = param("clean", choices=AE_TARGETS)
+    val_images: int = param(16, bounds=_AT_LEAST_1)
+    val_seed: int = param(1_000_003, bounds=_SEED)
+    val_batch: int = param(8, bounds=_AT_LEAST_1)
+    eval_every: int = param(100, bounds=_AT_LEAST_1)
+    log_every: int = param(10, bounds=_AT_LEAST_1)
+    checkpoint_every: int = param(100, bounds=_AT_LEAST_1)
+    keep_checkpoints: int = param(3, bounds=_AT_LEAST_1)
     init_from: str | None = None
     real: RealMixing | None = None
 
     def __post_init__(self) -> None:
-        _validate(self)
+        validate(self, RunConfigError, rules=_RULES)
 
     # --- derived sizes ---------------------------------------------------------------------
     @property
@@ -323,120 +300,81 @@ def read_run_config(path: str | os.PathLike) -> RunConfig:
         raise RunConfigError(f"{path}: {err}") from None
 
 
-def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
-    """Writes JSON to ``path`` through a temporary file and an atomic rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _check_names(keys) -> None:
-    names = [f.name for f in dataclasses.fields(RunConfig)]
-    for key in keys:
-        if key not in names:
-            close = difflib.get_close_matches(str(key), names, n=1)
-            raise RunConfigError(f"unknown option {key!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
+    check_keys(keys, RunConfig, RunConfigError, noun="option")
 
 
-def _int_at_least(cfg: RunConfig, key: str, low: int) -> None:
-    value = getattr(cfg, key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise RunConfigError(f"{key}: expected an integer >= {low}, got {value!r}")
+# --- cross-field rules (run once every field is valid) -----------------------------------
 
 
-def _number(cfg: RunConfig, key: str, low: float, high: float = float("inf"), low_open: bool = False) -> None:
-    value = getattr(cfg, key)
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, (int, float))
-        and (low < value if low_open else low <= value)
-        and value <= high
-    )
-    if not ok:
-        bound = f"({low}, {high}]" if low_open else f"[{low}, {high}]"
-        raise RunConfigError(f"{key}: expected a number in {bound}, got {value!r}")
-
-
-def _choice(cfg: RunConfig, key: str, choices: tuple[str, ...]) -> None:
-    value = getattr(cfg, key)
-    if value not in choices:
-        close = difflib.get_close_matches(str(value), choices, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise RunConfigError(f"{key}: unknown value {value!r} (choose one of {', '.join(choices)}){hint}")
-
-
-def _validate(cfg: RunConfig) -> None:
-    if not isinstance(cfg.model, ModelConfig):
-        raise RunConfigError("model: expected a ModelConfig")
-    if not isinstance(cfg.generator, GeneratorConfig):
-        raise RunConfigError("generator: expected a GeneratorConfig")
-    if not isinstance(cfg.normalise, Normalisation):
-        raise RunConfigError("normalise: expected a Normalisation")
-    for key, low in (("crop", 0), ("batch_size", 1), ("steps", 1), ("seed", 0), ("warmup_steps", 0), ("val_images", 1),
-                     ("val_seed", 0), ("val_batch", 1), ("eval_every", 1), ("log_every", 1), ("checkpoint_every", 1),
-                     ("keep_checkpoints", 1)):  # fmt: skip
-        _int_at_least(cfg, key, low)
-    if cfg.seed >= 2**31 or cfg.val_seed >= 2**31:
-        raise RunConfigError("seed/val_seed: must be below 2**31")
-    _choice(cfg, "loss", LOSSES)
-    _choice(cfg, "schedule", SCHEDULES)
-    _choice(cfg, "ae_target", AE_TARGETS)
-    _number(cfg, "lr", 0.0, 10.0, low_open=True)
-    _number(cfg, "dice_smooth", 0.0)
-    _number(cfg, "end_lr_factor", 0.0, 1.0)
-    _number(cfg, "clip_norm", 0.0)
+def _loss_fits_model(cfg: RunConfig) -> str | None:
     if cfg.segmentation and cfg.loss == "mse":
-        raise RunConfigError("loss: 'mse' is the autoencoder's loss; a U-Net uses dice, bce or dice+bce")
+        return "loss: 'mse' is the autoencoder's loss; a U-Net uses dice, bce or dice+bce"
     if not cfg.segmentation and cfg.loss != "mse":
-        raise RunConfigError(f"loss: the autoencoder is trained with 'mse', got {cfg.loss!r}")
+        return f"loss: the autoencoder is trained with 'mse', got {cfg.loss!r}"
+    return None
+
+
+def _warmup_fits(cfg: RunConfig) -> str | None:
     if cfg.schedule == "warmup_cosine" and cfg.warmup_steps >= cfg.steps:
-        raise RunConfigError(f"warmup_steps: {cfg.warmup_steps} must be below steps ({cfg.steps})")
+        return f"warmup_steps: {cfg.warmup_steps} must be below steps ({cfg.steps})"
+    return None
+
+
+def _image_fits_model(cfg: RunConfig) -> str | None:
     multiple = 2**cfg.model.depth
     h, w = cfg.generator.shape
     if h % multiple or w % multiple:
-        raise RunConfigError(
-            f"generator: image size {h}x{w} must be divisible by 2**model.depth = {multiple} (validation uses whole images)"
+        return (
+            f"generator: image size {h}x{w} must be divisible by 2**model.depth = {multiple} "
+            "(validation uses whole images)"
         )
-    if cfg.crop:
-        if cfg.crop > min(h, w):
-            raise RunConfigError(f"crop: {cfg.crop} exceeds the generated image size {h}x{w}")
-        if cfg.crop % multiple:
-            raise RunConfigError(f"crop: {cfg.crop} must be divisible by 2**model.depth = {multiple}")
+    return None
+
+
+def _crop_fits(cfg: RunConfig) -> str | None:
+    multiple = 2**cfg.model.depth
+    h, w = cfg.generator.shape
+    if cfg.crop > min(h, w):
+        return f"crop: {cfg.crop} exceeds the generated image size {h}x{w}"
+    if cfg.crop % multiple:
+        return f"crop: {cfg.crop} must be divisible by 2**model.depth = {multiple}"
+    return None
+
+
+def _batch_of_whole_images(cfg: RunConfig) -> str | None:
     if cfg.batch_size % cfg.tiles_per_image:
-        raise RunConfigError(
-            f"batch_size: {cfg.batch_size} must be a multiple of the {cfg.tiles_per_image} tiles of {cfg.crop}x{cfg.crop} "
-            f"cut from each {h}x{w} image"
+        h, w = cfg.generator.shape
+        return (
+            f"batch_size: {cfg.batch_size} must be a multiple of the {cfg.tiles_per_image} tiles of "
+            f"{cfg.crop}x{cfg.crop} cut from each {h}x{w} image"
         )
-    if cfg.real is not None:
-        _validate_real(cfg)
+    return None
 
 
-def _validate_real(cfg: RunConfig) -> None:
+def _real_fits_run(cfg: RunConfig) -> str | None:
     real = cfg.real
-    if not isinstance(real, RealMixing):
-        raise RunConfigError("real: expected a RealMixing")
+    if real is None:
+        return None
     if not cfg.segmentation:
-        raise RunConfigError(
-            "real: mixing real images applies to segmentation runs (the autoencoder has no targets for real images)"
-        )
+        return "real: mixing real images applies to segmentation runs (the autoencoder has no targets for real images)"
     if real.bouton_targets != "none" and "bouton" not in cfg.model.heads:
-        raise RunConfigError(
+        return (
             f"real.bouton_targets: {real.bouton_targets!r} trains a bouton head, but the heads are "
             f"{', '.join(cfg.model.heads)} (add one: --heads axon,bouton)"
         )
     n = real.count(cfg.batch_size)
     if real.share > 0 and n == 0:
-        raise RunConfigError(
+        return (
             f"real.share: {real.share:g} of a batch of {cfg.batch_size} rounds to no real crop per step "
             f"(use at least {0.5 / cfg.batch_size:.3g}, or a larger batch)"
         )
     if real.share < 1 and n == cfg.batch_size:
-        raise RunConfigError(
+        return (
             f"real.share: {real.share:g} of a batch of {cfg.batch_size} rounds to real crops only "
             "(use 1 for real data only, or a smaller share)"
         )
+    return None
+
+
+_RULES = (_loss_fits_model, _warmup_fits, _image_fits_model, _crop_fits, _batch_of_whole_images, _real_fits_run)

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from jaxaxon.train.config import write_json_atomic
+from jaxaxon.atomic import write_json_atomic
 
 __all__ = ["HistoryError", "read_history", "write_history", "truncate_history"]
 
