@@ -1,23 +1,9 @@
-"""Training workload: one training step with on-the-fly generation against pre-generated batches.
+"""Training workloads: the step with on-the-fly generation against the same step fed
+pre-generated batches (`time_training_step`), and with real crops mixed in (`time_mixing`).
 
-For a training preset and compute dtype it times, interleaved in rounds (so that load from
-other processes hits all variants alike) and after compiling everything:
-
-- ``onfly``: `Program.train_step` (generates its batch inside the jitted step);
-- ``pregen``: `Program.train_step_on_batch` fed batches generated beforehand (a pool kept on
-  the device, cycled);
-- ``gen``: the batch generation alone (`training_batch`, jitted);
-
-and reports steps/s, training images/s, the generation overhead ``1 - pregen_time /
-onfly_time`` (what generating inside the step costs) and ``gen_time / onfly_time`` (what it
-would cost if it were not overlapped with anything).
-
-`time_mixing` times the step with real crops mixed in (random labelled images written to a
-temporary folder) against the step fed a pre-generated batch.
-
-A 'skipped' record is returned where the training code (``jaxaxon.train``) is not part of
-this installation, never a made-up number.
-"""
+Variants are timed in interleaved rounds after compiling everything, so that load from other
+processes hits them alike. Without ``jaxaxon.train`` a 'skipped' record is returned, never a
+made-up number."""
 
 from __future__ import annotations
 
@@ -103,8 +89,12 @@ def time_training_step(
     rounds: int = 3,
     generator: GeneratorConfig | None = None,
 ) -> dict:
-    """Times one preset's training step on the fly, on pre-generated batches and the
-    generation alone (module docstring).
+    """Times one preset's training step three ways.
+
+    ``onfly``: `Program.train_step` (generates its batch inside the jitted step);
+    ``pregen``: `Program.train_step_on_batch` fed batches generated beforehand (a pool kept
+    on the device, cycled); ``gen``: the batch generation alone (`training_batch`, jitted).
+    Figures: `step_figures`.
 
     Args:
       preset: training preset name (`jaxaxon.train.get_preset`).

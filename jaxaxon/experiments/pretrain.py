@@ -1,12 +1,5 @@
 """Autoencoder pre-training on generated images, then fine-tuning a segmentation network from
 its encoder, evaluated on held-out real images next to the same network trained from scratch.
-
-1. ``OUT/pretrain``: a denoising autoencoder (``--ae-preset``, default the segmentation
-   preset's ``ae-`` twin: ``ae-quick`` for ``quick``) on generated images.
-2. ``OUT/finetune_seed<S>``: the segmentation preset initialised from the autoencoder's final
-   checkpoint (``jaxaxon train --init-from``), optionally mixing real crops (``--real-share``).
-3. ``OUT/scratch_seed<S>``: the identical run from a random initialisation (the control;
-   ``--no-scratch`` skips it).
 """
 
 from __future__ import annotations
@@ -23,6 +16,13 @@ __all__ = ["AE_TWIN", "autoencoder_config", "main", "markdown"]
 
 AE_TWIN = {"quick": "ae-quick", "original": "ae-original"}
 USAGE = """\
+1. OUT/pretrain: a denoising autoencoder (--ae-preset, default the segmentation preset's
+   ae- twin: ae-quick for quick) on generated images.
+2. OUT/finetune_seed<S>: the segmentation preset initialised from the autoencoder's final
+   checkpoint (jaxaxon train --init-from), optionally mixing real crops (--real-share).
+3. OUT/scratch_seed<S>: the identical run from a random initialisation (the control;
+   --no-scratch skips it).
+
 Both segmentation runs are evaluated on the held-out real images (jaxaxon.experiments.protocol).
 Writes OUT/pretrain_results.md and .json. Re-running the same command keeps finished runs and
 resumes interrupted ones."""
