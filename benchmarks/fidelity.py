@@ -1,7 +1,8 @@
 """Fidelity report: statistics of jaxaxon's images against the original generator's.
 
 Generates a few hundred images with the shipped parameters, computes every statistic of
-``reference/original_stats.json`` exactly as its ``definitions`` say
+the original's reference statistics (``original_stats.json``, ``--reference``) exactly as its
+``definitions`` say
 (`jaxaxon.eval.image_stats`), and prints, per statistic, the original's mean and spread,
 jaxaxon's, and the difference in units of the original's standard deviation, as a
 Markdown table and as JSON.
@@ -15,7 +16,7 @@ shown in the original's sample.
 
 Usage::
 
-    python benchmarks/fidelity.py [--n 300] [--modes fixed original] [--series] [--out fidelity.json]
+    python benchmarks/fidelity.py --reference DIR/original_stats.json [--n 300] [--modes fixed original] [--series]
 """
 
 from __future__ import annotations
@@ -28,39 +29,26 @@ from pathlib import Path
 
 import numpy as np
 
-REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "original_stats.json"
+from jaxaxon.atomic import write_json_atomic
+from jaxaxon.bench.table import table
 
 
-def _single_rows(cfg, n: int, seed: int, batch: int) -> list[dict]:
+def _rows(cfg, n: int, seed: int, batch: int, series: bool) -> list[dict]:
+    """The statistics of ``n`` generated images (or of every frame of ``n`` series)."""
     import jax
 
     import jaxaxon
-    from jaxaxon.eval.image_stats import image_statistics
+    from jaxaxon.eval.image_stats import image_statistics, series_statistics
 
+    generate, stats = (jaxaxon.generate_series, series_statistics) if series else (jaxaxon.generate, image_statistics)
     rows = []
     for start in range(0, n, batch):
-        size = min(batch, n - start)
-        b = jaxaxon.generate(jax.random.key(seed), cfg, batch, start_index=start)
-        images = np.asarray(b.image).astype(np.uint8)
-        axon, bouton = np.asarray(b.axon_mask), np.asarray(b.bouton_mask)
-        rows += [image_statistics(images[i], axon[i], bouton[i]) for i in range(size)]
-    return rows
-
-
-def _series_rows(cfg, n: int, seed: int, batch: int) -> list[dict]:
-    import jax
-
-    import jaxaxon
-    from jaxaxon.eval.image_stats import series_statistics
-
-    rows = []
-    for start in range(0, n, batch):
-        size = min(batch, n - start)
-        s = jaxaxon.generate_series(jax.random.key(seed), cfg, batch, start_index=start)
-        images = np.asarray(s.image).astype(np.uint8)
-        axon, bouton = np.asarray(s.axon_mask), np.asarray(s.bouton_mask)
-        for i in range(size):
-            rows += series_statistics(images[i], axon[i], bouton[i])
+        out = generate(jax.random.key(seed), cfg, batch, start_index=start)
+        images = np.asarray(out.image).astype(np.uint8)
+        axon, bouton = np.asarray(out.axon_mask), np.asarray(out.bouton_mask)
+        for i in range(min(batch, n - start)):
+            found = stats(images[i], axon[i], bouton[i])
+            rows += found if series else [found]
     return rows
 
 
@@ -72,18 +60,18 @@ def verdict(stat: str, row: dict, n_scenes: int) -> bool:
     return abs(row["z"]) <= limit
 
 
-def run(n: int, modes: list[str], series: bool, seed: int, batch: int) -> dict:
+def run(reference_path: Path, n: int, modes: list[str], series: bool, seed: int, batch: int) -> dict:
     """Computes the comparison for each compat mode; returns the JSON-ready report."""
     from jaxaxon import GeneratorConfig
     from jaxaxon.eval.image_stats import compare, summarise
 
-    reference = json.loads(REFERENCE.read_text())
+    reference = json.loads(Path(reference_path).read_text())
     kind = "series_frames" if series else "single"
     report = {"kind": kind, "n_generated": n, "seed": seed, "reference_source": reference["source"], "modes": {}}
     for mode in modes:
         cfg = GeneratorConfig(compat=mode)
         t0 = time.perf_counter()
-        rows = (_series_rows if series else _single_rows)(cfg, n, seed, batch)
+        rows = _rows(cfg, n, seed, batch, series)
         elapsed = time.perf_counter() - t0
         comparison = compare(reference[kind], summarise(rows))
         for stat, row in comparison.items():
@@ -101,22 +89,22 @@ def run(n: int, modes: list[str], series: bool, seed: int, batch: int) -> dict:
 def markdown(report: dict) -> str:
     """A Markdown table: one row per statistic, one column group per mode."""
     modes = list(report["modes"])
-    head = "| statistic | original mean ± sd | " + " | ".join(f"{m}: mean ± sd | {m}: z" for m in modes) + " |"
-    sep = "|---|---|" + "---|---|" * len(modes)
-    lines = [head, sep]
-    first = report["modes"][modes[0]]["stats"]
-    for stat, ref in first.items():
+    header = ["statistic", "original mean ± sd", *[c for m in modes for c in (f"{m}: mean ± sd", f"{m}: z")]]
+    rows = []
+    for stat, ref in report["modes"][modes[0]]["stats"].items():
         cells = [stat, f"{ref['ref_mean']:.4g} ± {ref['ref_std']:.3g}"]
         for m in modes:
             row = report["modes"][m]["stats"][stat]
-            flag = "" if row["pass"] else " ✗"
-            cells += [f"{row['mean']:.4g} ± {row['std']:.3g}", f"{row['z']:+.2f}{flag}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+            cells += [f"{row['mean']:.4g} ± {row['std']:.3g}", f"{row['z']:+.2f}" + ("" if row["pass"] else " ✗")]
+        rows.append(cells)
+    return "\n".join(table(header, rows))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", required=True, metavar="FILE",
+                        help="the original generator's statistics (original_stats.json: 'definitions', 'source', "
+                        "'single' and 'series_frames' entries)")  # fmt: skip
     parser.add_argument("--n", type=int, default=300, help="images (or series) to generate per mode")
     parser.add_argument("--modes", nargs="+", default=["fixed", "original"], choices=["fixed", "original"])
     parser.add_argument("--series", action="store_true", help="compare time series frames instead of single images")
@@ -124,15 +112,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--out", help="also write the JSON report here")
     args = parser.parse_args(argv)
-    if not REFERENCE.is_file():
-        print(f"reference statistics not found at {REFERENCE}", file=sys.stderr)
+    if not Path(args.reference).is_file():
+        print(f"fidelity: reference statistics not found at {args.reference}", file=sys.stderr)
         return 2
-    report = run(args.n, args.modes, args.series, args.seed, args.batch)
+    report = run(Path(args.reference), args.n, args.modes, args.series, args.seed, args.batch)
     print(markdown(report))
     print()
     print(json.dumps(report, indent=1))
     if args.out:
-        Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+        write_json_atomic(args.out, report)
     return 0 if all(m["all_pass"] for m in report["modes"].values()) else 1
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import collections
 import glob
-import json
 import os
 import re
 import sys
@@ -25,8 +24,10 @@ import time
 
 import jax
 
+from jaxaxon import generate
+from jaxaxon.atomic import write_json_atomic
+from jaxaxon.bench.generator import lower_generator
 from jaxaxon.config import GeneratorConfig
-from jaxaxon.synth.image import _generate_jit, as_key, generate, start_index_array
 
 _INSTRUCTION = re.compile(r"^\s*(?:ROOT\s+)?%?([\w.\-]+)\s*=.*?metadata=\{([^}]*)\}")
 _FIELD = re.compile(r'(op_name|source_file|source_line)=("([^"]*)"|\d+)')
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     jax.block_until_ready(generate(key, cfg, args.batch, 0))
     compile_s = time.perf_counter() - t0
-    compiled = _generate_jit.lower(as_key(key), cfg, args.batch, start_index_array(0)).compile()
+    compiled = lower_generator(cfg, args.batch, key).compile()  # the program generate() runs
     sources = hlo_sources(compiled.as_text())
     trace_dir = args.trace_dir or tempfile.mkdtemp(prefix="jaxaxon_trace_")
     with jax.profiler.trace(trace_dir):
@@ -149,8 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         first_call_s=compile_s, wall_s_per_call=wall, images_per_s=args.batch / wall,
     )  # fmt: skip
     if args.out:  # before printing: a closed pipe (| head) must not lose the file
-        with open(args.out, "w") as f:
-            json.dump(summary, f, indent=1)
+        write_json_atomic(args.out, summary)
     print(f"{summary['device']}: batch {args.batch}, {wall * 1e3:.1f} ms/call, {args.batch / wall:,.0f} images/s")
     for line, info in summary["by_line"].items():
         if info["events"] < 2:

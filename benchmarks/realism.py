@@ -1,14 +1,14 @@
 """Realism report: generated images under each preset next to the real development images.
 
 Measures (`jaxaxon.eval.realism`): normalised-intensity histogram distance, radial power
-spectrum distance and bouton contrast, for the bass2017 images of ../shared/real (with
-their bouton boxes' centres) and for N generated images per preset (with their bouton
+spectrum distance and bouton contrast, for the bass2017 images of the development images
+(see docs/real_images.md; with their bouton boxes' centres) and for N generated images per preset (with their bouton
 centres). Prints a Markdown table and JSON, and saves a picture of real and generated
 images side by side.
 
 Usage::
 
-    python benchmarks/realism.py [--n 64] [--presets original realistic randomised] [--picture docs/realism.png]
+    python benchmarks/realism.py --real DIR [--n 64] [--presets original realistic randomised] [--picture docs/realism.png]
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "real" / "bass2017"
+from jaxaxon.atomic import write_json_atomic
+from jaxaxon.bench.table import table
 
 
-def real_set():
+def real_set(folder: Path):
     from jaxaxon.data.images import load_samples
 
-    samples = load_samples(REAL)
+    samples = load_samples(folder)
     images = [s.image for s in samples]
     centres = []
     for s in samples:
@@ -51,16 +52,20 @@ def main(argv: list[str] | None = None) -> int:
     from jaxaxon.eval.realism import distances, set_measures
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--real", required=True, metavar="DIR",
+                        help="the development images: a folder holding bass2017/ (images/*.png and "
+                        "bouton_boxes.json)")  # fmt: skip
     parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--presets", nargs="+", default=["original", "realistic", "randomised"])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--picture", help="save real and generated images side by side here")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args(argv)
-    if not REAL.is_dir():
-        print(f"real development images not found at {REAL}", file=sys.stderr)
+    folder = Path(args.real) / "bass2017"
+    if not folder.is_dir():
+        print(f"realism: {folder} is not a folder (--real must hold bass2017/)", file=sys.stderr)
         return 2
-    real_images, real_centres = real_set()
+    real_images, real_centres = real_set(folder)
     real = set_measures(real_images, real_centres)
     rows, pictures = {}, {}
     for preset in args.presets:
@@ -69,18 +74,22 @@ def main(argv: list[str] | None = None) -> int:
         rows[preset] = {**distances(measures, real), "bouton_contrast_median": measures.get("bouton_contrast_median")}
         pictures[preset] = np.stack(images[:6])
     result = {
-        "real": {"source": str(REAL), "n_images": real["n_images"], "bouton_contrast_median": real.get("bouton_contrast_median")},
+        "real": {"source": str(folder), "n_images": real["n_images"], "bouton_contrast_median": real.get("bouton_contrast_median")},
         "n_generated": args.n,
         "presets": rows,
     }
-    print("| preset | histogram W1 | PSD RMS (log10) | bouton contrast (real %.2f) | contrast gap |" % real["bouton_contrast_median"])
-    print("|---|---|---|---|---|")
-    for preset, r in rows.items():
-        print(f"| {preset} | {r['histogram_w1']:.3f} | {r['psd_rms']:.3f} | {r['bouton_contrast_median']:.2f} | {r['bouton_contrast_gap']:.2f} |")
+    header = ["preset", "histogram W1", "PSD RMS (log10)", f"bouton contrast (real {real['bouton_contrast_median']:.2f})",
+              "contrast gap"]  # fmt: skip
+    cells = [
+        (preset, f"{r['histogram_w1']:.3f}", f"{r['psd_rms']:.3f}", f"{r['bouton_contrast_median']:.2f}",
+         f"{r['bouton_contrast_gap']:.2f}")
+        for preset, r in rows.items()
+    ]  # fmt: skip
+    print("\n".join(table(header, cells)))
     print()
     print(json.dumps(result, indent=1))
     if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+        write_json_atomic(args.out, result)
     if args.picture:
         from jaxaxon.preview import save_grid
 

@@ -275,10 +275,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     from jaxaxon.bench import SECTIONS
     from jaxaxon.bench.report import markdown, resolve_out, write_results
-    from jaxaxon.bench.suite import FULL, QUICK, run_suite
+    from jaxaxon.bench.suite import FULL, QUICK, run_suite, with_settings
 
     cfg = _load_config(args.params)
-    settings = QUICK if args.quick else FULL
+    settings = with_settings(QUICK if args.quick else FULL, args.set)
     if args.repeats is not None:
         settings = dataclasses.replace(settings, repeats=args.repeats)
     if args.batches:
@@ -412,7 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "bench",
-        help="run the benchmark suite (generator, stages, sizes, series, dataset, training, scaling, memory, roofline)",
+        help="run the benchmark suite (generator, presets, sizes, stages, series, dataset, training, mixing, "
+        "scaling, memory, roofline)",
         description="Time every workload (median of repeated runs after warm-up, compile time apart, peak "
         "memory) and print a Markdown report; --out also writes the JSON result, the report and plots.",
     )
@@ -430,6 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="batch sizes of the complete generator and the presets (default 1 8 32 with --quick; "
                    "an accelerator needs thousands)")  # fmt: skip
     p.add_argument("--dir", help="where the dataset section writes its datasets (default: a temporary directory)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any suite setting (jaxaxon.bench.suite.SuiteSettings; tuples comma-separated), e.g. "
+                   "training_presets=original training_batch=256 training_dtypes=float32,bfloat16")  # fmt: skip
     p.set_defaults(func=_cmd_bench)
     return parser
 

@@ -1,11 +1,11 @@
 """Makes the README's pictures under docs/ (reproducible: fixed seeds).
 
 - docs/axon_grid.png: axon images (spec 1.1-1.8) with their axon masks.
-- docs/side_by_side.png: images of the original generator (../shared/reference, when
-  present) next to jaxaxon images with the same parameters, both modes.
+- docs/side_by_side.png: images of the original generator (``--reference``, when given) next
+  to jaxaxon images with the same parameters, both modes.
 - docs/series_strip.png: one time series: frames, axon masks, bouton masks.
 
-Usage: python scripts/make_figures.py [--out docs]
+Usage: python scripts/make_figures.py [--out docs] [--reference original_samples.npz]
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ import jaxaxon
 from jaxaxon.preview import save_grid
 from jaxaxon.synth.image import generate_axons
 
-REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "original_samples.npz"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="docs")
+    parser.add_argument("--reference", metavar="FILE",
+                        help="images of the original generator: an .npz file with an 'images' array [N, H, W] "
+                        "(the original's reference samples, original_samples.npz)")  # fmt: skip
     args = parser.parse_args()
     out = Path(args.out)
     cfg = jaxaxon.GeneratorConfig()
@@ -41,8 +41,8 @@ def main() -> None:
     ours = np.asarray(jaxaxon.generate(jax.random.key(11), cfg, 4).image)
     compat = np.asarray(jaxaxon.generate(jax.random.key(11), cfg.replace(compat="original"), 4).image)
     rows = {}
-    if REFERENCE.is_file():
-        rows["original (Octave)"] = np.load(REFERENCE)["images"][:4].astype(np.float32)
+    if args.reference:
+        rows["original (Octave)"] = np.load(args.reference)["images"][:4].astype(np.float32)
     rows["jaxaxon (fixed)"] = ours
     rows["jaxaxon (compat)"] = compat
     # raw grey values on a common 0..255 scale, as the reference README asks

@@ -1,164 +1,16 @@
 #!/usr/bin/env python
-"""The original study's mixing experiment: real shares 100 % / 25 % / 0 % of every training batch
-at the same total number of training examples (steps x batch), each run evaluated on held-out
-real images; writes a results table (Markdown + JSON).
-
-Every run is ``jaxaxon train`` with ``--real ... --real-share F`` (real crops drawn on the
-device, `jaxaxon.train.mixing`) and the same preset, steps, batch and seed; only the share
-changes. The folds (vesselnn volumes for the axon head, bass2017 images for the bouton head)
-are described in ``scripts/real_protocol.py``.
+"""The mixing experiment (`jaxaxon.experiments.mixing`): real shares 100 % / 25 % / 0 % of every
+training batch, each run evaluated on held-out development images (see docs/real_images.md).
 
 Usage::
 
-    python scripts/mixing_experiment.py --out runs/mixing                    # quick preset, CPU scale
-    python scripts/mixing_experiment.py --out runs/mixing_gpu --preset unet --steps 5000 --seeds 0,1,2
-
-Outputs: ``OUT/mixing_results.md`` and ``.json``; per run ``OUT/<arm>/`` (the training run)
-and ``OUT/eval/<arm>/`` (metrics.json, plots, predictions); ``OUT/eval/baselines/``.
-Re-running the same command keeps finished runs and resumes interrupted ones.
+    python scripts/mixing_experiment.py --real DIR --out runs/mixing                 # quick preset, CPU scale
+    python scripts/mixing_experiment.py --real DIR --out runs/mixing_gpu --preset unet --steps 5000 --seeds 0,1,2
 """
 
-from __future__ import annotations
-
-import argparse
-import statistics
 import sys
-from pathlib import Path
 
-import real_protocol as rp
-
-COLUMNS = rp.COLUMNS
-
-
-def _shares(text: str) -> list[float]:
-    try:
-        shares = [float(s) for s in rp._csv(text)]
-    except ValueError:
-        raise rp.ProtocolError(f"--shares: expected comma-separated fractions, got {text!r}") from None
-    if not shares or any(not 0 <= s <= 1 for s in shares):
-        raise rp.ProtocolError(f"--shares: expected fractions in 0..1, got {text!r}")
-    return shares
-
-
-def _arm(share: float, seed: int) -> str:
-    return f"real{round(share * 100):03d}_seed{seed}"
-
-
-def markdown(result: dict) -> str:
-    rows, cfg = result["runs"], result["training"]
-    lines = [
-        *rp.markdown_header("Mixing real and synthetic images", result),
-        f"Training: preset `{cfg['preset']}`, {cfg['steps']} steps x {cfg['batch_size']} examples "
-        f"({cfg['crop']}x{cfg['crop']} crops) = {cfg['steps'] * cfg['batch_size']} training crops per run, "
-        f"heads {', '.join(cfg['heads'])}; the final checkpoint of each run is evaluated.",
-        "",
-        result["folds_text"],
-        "",
-        "| real share | real / synthetic crops per step | seed | "
-        + " | ".join(label for _, label in COLUMNS)
-        + " | train time (s) |",
-        "| --- | --- | --- | " + " | ".join("---" for _ in COLUMNS) + " | --- |",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['share'] * 100:g} % | {r['real_per_step']} / {r['synthetic_per_step']} | {r['seed']} | "
-            + " | ".join(rp.fmt(r.get(k)) for k, _ in COLUMNS)
-            + f" | {r['train_seconds']:.0f} |"
-        )
-    if result.get("means"):
-        lines += ["", "Mean ± standard deviation over seeds:", ""]
-        lines += ["| real share | " + " | ".join(label for _, label in COLUMNS) + " |"]
-        lines += ["| --- | " + " | ".join("---" for _ in COLUMNS) + " |"]
-        for m in result["means"]:
-            lines.append(
-                f"| {m['share'] * 100:g} % | "
-                + " | ".join(
-                    "–" if m[k] is None else f"{m[k][0]:.3f} ± {m[k][1]:.3f}" for k, _ in COLUMNS
-                )
-                + " |"
-            )
-    if result.get("baselines"):
-        lines += ["", "Reference (no training; same held-out images and evaluation):", ""]
-        lines += ["| method | vessel Dice | vessel clDice | threshold | bouton P | bouton R | bouton F1 |"]
-        lines += ["| --- | --- | --- | --- | --- | --- | --- |"]
-        for b in result["baselines"]:
-            lines.append(
-                f"| {b['name']} | "
-                + " | ".join(rp.fmt(b.get(k)) for k in ("dice", "cldice", "best_threshold", "bouton_precision",
-                                                         "bouton_recall", "bouton_f1"))
-                + " |"
-            )  # fmt: skip
-        notes = [b["note"] for b in result["baselines"] if b.get("note")]
-        if notes:
-            lines += ["", *notes]
-    lines += [
-        "",
-        rp.METRICS_NOTE,
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def _means(rows: list[dict]) -> list[dict]:
-    out = []
-    for share in sorted({r["share"] for r in rows}, reverse=True):
-        group = [r for r in rows if r["share"] == share]
-        m: dict = {"share": share}
-        for k, _ in COLUMNS:
-            vals = [r[k] for r in group if r.get(k) is not None]
-            m[k] = None if not vals else (statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0)
-        out.append(m)
-    return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default=str(rp.REPO / "runs" / "mixing"), help="output folder")
-    parser.add_argument("--shares", default="1,0.25,0", help="real shares of the batch (default 1,0.25,0)")
-    parser.add_argument("--no-baselines", action="store_true", help="skip the Frangi and LoG reference rows")
-    rp.add_arguments(parser)
-    args = parser.parse_args(argv)
-    out = Path(args.out)
-    try:
-        shares, seeds = _shares(args.shares), rp.seeds_of(args)
-        folds = rp.prepare_folds(args, out)
-        base = rp.segmentation_config(args, folds, seeds[0])
-    except (rp.ProtocolError, ValueError) as err:
-        print(f"mixing_experiment: error: {err}", file=sys.stderr)
-        return 2
-    print(rp.folds_text(folds), flush=True)
-    rows = []
-    for seed in seeds:
-        for share in shares:
-            arm = _arm(share, seed)
-            rc = base.replace(seed=seed, real=rp.real_mixing(folds, share, args))
-            seconds = rp.run_training(out / arm, rc)
-            row = rp.evaluate_run(out / arm, folds, out / "eval" / arm)
-            row.update(
-                arm=arm, share=share, seed=seed, real_per_step=rc.real_per_step,
-                synthetic_per_step=rc.batch_size - rc.real_per_step, train_seconds=seconds,
-            )  # fmt: skip
-            rows.append(row)
-            print(
-                f"{arm}: vessel Dice {rp.fmt(row['dice'])}, clDice {rp.fmt(row['cldice'])}, "
-                f"bouton F1 {rp.fmt(row['bouton_f1'])}, synthetic val Dice {rp.fmt(row['synthetic_val_dice'])} "
-                f"({seconds:.0f} s)",
-                flush=True,
-            )
-    baselines = [] if args.no_baselines else rp.baseline_rows(args, folds, out / "eval" / "baselines")
-    result = {
-        **rp.result_header("mixing_experiment.py", argv, folds),
-        "training": {
-            "preset": base.preset, "steps": base.steps, "batch_size": base.batch_size, "crop": base.crop,
-            "heads": list(base.model.heads), "bouton_targets": "none" if args.no_boutons else args.bouton_targets,
-        },  # fmt: skip
-        "runs": rows,
-        "means": _means(rows) if len(seeds) > 1 else None,
-        "baselines": baselines,
-    }
-    rp.write_results(out, "mixing_results", markdown(result), result)
-    return 0
-
+from jaxaxon.experiments.mixing import main
 
 if __name__ == "__main__":
     sys.exit(main())

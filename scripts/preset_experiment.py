@@ -2,8 +2,8 @@
 
 For each generator preset (`original`, `realistic`, `randomised`) a network with an axon and
 a bouton head is trained on generated images only, with the same budget (steps, batch,
-tiles, model, optimiser), then evaluated through `jaxaxon evaluate`'s code on the real
-development images of ../shared/real:
+tiles, model, optimiser), then evaluated through `jaxaxon evaluate`'s code on the
+development images (see docs/real_images.md):
 
 - ``vesselnn`` volumes (dense vessel masks; vessels, not axons): Dice and clDice at the
   best of the original's 200 thresholds;
@@ -15,7 +15,7 @@ evaluation. Writes ``OUT/results.md`` and ``OUT/results.json``.
 
 Usage (CPU scale by default; raise --steps on an accelerator)::
 
-    python scripts/preset_experiment.py --out runs/presets [--steps 300] [--presets original realistic randomised]
+    python scripts/preset_experiment.py --real DIR --out runs/presets [--steps 300] [--presets original realistic randomised]
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ from pathlib import Path
 import jax
 import numpy as np
 
-REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "real"
+from jaxaxon.atomic import write_json_atomic, write_text_atomic
+from jaxaxon.bench.table import table
+from jaxaxon.experiments.protocol import REAL_HELP
 
 
 def run_config(preset: str, steps: int, seed: int):
@@ -58,14 +60,15 @@ def main() -> None:
     from jaxaxon.train.inference import load_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--real", required=True, metavar="DIR", help=REAL_HELP)
     parser.add_argument("--out", default="runs/presets")
     parser.add_argument("--presets", nargs="+", default=["original", "realistic", "randomised"])
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    out = Path(args.out)
-    vessels = [s for f in sorted((REAL / "vesselnn").glob("*.npz")) for s in load_samples(f)]
-    boutons = [s for s in load_samples(REAL / "bass2017") if s.boxes is not None]
+    out, real = Path(args.out), Path(args.real)
+    vessels = [s for f in sorted((real / "vesselnn").glob("*.npz")) for s in load_samples(f)]
+    boutons = [s for s in load_samples(real / "bass2017") if s.boxes is not None]
     results: dict = {
         "device": {"backend": jax.default_backend(), "kind": jax.devices()[0].device_kind, "host": platform.node()},
         "steps": args.steps,
@@ -118,16 +121,14 @@ def main() -> None:
         }
         print(preset, json.dumps(results["methods"][f"synthetic only, preset '{preset}'"]))
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    write_json_atomic(out / "results.json", results)
     cols = ("vesselnn_dice", "vesselnn_cldice", "bouton_precision", "bouton_recall", "bouton_f1")
-    lines = ["| method | vesselnn Dice | vesselnn clDice | bass2017 bouton precision | recall | F1 |", "|---|---|---|---|---|---|"]
-    for name, row in results["methods"].items():
-        cells = [f"{row[c]:.3f}" if isinstance(row.get(c), (int, float)) else "-" for c in cols]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    table = "\n".join(lines)
-    (out / "results.md").write_text(table + "\n")
-    print(table)
+    header = ["method", "vesselnn Dice", "vesselnn clDice", "bass2017 bouton precision", "recall", "F1"]
+    rows = [[name, *(f"{row[c]:.3f}" if isinstance(row.get(c), (int, float)) else "-" for c in cols)]
+            for name, row in results["methods"].items()]  # fmt: skip
+    text = "\n".join(table(header, rows))
+    write_text_atomic(out / "results.md", text + "\n")
+    print(text)
 
 
 if __name__ == "__main__":

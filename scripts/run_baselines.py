@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Classical baselines on the development images of ``shared/real``; writes a Markdown + JSON table.
+"""Classical baselines on the development images (see docs/real_images.md); writes a Markdown + JSON table.
 
 - Frangi vesselness on the ``vesselnn`` volumes (slice by slice), once with the scales matched to
   the generator's axons (`AXON_SIGMAS`, 1..3 px) and once with scales for the much thicker
@@ -12,7 +12,7 @@
 
 Usage::
 
-    python scripts/run_baselines.py [--real ../shared/real] [--out runs/baselines] [--quick]
+    python scripts/run_baselines.py --real DIR [--out runs/baselines] [--quick]
 
 Outputs: ``OUT/baselines.md``, ``OUT/baselines.json``, per-method folders with ``metrics.json``,
 plots and predictions, ``OUT/plots/vesselnn_*.png`` comparing the two Frangi settings.
@@ -29,14 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from jaxaxon.data.images import load_samples  # noqa: E402
-from jaxaxon.eval import baselines as bl  # noqa: E402
-from jaxaxon.eval.metrics import DetectionCounts, detection_scores  # noqa: E402
-from jaxaxon.eval.plots import save_curve_plots  # noqa: E402
-from jaxaxon.eval.report import evaluate_predictions, write_json  # noqa: E402
+from jaxaxon.atomic import write_json_atomic, write_text_atomic
+from jaxaxon.bench.table import num, table
+from jaxaxon.data.images import load_samples
+from jaxaxon.eval import baselines as bl
+from jaxaxon.eval.metrics import DetectionCounts, detection_scores
+from jaxaxon.eval.plots import save_curve_plots
+from jaxaxon.eval.report import evaluate_predictions
+from jaxaxon.experiments.protocol import REAL_HELP
 
 BASS_GROUPS = [["01"], ["02"], ["04"], ["05"], ["06"], ["07"], ["08", "09"], ["10", "11"], ["12"]]
 PIXEL_KEYS = ("best_threshold", "dice", "cldice", "tpr", "fpr", "precision", "pooled_dice")
@@ -131,11 +131,11 @@ def run_log(samples, out: Path, grid) -> dict:
 
 
 def _f(x, nd=3):
-    return "n/a" if x is None else f"{x:.{nd}f}"
+    return num(x, nd)
 
 
 def markdown(res: dict) -> str:
-    lines = ["# Baselines on the development images of shared/real", ""]
+    lines = ["# Baselines on the development images", ""]
     lines += [
         f"Command: `{res['command']}`  ",
         f"scikit-image {res['versions']['skimage']}, numpy {res['versions']['numpy']}",
@@ -145,24 +145,22 @@ def markdown(res: dict) -> str:
         lines += [
             "## Frangi vesselness on vesselnn (vessels, not axons; 2-D slices, mean over slices)",
             "",
-            "| method | sigmas (px) | slices | best threshold | Dice | clDice | TPR | FPR | precision |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        ]
-        for r in res["vesselnn"].values():
-            lines.append(
-                f"| {r['label']} | {', '.join(f'{s:g}' for s in r['sigmas'])} | {r['n_slices']} | "
-                f"{_f(r['best_threshold'])} | "
-                f"{_f(r['dice'])} | {_f(r['cldice'])} | {_f(r['tpr'])} | {_f(r['fpr'])} | {_f(r['precision'])} |"
-            )
+            *table(
+                ["method", "sigmas (px)", "slices", "best threshold", "Dice", "clDice", "TPR", "FPR", "precision"],
+                [
+                    [r["label"], ", ".join(f"{s:g}" for s in r["sigmas"]), r["n_slices"],
+                     *(_f(r[k]) for k in ("best_threshold", "dice", "cldice", "tpr", "fpr", "precision"))]
+                    for r in res["vesselnn"].values()
+                ],
+            ),
+        ]  # fmt: skip
         lines += ["", "Per volume (Dice / clDice at the overall best threshold):", ""]
         vols = sorted(next(iter(res["vesselnn"].values()))["per_volume"])
-        lines += ["| method | " + " | ".join(vols) + " |", "| --- |" + " --- |" * len(vols)]
-        for r in res["vesselnn"].values():
-            pv = r["per_volume"]
-            lines.append(
-                f"| {r['label']} | " + " | ".join(f"{_f(pv[v]['dice'])} / {_f(pv[v]['cldice'])}" for v in vols) + " |"
-            )
-        lines.append("")
+        per_volume = [
+            [r["label"], *(f"{_f(r['per_volume'][v]['dice'])} / {_f(r['per_volume'][v]['cldice'])}" for v in vols)]
+            for r in res["vesselnn"].values()
+        ]
+        lines += [*table(["method", *vols], per_volume), ""]
     if res.get("bass2017"):
         b = res["bass2017"]
         h, f = b["heldout"], b["fit_on_all"]
@@ -174,11 +172,14 @@ def markdown(res: dict) -> str:
                 "a detected centre inside an unmatched box is a hit."
             ),
             "",
-            "| protocol | precision | recall | F1 | TP | FP | FN |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
-            f"| held out (cross-validated) | {_f(h['precision'])} | {_f(h['recall'])} | {_f(h['f1'])} | "
-            f"{h['tp']} | {h['fp']} | {h['fn']} |",
-            f"| in-sample (fit on all, optimistic) | {_f(f['precision'])} | {_f(f['recall'])} | {_f(f['f1'])} | | | |",
+            *table(
+                ["protocol", "precision", "recall", "F1", "TP", "FP", "FN"],
+                [
+                    ["held out (cross-validated)", _f(h["precision"]), _f(h["recall"]), _f(h["f1"]), h["tp"], h["fp"],
+                     h["fn"]],
+                    ["in-sample (fit on all, optimistic)", _f(f["precision"]), _f(f["recall"]), _f(f["f1"])],
+                ],
+            ),
             "",
             "Parameters fit on all images: " + ", ".join(f"{k}={v}" for k, v in f["params"].items()),
             "",
@@ -196,8 +197,8 @@ def markdown(res: dict) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--real", default=str(REPO.parent / "shared" / "real"), help="the shared/real folder")
-    parser.add_argument("--out", default=str(REPO / "runs" / "baselines"), help="output folder")
+    parser.add_argument("--real", required=True, metavar="DIR", help=REAL_HELP)
+    parser.add_argument("--out", default="runs/baselines", help="output folder (default runs/baselines)")
     parser.add_argument("--quick", action="store_true", help="every 5th vesselnn slice, a small LoG grid (smoke test)")
     args = parser.parse_args(argv)
     real, out = Path(args.real), Path(args.out)
@@ -219,11 +220,9 @@ def main(argv=None) -> int:
         bass = [s for s in load_samples(real / "bass2017") if s.boxes is not None]
     grid = bl.DEFAULT_LOG_GRID[::4] if args.quick else bl.DEFAULT_LOG_GRID
     res["bass2017"] = run_log(bass, out, grid)
-    write_json(out / "baselines.json", res)
+    write_json_atomic(out / "baselines.json", res)
     md = markdown(res)
-    tmp = out / ".baselines.md.tmp"
-    tmp.write_text(md)
-    tmp.replace(out / "baselines.md")
+    write_text_atomic(out / "baselines.md", md)
     print(md)
     print(f"wrote {out / 'baselines.md'} and {out / 'baselines.json'}")
     return 0

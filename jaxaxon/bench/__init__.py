@@ -1,6 +1,7 @@
-"""Benchmark helpers behind `benchmarks/` and `jaxaxon bench` (timing, workloads, the suite)."""
+"""Benchmarks behind ``jaxaxon bench``: timing, workloads, the sections and the suite."""
 
-# the suite's sections, in the order they run (kept here so that the CLI parser needs no JAX)
+# the suite's sections, in the order they run (kept here so that the CLI parser needs no JAX;
+# `jaxaxon.bench.sections.REGISTRY` holds one entry per name)
 SECTIONS = (
     "generator_batch",
     "presets",
@@ -9,6 +10,7 @@ SECTIONS = (
     "series",
     "dataset",
     "training",
+    "mixing",
     "scaling",
     "memory",
     "roofline",

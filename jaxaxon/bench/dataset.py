@@ -24,15 +24,21 @@ from pathlib import Path
 
 import jax
 
+from jaxaxon.bench.table import table
 from jaxaxon.bench.timing import device_info
 from jaxaxon.config import GeneratorConfig
 from jaxaxon.data import write_dataset
 from jaxaxon.data.layout import derive_specs
 from jaxaxon.data.outputs import output_shapes, outputs_dict, resolve_generator, storage_plan, to_storage
 
-__all__ = ["markdown", "run_dataset_benchmark", "time_generator_stream", "time_write"]
+__all__ = ["lines", "run_dataset_benchmark", "time_generator_stream", "time_write"]
 
 MEASUREMENTS = ("generator_only", "generator_to_host", "write_dataset")
+LABELS = {
+    "generator_only": "generator only",
+    "generator_to_host": "generator + conversion + copy to host",
+    "write_dataset": "write_dataset end to end",
+}
 
 
 def time_generator_stream(cfg: GeneratorConfig, n: int, batch: int, seed: int, *, kind: str, to_host: bool) -> float:
@@ -114,24 +120,17 @@ def run_dataset_benchmark(
     }
 
 
-def markdown(result: dict) -> str:
-    """A short Markdown table of a `run_dataset_benchmark` result."""
+def lines(result: dict) -> list[str]:
+    """Markdown lines of a `run_dataset_benchmark` result: a summary line, then a table."""
     med, best = result["examples_per_s"], result["examples_per_s_best"]
-    labels = {
-        "generator_only": "generator only",
-        "generator_to_host": "generator + conversion + copy to host",
-        "write_dataset": "write_dataset end to end",
-    }
     unit = "series/s" if result["kind"] == "series" else "images/s"
-    rows = [f"| measurement | {unit} (median) | {unit} (best) |", "|---|---|---|"]
-    rows += [f"| {labels[k]} | {med[k]:.1f} | {best[k]:.1f} |" for k in MEASUREMENTS]
-    rows.append(
-        f"| write / generator | {result['write_over_generator']:.2f} | {result['write_over_generator_best']:.2f} |"
-    )
+    rows = [(LABELS[k], f"{med[k]:.1f}", f"{best[k]:.1f}") for k in MEASUREMENTS]
+    ratio, ratio_best = result["write_over_generator"], result["write_over_generator_best"]
+    rows.append(("write / generator", f"{ratio:.2f}", f"{ratio_best:.2f}"))
     shape = "x".join(str(d) for d in result["example_shape"])
     head = (
         f"{result['n']} {result['kind']} of {shape}, batch {result['batch']}, {result['device']['device_kind']} "
         f"({result['device']['backend']}), median of {result['repeats']}; "
         f"{result['bytes_per_example']:.0f} bytes per example on disk"
     )
-    return head + "\n\n" + "\n".join(rows)
+    return [head, "", *table(["measurement", f"{unit} (median)", f"{unit} (best)"], rows)]

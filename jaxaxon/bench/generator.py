@@ -25,7 +25,7 @@ from jaxaxon.synth.series import _generate_series_jit
 from jaxaxon.synth.spline import resample_spline
 from jaxaxon.synth.walk import first_exit, random_walk
 
-__all__ = ["STAGES", "STAGE_LABELS", "time_stage", "time_generator", "time_series"]
+__all__ = ["STAGES", "STAGE_LABELS", "lower_generator", "time_stage", "time_generator", "time_series"]
 
 STAGES = ("walk_spline", "scene", "rasterise", "boutons", "cells", "noise")
 STAGE_LABELS = {
@@ -36,6 +36,12 @@ STAGE_LABELS = {
     "cells": "cells (drawing + placement)",
     "noise": "acquisition noise + output",
 }
+
+
+def lower_generator(cfg: GeneratorConfig, batch: int, key: jax.Array | int = 0) -> jax.stages.Lowered:
+    """The program behind ``jaxaxon.generate(key, cfg, batch)``, lowered (``.compile()`` it for
+    its memory analysis, cost estimate or optimised HLO: the same program ``generate`` runs)."""
+    return _generate_jit.lower(as_key(key), cfg, batch, start_index_array(0))
 
 
 def time_generator(cfg: GeneratorConfig, batch: int, repeats: int = 5) -> Timing:

@@ -7,13 +7,7 @@ measures on ``n`` virtual CPU devices (``--xla_force_host_platform_device_count`
 fresh process: they share the same cores, so they show that the sharded program runs
 and how much it costs, not a speed-up.
 
-CPU devices get one image per device per call (`CPU_PER_DEVICE_BATCH`): with larger
-batches, jaxlib's LAPACK tridiagonal-solve kernel (the spline stage) splits its batch over
-the intra-op thread pool that all CPU devices share and waits inside it; once every pool
-thread of every device is waiting, the run hangs (observed with JAX 0.10.2: 2 or 8
-virtual devices, 256x256, 2 images per device). The spline now solves its systems in
-closed form (`jaxaxon.synth.spline`), with no LAPACK call; the one-image setting is kept
-until larger per-device batches are re-checked.
+CPU devices get one image per device per call (`CPU_PER_DEVICE_BATCH`, `CPU_BATCH_NOTE`).
 
 Run as a module (what `run_in_subprocess` does)::
 
@@ -36,9 +30,8 @@ __all__ = ["scaling", "run_in_subprocess", "CPU_PER_DEVICE_BATCH", "CPU_BATCH_NO
 
 CPU_PER_DEVICE_BATCH = 1
 CPU_BATCH_NOTE = (
-    "1 image per CPU device per call: larger batches could hang with several CPU devices while the spline used "
-    "jaxlib's LAPACK tridiagonal solve (it waited on the intra-op thread pool all CPU devices share); the "
-    "spline now solves its systems itself, but the setting is kept until larger batches are re-checked"
+    "1 image per CPU device per call: all CPU devices share one intra-op thread pool, and library kernels that "
+    "split a batch over that pool and wait inside it can hang once every pool thread is waiting"
 )
 
 

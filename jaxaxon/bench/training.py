@@ -1,37 +1,32 @@
-"""Training workload: one training step with on-the-fly generation against pre-generated batches.
+"""Training workloads: the step with on-the-fly generation against the same step fed
+pre-generated batches (`time_training_step`), and with real crops mixed in (`time_mixing`).
 
-For a training preset and compute dtype it times, interleaved in rounds (so that load from
-other processes hits all variants alike) and after compiling everything:
-
-- ``onfly``: `Program.train_step` (generates its batch inside the jitted step);
-- ``pregen``: `Program.train_step_on_batch` fed batches generated beforehand (a pool kept on
-  the device, cycled);
-- ``gen``: the batch generation alone (`training_batch`, jitted);
-
-and reports steps/s, training images/s, the generation overhead ``1 - pregen_time /
-onfly_time`` (what generating inside the step costs) and ``gen_time / onfly_time`` (what it
-would cost if it were not overlapped with anything).
-
-A 'skipped' record is returned where the training code (``jaxaxon.train``) is not part of
-this installation, never a made-up number.
-"""
+Variants are timed in interleaved rounds after compiling everything, so that load from other
+processes hits them alike. Without ``jaxaxon.train`` a 'skipped' record is returned, never a
+made-up number."""
 
 from __future__ import annotations
 
 import importlib.util
 import statistics
+import tempfile
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import jax
+import numpy as np
 
 from jaxaxon.bench.timing import MemorySampler, load_average
 from jaxaxon.config import GeneratorConfig
 
-__all__ = ["CPU_ORIGINAL_BATCH", "time_training", "time_training_step", "training_available"]
+__all__ = ["CPU_ORIGINAL_BATCH", "time_mixing", "time_training", "time_training_step", "training_available"]
 
-# the 'original' preset on a CPU: 8 tiles of 128x128 (2 generated 256x256 images) per step;
-# its own batch of 64 takes about 20 s a step on a 2-core CPU
+# the 'original' preset on a CPU: 8 tiles of 128x128 (2 generated 256x256 images) per step,
+# as its own batch of 64 is too slow for a CPU run
 CPU_ORIGINAL_BATCH = 8
+SKIPPED = {"status": "skipped", "reason": "training code not available (jaxaxon.train is not in this installation)"}
 
 
 def training_available() -> bool:
@@ -52,6 +47,40 @@ def _time(fn, n: int) -> float:
     return (time.perf_counter() - t0) / n
 
 
+def _interleaved(fns: dict[str, Callable[[int], Any]], steps: int, rounds: int) -> tuple[float, dict, int | None, str]:
+    """Compiles and warms up every ``fns`` entry, then times them in interleaved rounds.
+
+    Returns:
+      ``(warm-up and compile seconds, {name: [seconds per call, one per round]}, peak bytes,
+      memory source)``.
+    """
+    t0 = time.perf_counter()
+    for fn in fns.values():
+        _time(fn, 2)
+    compile_s = time.perf_counter() - t0
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    with MemorySampler() as sampler:
+        for _ in range(rounds):
+            for name, fn in fns.items():
+                times[name].append(_time(fn, steps))
+    return (compile_s, times, *sampler.peak())
+
+
+def _run_config(preset: str, dtype: str, batch: int | None, generator: GeneratorConfig | None):
+    """The preset with the compute dtype, batch and generator config (tiles shrunk to fit)."""
+    from jaxaxon.train import get_preset
+
+    rc = get_preset(preset)
+    changes: dict = {"model.dtype": dtype}
+    if generator is not None:
+        changes["generator"] = generator
+        if rc.crop:
+            changes["crop"] = min(rc.crop, *generator.shape)
+    if batch is not None:
+        changes["batch_size"] = batch
+    return rc.replace(**changes)
+
+
 def time_training_step(
     preset: str,
     dtype: str = "float32",
@@ -60,8 +89,12 @@ def time_training_step(
     rounds: int = 3,
     generator: GeneratorConfig | None = None,
 ) -> dict:
-    """Times one preset's training step on the fly, on pre-generated batches and the
-    generation alone (module docstring).
+    """Times one preset's training step three ways.
+
+    ``onfly``: `Program.train_step` (generates its batch inside the jitted step);
+    ``pregen``: `Program.train_step_on_batch` fed batches generated beforehand (a pool kept
+    on the device, cycled); ``gen``: the batch generation alone (`training_batch`, jitted).
+    Figures: `step_figures`.
 
     Args:
       preset: training preset name (`jaxaxon.train.get_preset`).
@@ -75,18 +108,9 @@ def time_training_step(
     Returns:
       A JSON-ready record (steps/s, images/s, overhead fractions, round times, peak memory).
     """
-    from jaxaxon.train import get_preset
     from jaxaxon.train.step import get_program, run_keys, training_batch, zero_metrics
 
-    rc = get_preset(preset)
-    changes: dict = {"model.dtype": dtype}
-    if generator is not None:
-        changes["generator"] = generator
-        if rc.crop:
-            changes["crop"] = min(rc.crop, *generator.shape)
-    if batch is not None:
-        changes["batch_size"] = batch
-    rc = rc.replace(**changes)
+    rc = _run_config(preset, dtype, batch, generator)
     program = get_program(rc)
     _, data_key, dropout_key = run_keys(0)
     state = {"onfly": [*program.init(0), zero_metrics()], "pregen": [*program.init(0), zero_metrics()]}
@@ -110,30 +134,39 @@ def time_training_step(
         counter["gen"] += 1
         return gen(data_key, 20_000 + counter["gen"])
 
-    t_compile = time.perf_counter()
-    for fn in (onfly, pregen, gen_only):  # compile and warm up
-        _time(fn, 2)
-    t_compile = time.perf_counter() - t_compile
-    times: dict[str, list[float]] = {"onfly": [], "pregen": [], "gen": []}
-    with MemorySampler() as sampler:
-        for _ in range(rounds):
-            times["onfly"].append(_time(onfly, steps))
-            times["pregen"].append(_time(pregen, steps))
-            times["gen"].append(_time(gen_only, steps))
-    peak, source = sampler.peak()
-    t = {k: statistics.median(v) for k, v in times.items()}
-    images = rc.batch_size
+    t_compile, times, peak, source = _interleaved({"onfly": onfly, "pregen": pregen, "gen": gen_only}, steps, rounds)
     return {
         "name": f"{preset} ({dtype})",
         "preset": preset,
         "dtype": dtype,
         "model": rc.model.to_dict(),
-        "batch_size": images,
+        "batch_size": rc.batch_size,
         "tile": rc.crop or rc.generator.height,
         "generated_images_per_step": rc.images_per_step,
         "generated_image_size": list(rc.generator.shape),
         "steps_timed": steps * rounds,
         "warmup_and_compile_s": round(t_compile, 2),
+        **step_figures(times, rc.batch_size),
+        "peak_bytes": peak,
+        "memory_source": source,
+        "load_average": load_average(),
+    }
+
+
+def step_figures(times: dict[str, list[float]], images: int) -> dict:
+    """Rates and overhead fractions from measured round times.
+
+    Args:
+      times: seconds per call of each round for ``onfly``, ``pregen`` and ``gen``
+        (median over rounds used).
+      images: training examples per step.
+
+    Returns:
+      Steps/s, images/s, ``generation_overhead_fraction = 1 - pregen / onfly`` and
+      ``generation_alone_fraction = gen / onfly`` (median times), and the round times.
+    """
+    t = {k: statistics.median(v) for k, v in times.items()}
+    return {
         "onfly_steps_per_s": 1 / t["onfly"],
         "pregen_steps_per_s": 1 / t["pregen"],
         "gen_only_batches_per_s": 1 / t["gen"],
@@ -142,9 +175,6 @@ def time_training_step(
         "generation_overhead_fraction": 1 - t["pregen"] / t["onfly"],
         "generation_alone_fraction": t["gen"] / t["onfly"],
         "round_times_s": {k: [round(x, 4) for x in v] for k, v in times.items()},
-        "peak_bytes": peak,
-        "memory_source": source,
-        "load_average": load_average(),
     }
 
 
@@ -152,29 +182,126 @@ def time_training(
     presets: tuple[str, ...] = ("quick",),
     steps: int = 3,
     rounds: int = 3,
-    dtype: str = "float32",
+    dtypes: tuple[str, ...] | str = ("float32",),
     batch: int | None = None,
     generator: GeneratorConfig | None = None,
 ) -> dict:
-    """The suite's training section: `time_training_step` for each preset.
+    """The suite's training section: `time_training_step` for each preset and dtype.
 
     Args:
       presets: training presets.
-      steps, rounds, dtype, generator: as `time_training_step`.
+      steps, rounds, generator: as `time_training_step`.
+      dtypes: model compute dtypes (one name or several).
       batch: training examples per step for every preset (default: the preset's; on a CPU
         the 'original' preset runs at `CPU_ORIGINAL_BATCH`).
 
     Returns:
-      ``{"rows": [record per preset]}``, or a 'skipped' record without ``jaxaxon.train``.
+      ``{"rows": [record per preset and dtype]}``, or a 'skipped' record without ``jaxaxon.train``.
     """
     if not training_available():
-        return {
-            "status": "skipped",
-            "reason": "training code not available (jaxaxon.train is not in this installation)",
-        }
+        return dict(SKIPPED)
     cpu = jax.default_backend() == "cpu"
     rows = []
     for preset in presets:
         n = batch if batch is not None else (CPU_ORIGINAL_BATCH if cpu and preset == "original" else None)
-        rows.append(time_training_step(preset, dtype, n, steps, rounds, generator))
+        for dtype in (dtypes,) if isinstance(dtypes, str) else dtypes:
+            rows.append(time_training_step(preset, dtype, n, steps, rounds, generator))
     return {"rows": rows}
+
+
+def _labelled_folder(root: Path, n: int, size: int) -> Path:
+    """``n`` random 8-bit ``size``-pixel images with masks, as a labelled folder."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for sub in ("images", "masks"):
+        (root / sub).mkdir(parents=True)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (size, size), dtype=np.uint8)).save(root / "images" / f"{i:03d}.png")
+        Image.fromarray(((rng.random((size, size)) > 0.8) * 255).astype(np.uint8)).save(root / "masks" / f"{i:03d}.png")
+    return root
+
+
+def time_mixing(
+    preset: str = "quick",
+    shares: tuple[float, ...] = (0.0, 0.25, 1.0),
+    *,
+    batch: int | None = None,
+    images: int = 8,
+    size: int = 512,
+    steps: int = 3,
+    rounds: int = 3,
+    generator: GeneratorConfig | None = None,
+) -> dict:
+    """Times the run's training step at each real share against the pre-generated step.
+
+    Variants ``share=F``: the step with ``round(F * batch)`` real crops drawn on the device
+    (``F = 0`` is the plain on-the-fly step); ``pregen``: `Program.train_step_on_batch` fed
+    a batch made beforehand (the update alone, no data work: the floor). The real data are
+    ``images`` random labelled images of ``size`` pixels.
+
+    Returns:
+      A JSON-ready record with ``variants``: ``{name: {real_per_step, steps_per_s,
+      time_vs_pregen, round_times_s}}``, or a 'skipped' record without ``jaxaxon.train``.
+    """
+    if not training_available():
+        return dict(SKIPPED)
+    from jaxaxon.train.config import RealMixing
+    from jaxaxon.train.mixing import make_train_step, prepare_real
+    from jaxaxon.train.step import get_program, run_keys, training_batch, zero_metrics
+
+    rc = _run_config(preset, "float32", batch, generator)
+    _, data_key, dropout_key = run_keys(0)
+    program = get_program(rc)
+    x, y = jax.jit(lambda k: training_batch(rc, k, 10_000))(data_key)
+    variants: dict[str, tuple[Any, Callable | None, int | None]] = {}
+    with tempfile.TemporaryDirectory(prefix="jaxaxon-mixing-") as tmp:
+        folder = _labelled_folder(Path(tmp) / "real", images, size)
+        for share in shares:
+            real = RealMixing(paths=(str(folder),), share=share)
+            run, bank = prepare_real(rc.replace(real=real), log=lambda _s: None)
+            run_program = get_program(run)
+            variants[f"share={share:g}"] = (run_program, make_train_step(run_program, run, bank), run.real_per_step)
+        variants["pregen"] = (program, None, None)
+
+        def runner(name: str) -> Callable[[int], Any]:
+            prog, step_fn, _ = variants[name]
+            s = [*prog.init(0), zero_metrics()]
+
+            def fn(i: int) -> Any:
+                if step_fn is None:
+                    s[:] = prog.train_step_on_batch(*s, x, y, dropout_key, i)
+                else:
+                    s[:] = step_fn(*s, data_key, dropout_key, i)
+                return s[2]["loss"]
+
+            return fn
+
+        compile_s, times, peak, source = _interleaved({name: runner(name) for name in variants}, steps, rounds)
+    return {
+        "preset": preset,
+        "batch_size": rc.batch_size,
+        "tile": rc.crop,
+        "real_images": images,
+        "real_size": size,
+        "steps_timed": steps * rounds,
+        "warmup_and_compile_s": round(compile_s, 2),
+        "variants": mixing_figures(times, {name: v[2] for name, v in variants.items()}),
+        "peak_bytes": peak,
+        "memory_source": source,
+        "load_average": load_average(),
+    }
+
+
+def mixing_figures(times: dict[str, list[float]], real_per_step: dict[str, int | None]) -> dict:
+    """Per variant: steps/s and the median time relative to the ``pregen`` variant's."""
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {
+        k: {
+            "real_per_step": real_per_step.get(k),
+            "steps_per_s": 1 / med[k],
+            "time_vs_pregen": med[k] / med["pregen"],
+            "round_times_s": [round(t, 4) for t in times[k]],
+        }
+        for k in times
+    }

@@ -1,10 +1,13 @@
-"""The benchmark suite runs every code path on tiny sizes and reports what it claims.
+"""The benchmark suite, run end to end through ``jaxaxon bench`` on tiny sizes.
 
 No timing assertions: figures are checked for presence, consistency and units only.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import io
 import json
 import math
 
@@ -13,15 +16,14 @@ import pytest
 
 from jaxaxon.bench import SECTIONS
 from jaxaxon.bench.generator import STAGES
-from jaxaxon.bench.report import markdown, write_results
-from jaxaxon.bench.suite import ORIGINAL_OCTAVE_SECONDS, SuiteSettings, run_suite
+from jaxaxon.bench.suite import ORIGINAL_OCTAVE_SECONDS, SuiteSettings
 from jaxaxon.cli import main
 
 pytestmark = pytest.mark.bench
 
 # Tiny: the small 64x64 config at batch 4 (the compile the dataset tests use), a 32x32 size
 # point, an invalid 16x16 size (MaxRadius 8 needs a side above 16), 2 virtual devices, the
-# 'quick' training step on 2 generated 64x64 images.
+# 'quick' training step on 2 generated 64x64 images, one real share of 2 random images.
 TINY = SuiteSettings(
     name="tiny",
     batches=(4,),
@@ -37,6 +39,9 @@ TINY = SuiteSettings(
     training_steps=1,
     training_rounds=1,
     training_batch=2,
+    mixing_shares=(0.5,),
+    mixing_images=2,
+    mixing_size=96,
     scaling_devices=(1, 2),
     scaling_per_device_batch=2,
     memory_batches=(2, 4),
@@ -48,11 +53,28 @@ TINY = SuiteSettings(
 )
 
 
+def _set_items(settings: SuiteSettings) -> list[str]:
+    items = []
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+        items += ["--set", f"{field.name}={text}"]
+    return items
+
+
 @pytest.fixture(scope="module")
 def suite(small_cfg, tmp_path_factory):
-    messages = []
-    result = run_suite(TINY, small_cfg, on_progress=messages.append, workdir=tmp_path_factory.mktemp("bench"))
-    return result, messages
+    """``jaxaxon bench`` with every setting of `TINY` given by ``--set``: (result, progress lines, report)."""
+    tmp = tmp_path_factory.mktemp("bench")
+    small_cfg.to_json(tmp / "small.json")
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["bench", "--quick", "--params", str(tmp / "small.json"), *_set_items(TINY), "--dir", str(tmp),
+            "--out", str(tmp / "out" / "cpu.json")]  # fmt: skip
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(argv)
+    assert status == 0, err.getvalue()
+    result = json.loads((tmp / "out" / "cpu.json").read_text())
+    return result, err.getvalue().splitlines(), out.getvalue()
 
 
 def _timed(record):
@@ -60,19 +82,19 @@ def _timed(record):
 
 
 def test_every_section_is_reported_with_its_context(suite, small_cfg):
-    result, messages = suite
+    result, messages, _ = suite
     assert set(SECTIONS) <= set(result)
     json.loads(json.dumps(result))  # plain JSON
     meta = result["meta"]
     assert meta["device"]["jax_version"] and meta["device"]["backend"] == "cpu"
     assert meta["config"]["width"] == small_cfg.width and meta["settings"]["name"] == "tiny"
-    assert meta["errors"] == [] and meta["wall_s"] > 0
+    assert meta["errors"] == [] and meta["wall_s"] > 0 and meta["settings"] == json.loads(json.dumps(dataclasses.asdict(TINY)))
     assert len(meta["load_average_start"]) == 3
     assert messages and any("generator 64x64 batch 4" in m for m in messages)
 
 
 def test_generator_rows_are_timed_with_memory(suite):
-    result, _ = suite
+    result, _, _ = suite
     (row,) = result["generator_batch"]["rows"]
     assert row["batch"] == 4 and _timed(row)
     assert math.isclose(row["items_per_s"], 4 / row["median_s"])
@@ -102,16 +124,20 @@ def test_every_stage_is_timed(suite):
     assert shares["batch"] == 4 and math.isclose(sum(shares["share"].values()), 1.0)
 
 
-def test_series_dataset_and_training(suite):
-    result, _ = suite
+def test_series_dataset_training_and_mixing(suite):
+    result, _, _ = suite
     series = result["series"]
     assert _timed(series) and math.isclose(series["frames_per_s"], series["items_per_s"] * 6)
     dataset = result["dataset"]
     assert all(v > 0 for v in dataset["examples_per_s"].values()) and dataset["n"] == 8
     (row,) = result["training"]["rows"]
     assert row["preset"] == "quick" and row["onfly_steps_per_s"] > 0 and row["pregen_steps_per_s"] > 0
-    assert math.isclose(row["generation_overhead_fraction"], 1 - row["onfly_steps_per_s"] / row["pregen_steps_per_s"])
+    assert row["dtype"] == "float32" and row["generation_overhead_fraction"] < 1
+    assert len(row["round_times_s"]["onfly"]) == TINY.training_rounds
     assert row["generated_images_per_step"] == 2 and row["tile"] == 64
+    mixing = result["mixing"]
+    assert set(mixing["variants"]) == {"share=0.5", "pregen"} and mixing["real_size"] == 96
+    assert mixing["variants"]["share=0.5"]["real_per_step"] == 1 and mixing["variants"]["pregen"]["time_vs_pregen"] == 1
 
 
 def test_scaling_runs_on_virtual_devices_with_the_same_images(suite):
@@ -148,17 +174,21 @@ def test_roofline_bounds(suite):
     )
 
 
-def test_report_files(suite, tmp_path):
-    result, _ = suite
-    text = markdown(result)
-    for expected in ("images/s", "Time series", "write_dataset end to end", "on the fly steps/s",
+def test_report_and_result_files(suite, tmp_path):
+    result, _, text = suite
+    for section in SECTIONS:
+        assert result[section] and "status" not in result[section], section
+    for expected in ("images/s", "Time series", "write_dataset end to end", "on the fly steps/s", "real crops per step",
                      "virtual CPU devices", "Linear fit", "Roofline", "faster"):  # fmt: skip
         assert expected in text, expected
+    from jaxaxon.bench.report import write_results
+
     paths = write_results(result, tmp_path / "out" / "cpu.json")
     names = sorted(p.name for p in paths)
     assert names == ["cpu.json", "cpu.md", "cpu_batch.png", "cpu_memory.png", "cpu_size.png"]
-    assert json.loads((tmp_path / "out" / "cpu.json").read_text())["meta"] == json.loads(json.dumps(result["meta"]))
+    assert json.loads((tmp_path / "out" / "cpu.json").read_text()) == result
     assert all(p.stat().st_size > 0 for p in paths)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == names  # no temporary files left
     # a directory names the file after the device kind
     (tmp_path / "dir").mkdir()
     assert write_results(result, tmp_path / "dir")[0] == tmp_path / "dir" / "cpu.json"
@@ -189,7 +219,7 @@ def test_original_cost_matches_the_reference(shared_reference):
 
 
 def test_presets_are_timed_relative_to_original(suite):
-    result, _ = suite
+    result, _, _ = suite
     rows = {r["preset"]: r for r in result["presets"]["rows"]}
     assert set(rows) == {"original", "randomised"}
     assert all(_timed(r) for r in rows.values())
@@ -197,5 +227,4 @@ def test_presets_are_timed_relative_to_original(suite):
     assert math.isclose(
         rows["randomised"]["relative_to_original"], rows["randomised"]["items_per_s"] / rows["original"]["items_per_s"]
     )
-    report = markdown(result)
-    assert "| randomised |" in report and "'randomised' preset within 2x of 'original'" in report
+    assert "| randomised |" in suite[2] and "'randomised' preset within 2x of 'original'" in suite[2]

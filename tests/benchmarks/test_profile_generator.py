@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from ..conftest import SMALL
+from . import load
 
-import profile_generator  # noqa: E402
-
-from ..conftest import SMALL  # noqa: E402
+profile_generator = load("profile_generator")
 
 pytestmark = pytest.mark.bench
 

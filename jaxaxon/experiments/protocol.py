@@ -1,22 +1,8 @@
-"""The protocol shared by ``mixing_experiment.py`` and ``pretrain_finetune.py``: folds of the
-development images of ``shared/real``, resumable training runs, evaluation of a run's final
-checkpoint on the held-out images, and results tables (Markdown + JSON).
-
-Folds (defaults; every choice is a command-line option):
-
-- ``vesselnn`` (vessels, not axons; dense masks): the axon head trains on the volumes
-  ``burgess2014_bbbDisruption`` and ``burgess2014_noisySparseVessels`` (25 slices) and is
-  evaluated on the held-out ``santos2015_lowContrastVessels`` (15 slices, another session and
-  lab member, unrecorded voxel size): Dice, clDice, TPR/FPR/precision at the best of the
-  original's 200 thresholds (picked on the held-out slices, as the original did, and the
-  same way for every model and baseline).
-- ``bass2017`` (bouton boxes, no axon masks): the bouton head trains on 04, 05, 06, 07, 10,
-  11, 12 (147 boxes) and is evaluated on 01, 02, 08, 09 (73 boxes); the overlapping pairs
-  08/09 and 10/11 stay in one fold. Detection precision/recall/F1 of blob centres (bouton
-  map > 0.5) matched to the boxes.
-
-The evaluated checkpoint is each run's final one (``checkpoints/latest/<steps>``), not the
-best on synthetic validation images, which would favour synthetic-heavy runs.
+"""The protocol of the real-data experiments (`jaxaxon.experiments.mixing`, `.pretrain`): folds
+of the development images (see docs/real_images.md), resumable training runs, evaluation of a
+run's final checkpoint on the held-out images, and results tables (Markdown + JSON). The
+evaluated checkpoint is each run's final one, not the best on synthetic validation images,
+which would favour synthetic-heavy runs.
 """
 
 from __future__ import annotations
@@ -28,15 +14,15 @@ import platform
 import shutil
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from jaxaxon.train import RunConfig, get_preset, read_run_config, train  # noqa: E402
-from jaxaxon.train.config import RealMixing, write_json_atomic  # noqa: E402
+from jaxaxon.atomic import write_json_atomic, write_text_atomic
+from jaxaxon.bench.table import num, table
+from jaxaxon.train import RunConfig, get_preset, read_run_config, train
+from jaxaxon.train.config import RealMixing
 
 TRAIN_VOLUMES = ("burgess2014_bbbDisruption", "burgess2014_noisySparseVessels")
 TEST_VOLUMES = ("santos2015_lowContrastVessels",)
@@ -48,13 +34,27 @@ class ProtocolError(ValueError):
     """Bad experiment options (the message says which)."""
 
 
-def _csv(text: str) -> tuple[str, ...]:
+REAL_HELP = (
+    "the development images: a folder holding vesselnn/ (NAME.npz volumes with images and masks) and "
+    "bass2017/ (images/*.png and bouton_boxes.json); see docs/real_images.md"
+)
+
+
+def csv_items(text: str) -> tuple[str, ...]:
+    """The non-empty comma-separated items of ``text``."""
     return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def make_parser(prog: str, doc: str, epilog: str) -> argparse.ArgumentParser:
+    """An experiment's parser: ``doc``'s first paragraph as description, ``epilog`` verbatim."""
+    return argparse.ArgumentParser(
+        prog=prog, description=doc.split("\n\n")[0], epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options common to the experiments: data, folds, training scale, evaluation."""
-    parser.add_argument("--real", default=str(REPO.parent / "shared" / "real"), help="the shared/real folder")
+    parser.add_argument("--real", required=True, metavar="DIR", help=REAL_HELP)
     parser.add_argument("--preset", default="quick", help="training preset of the segmentation runs (default quick)")
     parser.add_argument("--steps", type=int, help="training steps of every segmentation run (default: the preset's)")
     parser.add_argument("--batch", type=int, help="examples per step (default: the preset's)")
@@ -90,17 +90,31 @@ class Folds:
 
 def prepare_folds(args: argparse.Namespace, out: Path) -> Folds:
     """Checks the fold options and builds ``OUT/data/test`` (symlinks and a filtered
-    ``bouton_boxes.json``; nothing of ``shared/real`` is copied)."""
+    ``bouton_boxes.json``; nothing of ``--real`` is copied).
+
+    The default folds (every choice is a command-line option):
+
+    - ``vesselnn`` (vessels, not axons; dense masks): the axon head trains on the volumes
+      ``burgess2014_bbbDisruption`` and ``burgess2014_noisySparseVessels`` (25 slices) and is
+      evaluated on the held-out ``santos2015_lowContrastVessels`` (15 slices, another session and
+      lab member, unrecorded voxel size): Dice, clDice, TPR/FPR/precision at the best of the
+      original's 200 thresholds (picked on the held-out slices, as the original did, and the
+      same way for every model and baseline).
+    - ``bass2017`` (bouton boxes, no axon masks): the bouton head trains on 04, 05, 06, 07, 10,
+      11, 12 (147 boxes) and is evaluated on 01, 02, 08, 09 (73 boxes); the overlapping pairs
+      08/09 and 10/11 stay in one fold. Detection precision/recall/F1 of blob centres (bouton
+      map > 0.5) matched to the boxes.
+    """
     real = Path(args.real).resolve()
     vessel_dir, bass_dir = real / "vesselnn", real / "bass2017"
-    train_vols, test_vols = _csv(args.train_volumes), _csv(args.test_volumes)
+    train_vols, test_vols = csv_items(args.train_volumes), csv_items(args.test_volumes)
     if not train_vols or not test_vols:
         raise ProtocolError("--train-volumes and --test-volumes must each name at least one vesselnn volume")
     if set(train_vols) & set(test_vols):
         raise ProtocolError(f"volumes both trained on and held out: {sorted(set(train_vols) & set(test_vols))}")
     for v in train_vols + test_vols:
         if not (vessel_dir / f"{v}.npz").is_file():
-            raise ProtocolError(f"{vessel_dir / (v + '.npz')}: no such volume (is --real the shared/real folder?)")
+            raise ProtocolError(f"{vessel_dir / (v + '.npz')}: no such volume (does --real hold vesselnn/?)")
     paths = [str(vessel_dir / f"{v}.npz") for v in train_vols]
     include = [f"{v}_z*" for v in train_vols]
     test = out / "data" / "test"
@@ -114,7 +128,7 @@ def prepare_folds(args: argparse.Namespace, out: Path) -> Folds:
     if not args.no_boutons:
         boxes = json.loads((bass_dir / "bouton_boxes.json").read_text())
         names = sorted(boxes)
-        held = _csv(args.bass_test)
+        held = csv_items(args.bass_test)
         unknown = sorted(set(held) - set(names))
         if unknown or not held:
             raise ProtocolError(f"--bass-test: unknown bass2017 images {unknown} (images: {', '.join(names)})")
@@ -223,7 +237,8 @@ def final_checkpoint(workdir: Path) -> Path:
     return latest / str(steps[-1])
 
 
-SUMMARY = ("dice", "cldice", "best_threshold", "tpr", "fpr", "precision", "bouton_precision", "bouton_recall", "bouton_f1")
+SUMMARY = ("dice", "cldice", "best_threshold", "tpr", "fpr", "precision", "bouton_precision", "bouton_recall",
+           "bouton_f1")  # fmt: skip
 
 
 def evaluate_run(workdir: Path, folds: Folds, out: Path) -> dict[str, Any]:
@@ -287,11 +302,8 @@ METRICS_NOTE = (
 
 
 def fmt(x: Any, nd: int = 3) -> str:
-    if x is None:
-        return "–"
-    if isinstance(x, float):
-        return f"{x:.{nd}f}"
-    return str(x)
+    """A table cell: floats to ``nd`` decimals, '–' for None."""
+    return num(x, nd, missing="–") if isinstance(x, float) or x is None else str(x)
 
 
 def environment() -> dict[str, Any]:
@@ -334,19 +346,28 @@ def markdown_header(title: str, result: dict[str, Any]) -> list[str]:
 
 def write_results(out: Path, stem: str, markdown: str, data: dict) -> None:
     """Writes ``OUT/STEM.md`` and ``OUT/STEM.json`` (atomically) and prints the table."""
-    from jaxaxon.eval.report import write_json
-
-    write_json(out / f"{stem}.json", data)
-    tmp = out / f".{stem}.md.tmp"
-    tmp.write_text(markdown)
-    os.replace(tmp, out / f"{stem}.md")
+    write_json_atomic(out / f"{stem}.json", data)
+    write_text_atomic(out / f"{stem}.md", markdown)
     print(markdown)
     print(f"wrote {out / (stem + '.md')} and {out / (stem + '.json')}")
 
 
+def metric_table(first: Sequence[str], rows: Sequence[tuple[Sequence[Any], dict, Sequence[Any]]],
+                 last: Sequence[str] = ()) -> list[str]:  # fmt: skip
+    """A results table: the ``first`` columns, the `COLUMNS` metrics, the ``last`` columns.
+
+    Args:
+      first: titles of the leading columns.
+      rows: ``(leading cells, metrics row with `COLUMNS` keys, trailing cells)`` per run.
+      last: titles of the trailing columns.
+    """
+    header = [*first, *(label for _, label in COLUMNS), *last]
+    return table(header, [[*lead, *(fmt(r.get(k)) for k, _ in COLUMNS), *tail] for lead, r, tail in rows])
+
+
 def seeds_of(args: argparse.Namespace) -> list[int]:
     try:
-        seeds = [int(s) for s in _csv(args.seeds)]
+        seeds = [int(s) for s in csv_items(args.seeds)]
     except ValueError:
         raise ProtocolError(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
     if not seeds:

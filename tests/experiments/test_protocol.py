@@ -1,6 +1,6 @@
-"""The experiment scripts' protocol (scripts/real_protocol.py): folds and option checks.
+"""The experiments' protocol: folds, option checks, results tables.
 
-Fast: no training. The folds use ../shared/real and skip without it.
+Fast: no training. The folds use the development images and skip without them.
 """
 
 from __future__ import annotations
@@ -8,16 +8,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-
-import mixing_experiment  # noqa: E402
-import pretrain_finetune  # noqa: E402
-import real_protocol as rp  # noqa: E402
+from jaxaxon.experiments import mixing as mixing_experiment
+from jaxaxon.experiments import pretrain as pretrain_finetune
+from jaxaxon.experiments import protocol as rp
 
 
 def _args(shared_real: Path, *extra: str) -> argparse.Namespace:
@@ -73,3 +70,18 @@ def test_scripts_refuse_bad_options_before_training(shared_real, tmp_path, capsy
     assert script.main(["--out", str(out), "--real", str(shared_real), *extra]) == 2
     assert message in capsys.readouterr().err
     assert not any(p.name.startswith(("real", "pretrain", "scratch", "finetune")) for p in out.glob("*"))
+
+
+def test_real_is_a_required_option(capsys):
+    parser = argparse.ArgumentParser()
+    rp.add_arguments(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args([])
+    assert "--real" in capsys.readouterr().err
+
+
+def test_scripts_are_thin_entry_points():
+    scripts = Path(__file__).resolve().parents[2] / "scripts"
+    for path in scripts.glob("*.py"):
+        text = path.read_text()
+        assert "sys.path" not in text and "shared/" not in text, path.name

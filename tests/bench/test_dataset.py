@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from jaxaxon.bench.dataset import MEASUREMENTS, markdown, run_dataset_benchmark
+from jaxaxon.bench.dataset import LABELS, MEASUREMENTS, lines, run_dataset_benchmark
 
 
 def test_dataset_benchmark_smoke(small_cfg, tmp_path):
@@ -15,5 +15,8 @@ def test_dataset_benchmark_smoke(small_cfg, tmp_path):
     assert all(v > 0 for v in result["examples_per_s"].values())
     assert result["bytes_on_disk"] > 0 and result["example_shape"] == [64, 64]
     assert list(tmp_path.iterdir()) == []  # its datasets are cleaned up
-    table = markdown(result)
-    assert "write_dataset end to end" in table and "images/s" in table
+    head, blank, *table = lines(result)
+    assert head.startswith("8 images of 64x64, batch 4") and blank == ""
+    assert "images/s (median)" in table[0] and len(table) == 2 + len(MEASUREMENTS) + 1
+    for measurement, row in zip(MEASUREMENTS, table[2:]):
+        assert row.startswith(f"| {LABELS[measurement]} | {result['examples_per_s'][measurement]:.1f} |")
