@@ -3,9 +3,9 @@
 Times, interleaved in rounds (so load from other processes hits all variants alike) and after
 compiling everything, the training step of one preset:
 
-- ``share=F`` for each ``--shares`` value: the run's step with ``round(F * batch)`` real crops
-  drawn on the device (``F = 0`` is the plain on-the-fly step, `Program.train_step`);
-- ``pregen``: `Program.train_step_on_batch` fed a batch made beforehand (the update alone,
+- ``share=F`` for each ``--shares`` value: the run's step (`make_train_step`) with
+  ``round(F * batch)`` real crops drawn on the device (``F = 0``: generated images only);
+- ``pregen``: `Program.update` (jitted) fed a batch made beforehand (the update alone,
   no data work: the floor).
 
 Real data: ``--images`` random 8-bit images with masks, ``--size`` pixels square, written to a
@@ -35,8 +35,8 @@ from bench_train import _time  # seconds per call, the last result waited for (s
 
 from jaxaxon.train import get_preset
 from jaxaxon.train.config import RealMixing
-from jaxaxon.train.mixing import make_train_step, prepare_real
-from jaxaxon.train.step import get_program, run_keys, training_batch, zero_metrics
+from jaxaxon.train.mixing import prepare_real
+from jaxaxon.train.step import get_program, make_train_step, run_keys, training_batch, zero_metrics
 
 
 def _labelled_folder(root: Path, n: int, size: int) -> Path:
@@ -71,10 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         for share in shares:
             run = rc.replace(real=RealMixing(paths=(str(folder),), share=share))
             run, bank = prepare_real(run, log=lambda s: None)
-            program = get_program(run)
-            variants[f"share={share:g}"] = (make_train_step(program, run, bank), run.real_per_step)
-            states[f"share={share:g}"] = [*program.init(0), zero_metrics()]
+            step = make_train_step(run, bank)
+            variants[f"share={share:g}"] = (step, run.real_per_step)
+            states[f"share={share:g}"] = [*step.init(0)]
         program = get_program(rc)  # the same program as the runs' (the real data is not part of it)
+        update = jax.jit(program.update, donate_argnums=(0, 1, 2))
         x, y = jax.jit(lambda k: training_batch(rc, k, 10_000))(data_key)
         variants["pregen"] = (None, None)
         states["pregen"] = [*program.init(0), zero_metrics()]
@@ -85,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
 
             def fn(i):
                 if step_fn is None:
-                    s[:] = program.train_step_on_batch(*s, x, y, dropout_key, i)
+                    s[:] = update(*s, x, y, dropout_key, i)
                 else:
-                    s[:] = step_fn(*s, data_key, dropout_key, i)
+                    s[:] = step_fn(*s, i)
                 return s[2]["loss"]
 
             return fn

@@ -3,8 +3,8 @@
 For a training preset and compute dtype it times, interleaved in rounds (so that load from
 other processes hits all variants alike) and after compiling everything:
 
-- ``onfly``: `Program.train_step` (generates its batch inside the jitted step);
-- ``pregen``: `Program.train_step_on_batch` fed batches generated beforehand (a pool kept on
+- ``onfly``: the training step (`jaxaxon.train.make_train_step`; generates its batch inside);
+- ``pregen``: its update alone (`Program.update`, jitted) fed batches generated beforehand (a pool kept on
   the device, cycled);
 - ``gen``: the batch generation alone (`training_batch`, jitted);
 
@@ -76,7 +76,7 @@ def time_training_step(
       A JSON-ready record (steps/s, images/s, overhead fractions, round times, peak memory).
     """
     from jaxaxon.train import get_preset
-    from jaxaxon.train.step import get_program, run_keys, training_batch, zero_metrics
+    from jaxaxon.train.step import make_train_step, run_keys, training_batch
 
     rc = get_preset(preset)
     changes: dict = {"model.dtype": dtype}
@@ -87,9 +87,10 @@ def time_training_step(
     if batch is not None:
         changes["batch_size"] = batch
     rc = rc.replace(**changes)
-    program = get_program(rc)
-    _, data_key, dropout_key = run_keys(0)
-    state = {"onfly": [*program.init(0), zero_metrics()], "pregen": [*program.init(0), zero_metrics()]}
+    train_step = make_train_step(rc)
+    update = jax.jit(train_step.program.update, donate_argnums=(0, 1, 2))
+    _, data_key, dropout_key = run_keys(rc.seed)
+    state = {"onfly": [*train_step.init(0)], "pregen": [*train_step.init(0)]}
     gen = jax.jit(lambda k, s: training_batch(rc, k, s))
     pool = [gen(data_key, 10_000 + i) for i in range(min(steps, 4))]
     counter = {"onfly": 0, "gen": 0}
@@ -97,13 +98,13 @@ def time_training_step(
     def onfly(i):
         s = state["onfly"]
         counter["onfly"] += 1
-        s[:] = program.train_step(*s, data_key, dropout_key, counter["onfly"])
+        s[:] = train_step(*s, counter["onfly"])
         return s[2]["loss"]
 
     def pregen(i):
         s = state["pregen"]
         x, y = pool[i % len(pool)]
-        s[:] = program.train_step_on_batch(*s, x, y, dropout_key, i)
+        s[:] = update(*s, x, y, dropout_key, i)
         return s[2]["loss"]
 
     def gen_only(i):
