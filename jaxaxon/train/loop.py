@@ -106,22 +106,23 @@ class _StopFlag:
                 signal.signal(s, h)
 
 
-def _prepare_workdir(workdir: Path, rc: RunConfig | None, resume: bool, steps: int | None) -> RunConfig:
+def _read_workdir(workdir: Path, steps: int | None) -> RunConfig:
+    """The run configuration of a run to resume (with a new total of ``steps``, if given)."""
     config_path = workdir / "config.json"
-    if resume:
-        if not config_path.exists():
-            raise RunConfigError(
-                f"--resume: {workdir} holds no training run (no config.json); start one without --resume"
-            )
-        saved = read_run_config(config_path)
-        sync_processes("jaxaxon-train-workdir-read")  # every process read it before it changes
-        if steps is not None and steps != saved.steps:
-            saved = saved.replace(steps=steps)
-            if is_main_process():
-                saved.to_json(config_path)
-        return saved
-    if rc is None:
-        raise RunConfigError("train: a run configuration is needed for a new run")
+    if not config_path.exists():
+        raise RunConfigError(f"--resume: {workdir} holds no training run (no config.json); start one without --resume")
+    saved = read_run_config(config_path)
+    sync_processes("jaxaxon-train-workdir-read")  # every process read it before it changes
+    if steps is not None and steps != saved.steps:
+        saved = saved.replace(steps=steps)
+        if is_main_process():
+            saved.to_json(config_path)
+    return saved
+
+
+def _new_workdir(workdir: Path, rc: RunConfig) -> None:
+    """Writes a new run's ``config.json`` (refusing a directory that holds a run)."""
+    config_path = workdir / "config.json"
     if config_path.exists() or (workdir / "checkpoints").exists() or (workdir / "history.json").exists():
         raise RunConfigError(
             f"{workdir} already holds a training run; continue it with --resume or choose another --workdir "
@@ -132,7 +133,6 @@ def _prepare_workdir(workdir: Path, rc: RunConfig | None, resume: bool, steps: i
         workdir.mkdir(parents=True, exist_ok=True)
         rc.to_json(config_path)
     sync_processes("jaxaxon-train-workdir-written")
-    return rc
 
 
 def _meta(rc: RunConfig, step: int, elapsed: float, extra: dict | None = None) -> dict:
@@ -214,7 +214,7 @@ def _prepare(
     if until is not None and until < 1:
         raise RunConfigError(f"until: expected a positive step, got {until}")
     if resume:
-        rc = _prepare_workdir(workdir, None, True, steps)
+        rc = _read_workdir(workdir, steps)
     elif rc is None:
         raise RunConfigError("train: a run configuration is needed for a new run")
     elif init_from is not None:
@@ -226,7 +226,7 @@ def _prepare(
     train_step = make_train_step(rc, bank)  # the batch splits over the devices
     _note_idle_generation(rc, train_step, log)
     if not resume:
-        _prepare_workdir(workdir, rc, False, None)
+        _new_workdir(workdir, rc)
     return rc, train_step
 
 

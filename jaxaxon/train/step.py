@@ -337,6 +337,11 @@ def _jitted_step(program: Program, mesh: Mesh, n_real: int, codes: tuple[int, ..
         return jax.jit(step_fn, in_shardings=repl, out_shardings=repl, donate_argnums=(0, 1, 2))
 
 
+@functools.lru_cache(maxsize=4)
+def _jitted_batch(rc: RunConfig, mesh: Mesh, n_real: int, codes: tuple[int, ...]):
+    return jax.jit(lambda key, bank, step: step_batch(rc, key, step, mesh, bank, n_real, codes))
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class TrainStep:
     """A run's training step over a device mesh (build with `make_train_step`).
@@ -349,7 +354,9 @@ class TrainStep:
       program: the run's `Program`.
       mesh: the device mesh (its ``data`` axis splits the batch).
       sharding: the replicated sharding of states (and checkpoint restore targets).
-      n_real: real crops per step.
+      n_real: real crops per step; codes: their allowed transforms.
+      inputs: the bound inputs: data and dropout key data (host uint32), the replicated
+        real bank (or None).
     """
 
     program: Program
@@ -357,7 +364,7 @@ class TrainStep:
     sharding: Any
     n_real: int
     codes: tuple[int, ...]
-    inputs: tuple  # data and dropout key data (host uint32), the replicated real bank (or None)
+    inputs: tuple
 
     def __call__(self, model_state: Any, opt_state: Any, acc: Any, step: int) -> tuple[Any, Any, Any]:
         fn = _jitted_step(self.program, self.mesh, self.n_real, self.codes)
@@ -374,9 +381,8 @@ class TrainStep:
     def batch(self, step: int) -> tuple[jax.Array, jax.Array, jax.Array | None]:
         """The examples of step ``step`` as the step sees them (`step_batch`; for inspection)."""
         data, _, bank = self.inputs
-        key = jax.random.wrap_key_data(data)
-        fn = jax.jit(lambda k, b, s: step_batch(self.program.rc, k, s, self.mesh, b, self.n_real, self.codes))
-        return fn(key, bank, jnp.uint32(step))
+        fn = _jitted_batch(self.program.rc, self.mesh, self.n_real, self.codes)
+        return fn(jax.random.wrap_key_data(data), bank, jnp.uint32(step))
 
 
 def make_train_step(rc: RunConfig, bank: RealBank | None = None, mesh: Mesh | None = None) -> TrainStep:
