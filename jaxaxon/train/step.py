@@ -247,16 +247,7 @@ def _program(rc: RunConfig) -> Program:
         loss, metrics = per_image(logits, y)
         return {"loss": loss, "soft_dice": metrics["dice"], "dice": hard_dice_per_image(jax.nn.sigmoid(logits), y)}
 
-    return Program(
-        rc=rc,
-        tx=tx,
-        schedule=schedule,
-        model_def=model_def,
-        opt_def=opt_def,
-        update=update,
-        eval_step=jax.jit(eval_step),
-        forward=jax.jit(forward),
-    )
+    return Program(rc, tx, schedule, model_def, opt_def, update, jax.jit(eval_step), jax.jit(forward))
 
 
 def get_program(rc: RunConfig) -> Program:

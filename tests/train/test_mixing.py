@@ -301,10 +301,9 @@ def test_bad_real_data(tiny, real_dir, boxes_dir, tmp_path):
     with pytest.raises(RealDataError, match="no images found"):
         prep(empty)
     bad = tmp_path / "bad"
-    (bad / "images").mkdir(parents=True)
-    (bad / "masks").mkdir()
-    Image.fromarray(np.zeros((40, 40), np.uint8)).save(bad / "images" / "a.png")
-    Image.fromarray(np.zeros((40, 41), np.uint8)).save(bad / "masks" / "a.png")
+    for sub, shape in (("images", (40, 40)), ("masks", (40, 41))):  # a mask of another size
+        (bad / sub).mkdir(parents=True)
+        Image.fromarray(np.zeros(shape, np.uint8)).save(bad / sub / "a.png")
     with pytest.raises(RealDataError, match="they must have the same size"):
         prep(bad)
 
