@@ -231,6 +231,8 @@ def _prepare(
 
 
 def _note_idle_generation(rc: RunConfig, train_step: TrainStep, log) -> None:
+    """Says when the generated images of a step do not split over the devices (some
+    devices then generate images that are thrown away)."""
     n = train_step.mesh.shape[DATA_AXIS]
     images = -(-(rc.batch_size - train_step.n_real) // rc.tiles_per_image)
     if images % n:
