@@ -4,10 +4,10 @@ Data parallelism over a ``data`` mesh axis (all devices of all processes); a ``m
 of size 1 is kept so that model parallelism can be added later without changing callers.
 Batches are sharded over ``data``; parameters and optimiser state are replicated.
 
-Generation is sharded too: every device generates only its slice of the global batch,
-and every example's key is derived from the step key and its *global* index
-(`jaxaxon.synth.image.example_keys`), so the data (and a training run's loss trajectory)
-are the same on 1, 2 or 8 devices and on any number of hosts.
+Data are made where they are used: every device computes only its slice of a global batch
+(`by_global_index`), and every example's key is derived from its *global* index
+(`jaxaxon.synth.image.example_keys`, the real crops' ``fold_in``), so the data (and a
+training run's loss trajectory) are the same on 1, 2 or 8 devices and on any number of hosts.
 
 Multi-host runs call `initialize_distributed` first (command-line flags or the
 ``JAXAXON_COORDINATOR`` / ``JAXAXON_NUM_PROCESSES`` / ``JAXAXON_PROCESS_ID`` environment
@@ -36,6 +36,8 @@ __all__ = [
     "replicated_sharding",
     "is_main_process",
     "shard_map",
+    "by_global_index",
+    "items_per_device",
     "generate_sharded",
     "local_batch_size",
     "local_mesh",
@@ -187,6 +189,12 @@ def is_main_process() -> bool:
     return jax.process_index() == 0
 
 
+def items_per_device(count: int, mesh: Mesh) -> int:
+    """Items per device when ``count`` items are spread over the ``data`` axis, rounded up
+    (`by_global_index` computes the few extra items and drops them)."""
+    return -(-count // mesh.shape[DATA_AXIS])
+
+
 def local_batch_size(global_batch: int, mesh: Mesh) -> int:
     """Examples per device; the global batch must split evenly over the ``data`` axis."""
     n = mesh.shape[DATA_AXIS]
@@ -228,11 +236,23 @@ def generate_sharded(generator: Callable, key: jax.Array, config, global_batch: 
     return _sharded_call(generator, config, local, mesh)(key, jnp.asarray(start_index, jnp.uint32))
 
 
+def by_global_index(fn: Callable, mesh: Mesh, local: int) -> Callable:
+    """Runs ``fn(first, *args)`` on every device of the ``data`` axis, device ``d`` with
+    ``first = d * local`` (uint32): each computes items ``first .. first + local - 1`` of
+    a sequence indexed globally, from the same (replicated) ``args``.
+
+    Returns:
+      A function of ``*args`` whose output leaves ``[n * local, ...]`` (``n`` devices) are
+      sharded over ``data``; row ``i`` is global item ``i`` whatever ``n``.
+    """
+
+    def per_device(*args):
+        first = jax.lax.axis_index(DATA_AXIS).astype(jnp.uint32) * jnp.uint32(local)
+        return fn(first, *args)
+
+    return shard_map(per_device, mesh, in_specs=PartitionSpec(), out_specs=PartitionSpec(DATA_AXIS))
+
+
 @functools.lru_cache(maxsize=32)
 def _sharded_call(generator: Callable, config, local: int, mesh: Mesh) -> Callable:
-    def per_device(key, start):
-        offset = jax.lax.axis_index(DATA_AXIS).astype(jnp.uint32) * jnp.uint32(local)
-        return generator(key, config, local, start + offset)
-
-    mapped = shard_map(per_device, mesh, in_specs=(PartitionSpec(), PartitionSpec()), out_specs=PartitionSpec(DATA_AXIS))
-    return jax.jit(mapped)
+    return jax.jit(by_global_index(lambda first, key, start: generator(key, config, local, start + first), mesh, local))

@@ -1,4 +1,5 @@
-"""Data parallelism: the same data, losses and checkpoints on 1 and 8 devices; multi-host start-up.
+"""Data parallelism: the same data, losses and checkpoints on 1 and 8 devices (with and without
+real crops mixed in); multi-host start-up.
 
 The 8-device work runs in a subprocess (`tests.multidevice`) because the number of virtual
 CPU devices is fixed when JAX starts; this process has one device and computes the
@@ -21,7 +22,16 @@ import pytest
 from flax import nnx
 
 from jaxaxon.parallel import DistributedConfig, initialize_distributed, local_batch_size, make_mesh
-from tests.multidevice import DATASET, GEN_BATCH, GEN_SEED, GEN_START, sharded_run_config
+from tests.multidevice import (
+    DATASET,
+    GEN_BATCH,
+    GEN_SEED,
+    GEN_START,
+    MIXED_RUN,
+    mixed_batches,
+    mixing_args,
+    sharded_run_config,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 QUIET = dict(progress=False, log=lambda s: None)
@@ -56,6 +66,24 @@ def one_device_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("one_device") / "run"
     train(workdir, sharded_run_config(), **QUIET)
     return workdir
+
+
+@pytest.fixture(scope="module")
+def mixed_eight(tmp_path_factory):
+    """The mixed run on 8 devices; its real images (two masked PNGs) are made here."""
+    from PIL import Image
+
+    from tests.conftest import SMALL
+
+    out = tmp_path_factory.mktemp("mixed_eight")
+    rng = np.random.default_rng(0)
+    for sub in ("images", "masks"):
+        (out / "real" / sub).mkdir(parents=True)
+    for name, shape in (("a", (40, 48)), ("b", (36, 64))):
+        Image.fromarray(rng.integers(0, 256, shape).astype(np.uint8)).save(out / "real" / "images" / f"{name}.png")
+        Image.fromarray(((rng.random(shape) > 0.7) * 255).astype(np.uint8)).save(out / "real" / "masks" / f"{name}.png")
+    SMALL.to_json(out / "small.json")
+    return out, run_worker("mixing", out)
 
 
 def _history(workdir) -> list[dict]:
@@ -171,6 +199,34 @@ def test_checkpoint_saved_on_8_devices_continues_identically_on_1(eight, one_dev
     assert summary["step"] == 4
     _assert_close_histories(_history(workdir), _history(one_device_run))
     _assert_close_params(_params(workdir), _params(one_device_run))
+
+
+def test_real_mixing_on_8_devices_follows_the_1_device_run(mixed_eight, tmp_path, capsys):
+    """`jaxaxon train --real DIR --real-share 0.25` on 8 devices: the same examples per global
+    index as on one device (generated tiles, then real crops), so the same losses within
+    float tolerance (gradients are summed in another order)."""
+    from jaxaxon.cli import main
+
+    out, results = mixed_eight
+    assert results["devices"] == 8 and results["batch_devices"] == 8
+    assert main(mixing_args(out, tmp_path / "one")) == 0  # this process: one device
+    assert "4 of 16 examples per step are real crops" in capsys.readouterr().out
+    eight_hist, one_hist = _history(out / "mixed"), _history(tmp_path / "one")
+    assert len(one_hist) == MIXED_RUN["steps"] and "val_dice" in one_hist[-1]
+    _assert_close_histories(eight_hist, one_hist)
+    _assert_close_params(_params(out / "mixed"), _params(tmp_path / "one"))
+    saved, ref = np.load(out / "batches.npz"), mixed_batches(tmp_path / "one")
+    assert set(saved.files) == set(ref)
+    for name, a in ref.items():
+        assert saved[name].shape == a.shape and saved[name].shape[0] == MIXED_RUN["batch_size"]
+        np.testing.assert_array_equal(saved[name], np.asarray(a), err_msg=name)
+
+
+def test_batch_that_does_not_split_over_8_devices_is_refused_before_writing(mixed_eight):
+    _, results = mixed_eight
+    assert results["uneven_exit"] == 2 and not results["uneven_written"]
+    assert "the 12 examples of a training step do not split over 8 devices" in results["uneven_error"]
+    assert "--batch 8, 16, ..." in results["uneven_error"]
 
 
 def test_dataset_written_on_8_devices_equals_the_1_device_one(eight, tmp_path):

@@ -91,9 +91,10 @@ def time_training_step(
 ) -> dict:
     """Times one preset's training step three ways.
 
-    ``onfly``: `Program.train_step` (generates its batch inside the jitted step);
-    ``pregen``: `Program.train_step_on_batch` fed batches generated beforehand (a pool kept
-    on the device, cycled); ``gen``: the batch generation alone (`training_batch`, jitted).
+    ``onfly``: the run's step (`jaxaxon.train.make_train_step`; generates its batch inside);
+    ``pregen``: its update alone (`Program.update`, jitted) fed batches generated beforehand
+    (a pool kept on the device, cycled); ``gen``: the batch generation alone
+    (`training_batch`, jitted).
     Figures: `step_figures`.
 
     Args:
@@ -108,12 +109,13 @@ def time_training_step(
     Returns:
       A JSON-ready record (steps/s, images/s, overhead fractions, round times, peak memory).
     """
-    from jaxaxon.train.step import get_program, run_keys, training_batch, zero_metrics
+    from jaxaxon.train.step import make_train_step, run_keys, training_batch
 
     rc = _run_config(preset, dtype, batch, generator)
-    program = get_program(rc)
-    _, data_key, dropout_key = run_keys(0)
-    state = {"onfly": [*program.init(0), zero_metrics()], "pregen": [*program.init(0), zero_metrics()]}
+    train_step = make_train_step(rc)
+    update = jax.jit(train_step.program.update, donate_argnums=(0, 1, 2))
+    _, data_key, dropout_key = run_keys(rc.seed)
+    state = {"onfly": [*train_step.init(0)], "pregen": [*train_step.init(0)]}
     gen = jax.jit(lambda k, s: training_batch(rc, k, s))
     pool = [gen(data_key, 10_000 + i) for i in range(min(steps, 4))]
     counter = {"onfly": 0, "gen": 0}
@@ -121,13 +123,13 @@ def time_training_step(
     def onfly(i):
         s = state["onfly"]
         counter["onfly"] += 1
-        s[:] = program.train_step(*s, data_key, dropout_key, counter["onfly"])
+        s[:] = train_step(*s, counter["onfly"])
         return s[2]["loss"]
 
     def pregen(i):
         s = state["pregen"]
         x, y = pool[i % len(pool)]
-        s[:] = program.train_step_on_batch(*s, x, y, dropout_key, i)
+        s[:] = update(*s, x, y, dropout_key, i)
         return s[2]["loss"]
 
     def gen_only(i):
@@ -236,7 +238,7 @@ def time_mixing(
     """Times the run's training step at each real share against the pre-generated step.
 
     Variants ``share=F``: the step with ``round(F * batch)`` real crops drawn on the device
-    (``F = 0`` is the plain on-the-fly step); ``pregen``: `Program.train_step_on_batch` fed
+    (``F = 0`` is the plain on-the-fly step); ``pregen``: `Program.update` (jitted) fed
     a batch made beforehand (the update alone, no data work: the floor). The real data are
     ``images`` random labelled images of ``size`` pixels.
 
@@ -247,32 +249,32 @@ def time_mixing(
     if not training_available():
         return dict(SKIPPED)
     from jaxaxon.train.config import RealMixing
-    from jaxaxon.train.mixing import make_train_step, prepare_real
-    from jaxaxon.train.step import get_program, run_keys, training_batch, zero_metrics
+    from jaxaxon.train.mixing import prepare_real
+    from jaxaxon.train.step import get_program, make_train_step, run_keys, training_batch, zero_metrics
 
     rc = _run_config(preset, "float32", batch, generator)
-    _, data_key, dropout_key = run_keys(0)
-    program = get_program(rc)
+    _, data_key, dropout_key = run_keys(rc.seed)
+    program = get_program(rc)  # the runs' program too: the real data are not part of it
+    update = jax.jit(program.update, donate_argnums=(0, 1, 2))
     x, y = jax.jit(lambda k: training_batch(rc, k, 10_000))(data_key)
-    variants: dict[str, tuple[Any, Callable | None, int | None]] = {}
+    variants: dict[str, tuple[Callable | None, int | None]] = {}
     with tempfile.TemporaryDirectory(prefix="jaxaxon-mixing-") as tmp:
         folder = _labelled_folder(Path(tmp) / "real", images, size)
         for share in shares:
             real = RealMixing(paths=(str(folder),), share=share)
             run, bank = prepare_real(rc.replace(real=real), log=lambda _s: None)
-            run_program = get_program(run)
-            variants[f"share={share:g}"] = (run_program, make_train_step(run_program, run, bank), run.real_per_step)
-        variants["pregen"] = (program, None, None)
+            variants[f"share={share:g}"] = (make_train_step(run, bank), run.real_per_step)
+        variants["pregen"] = (None, None)
 
         def runner(name: str) -> Callable[[int], Any]:
-            prog, step_fn, _ = variants[name]
-            s = [*prog.init(0), zero_metrics()]
+            step_fn, _ = variants[name]
+            s = [*program.init(0), zero_metrics()] if step_fn is None else [*step_fn.init(0)]
 
             def fn(i: int) -> Any:
                 if step_fn is None:
-                    s[:] = prog.train_step_on_batch(*s, x, y, dropout_key, i)
+                    s[:] = update(*s, x, y, dropout_key, i)
                 else:
-                    s[:] = step_fn(*s, data_key, dropout_key, i)
+                    s[:] = step_fn(*s, i)
                 return s[2]["loss"]
 
             return fn
@@ -286,7 +288,7 @@ def time_mixing(
         "real_size": size,
         "steps_timed": steps * rounds,
         "warmup_and_compile_s": round(compile_s, 2),
-        "variants": mixing_figures(times, {name: v[2] for name, v in variants.items()}),
+        "variants": mixing_figures(times, {name: v[1] for name, v in variants.items()}),
         "peak_bytes": peak,
         "memory_source": source,
         "load_average": load_average(),

@@ -3,6 +3,7 @@
 Public API for other parts of jaxaxon (evaluation, prediction, benchmarks):
 
 - `train(workdir, run_config, ...)`: run or resume a training run.
+- `make_train_step(run_config, real_bank, mesh)`: the jitted step over a device mesh.
 - `RunConfig`, `get_preset`: run configurations.
 - `normalise(images, method)`: the input scaling every network sees.
 - `load_model(path) -> (model, run_config)` and `predict(model, run_config, images)`.
@@ -14,15 +15,18 @@ from jaxaxon.train.inference import load_model, predict
 from jaxaxon.train.loop import TrainingInterrupted, train
 from jaxaxon.train.normalise import Normalisation, normalise
 from jaxaxon.train.presets import get_preset, preset_names
+from jaxaxon.train.step import TrainStep, make_train_step
 
 __all__ = [
     "CheckpointError",
     "Normalisation",
     "RunConfig",
     "RunConfigError",
+    "TrainStep",
     "TrainingInterrupted",
     "get_preset",
     "load_model",
+    "make_train_step",
     "normalise",
     "predict",
     "preset_names",

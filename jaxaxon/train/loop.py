@@ -16,6 +16,7 @@ run equals an uninterrupted one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import signal
 import threading
@@ -27,13 +28,12 @@ import jax
 import numpy as np
 from flax import nnx
 
-from jaxaxon.parallel import is_main_process, sync_processes
+from jaxaxon.parallel import DATA_AXIS, is_main_process, sync_processes
 from jaxaxon.train.checkpoint import CheckpointStore
 from jaxaxon.train.config import RunConfig, RunConfigError, read_run_config
 from jaxaxon.train.history import read_history, truncate_history, write_history
-from jaxaxon.train.mixing import make_train_step, prepare_real
-from jaxaxon.train.sharded import DataParallel
-from jaxaxon.train.step import Program, committed, get_program, run_keys, validation_chunk, zero_metrics
+from jaxaxon.train.mixing import prepare_real
+from jaxaxon.train.step import Program, TrainStep, make_train_step, validation_chunk, zero_metrics
 
 __all__ = ["train", "TrainingInterrupted", "ValidationSet", "evaluate"]
 
@@ -106,22 +106,23 @@ class _StopFlag:
                 signal.signal(s, h)
 
 
-def _prepare_workdir(workdir: Path, rc: RunConfig | None, resume: bool, steps: int | None) -> RunConfig:
+def _read_workdir(workdir: Path, steps: int | None) -> RunConfig:
+    """The run configuration of a run to resume (with a new total of ``steps``, if given)."""
     config_path = workdir / "config.json"
-    if resume:
-        if not config_path.exists():
-            raise RunConfigError(
-                f"--resume: {workdir} holds no training run (no config.json); start one without --resume"
-            )
-        saved = read_run_config(config_path)
-        sync_processes("jaxaxon-train-workdir-read")  # every process read it before it changes
-        if steps is not None and steps != saved.steps:
-            saved = saved.replace(steps=steps)
-            if is_main_process():
-                saved.to_json(config_path)
-        return saved
-    if rc is None:
-        raise RunConfigError("train: a run configuration is needed for a new run")
+    if not config_path.exists():
+        raise RunConfigError(f"--resume: {workdir} holds no training run (no config.json); start one without --resume")
+    saved = read_run_config(config_path)
+    sync_processes("jaxaxon-train-workdir-read")  # every process read it before it changes
+    if steps is not None and steps != saved.steps:
+        saved = saved.replace(steps=steps)
+        if is_main_process():
+            saved.to_json(config_path)
+    return saved
+
+
+def _new_workdir(workdir: Path, rc: RunConfig) -> None:
+    """Writes a new run's ``config.json`` (refusing a directory that holds a run)."""
+    config_path = workdir / "config.json"
     if config_path.exists() or (workdir / "checkpoints").exists() or (workdir / "history.json").exists():
         raise RunConfigError(
             f"{workdir} already holds a training run; continue it with --resume or choose another --workdir "
@@ -132,7 +133,6 @@ def _prepare_workdir(workdir: Path, rc: RunConfig | None, resume: bool, steps: i
         workdir.mkdir(parents=True, exist_ok=True)
         rc.to_json(config_path)
     sync_processes("jaxaxon-train-workdir-written")
-    return rc
 
 
 def _meta(rc: RunConfig, step: int, elapsed: float, extra: dict | None = None) -> dict:
@@ -180,148 +180,210 @@ def train(
       checkpoint of the reached step was saved first).
     """
     workdir = Path(workdir).expanduser().absolute()
-    if resume and init_from is not None:
-        raise RunConfigError("--init-from applies to a new run; a resumed run continues from its own checkpoint")
-    if rc is not None and init_from is not None and not resume:
-        rc = rc.replace(init_from=str(Path(init_from).resolve()))
-    if init_from is not None and not resume:
-        # check the source before anything is written
-        from jaxaxon.train.checkpoint import find_checkpoint
-
-        find_checkpoint(init_from)
-    real_bank = None
-    if rc is not None and not resume:  # real data are read and checked before anything is written
-        rc, real_bank = prepare_real(rc, log=log)
-        _single_device_for_real(real_bank)
-    rc = _prepare_workdir(workdir, rc, resume, steps)
-    if until is not None and until < 1:
-        raise RunConfigError(f"until: expected a positive step, got {until}")
-    if resume:
-        rc, real_bank = prepare_real(rc, resumed=True, log=log)
-        _single_device_for_real(real_bank)
-    program = get_program(rc)
-    # more than one device (or process): the data-parallel step; else the plain one, unchanged
-    par = DataParallel(program) if jax.device_count() > 1 else None
-    place = committed if par is None else par.place
-    # program.train_step unless real crops are mixed in (one device only, checked above)
-    train_step = make_train_step(program, rc, real_bank) if par is None else par.train_step
-    main = is_main_process()  # only process 0 writes the history, the plots and the notes
-    if not main:
+    if not is_main_process():  # only process 0 writes the history, the plots and the notes
         progress, log = False, lambda text: None
-    _, data_key, dropout_key = run_keys(rc.seed)
+    rc, train_step = _prepare(workdir, rc, resume, steps, init_from, until, log)
     store = CheckpointStore(workdir / "checkpoints", keep=rc.keep_checkpoints)
-    history_path = workdir / "history.json"
-    metric, mode = rc.best_metric
     try:
-        start, elapsed0 = 0, 0.0
-        restored = False
-        if resume and store.latest_step() is not None:
-            start = store.latest_step()
-            abstract_model, abstract_opt = program.abstract()
-            model_state, opt_state, acc, meta = store.restore(
-                start, abstract_model, abstract_opt, zero_metrics(), None if par is None else par.sharding
-            )
-            elapsed0 = float(meta.get("elapsed_s", 0.0))
-            restored = True
-            log(f"resuming {workdir} from step {start}")
-        if not restored:
-            if resume:
-                log(f"resuming {workdir}: no checkpoint yet, starting from step 0")
-            model_state, opt_state = place(program.init(rc.seed))
-            acc = place(zero_metrics())
-            if rc.init_from:
-                from jaxaxon.train.init import init_from as _init_from
-
-                model = program.model(model_state)
-                report = _init_from(model, rc, rc.init_from)
-                model_state = place(nnx.state(model))
-                log(
-                    f"initialised {len(report['copied'])} of {len(report['copied']) + len(report['kept'])} parameter arrays "
-                    f"from {report['source_kind']} {rc.init_from}"
-                )
-                if "warning" in report:
-                    log(f"warning: {report['warning']}")
-        history = truncate_history(read_history(history_path), start)
-        if not restored:
-            history = []
-        if main:
-            write_history(history_path, history)
-        best = [r[metric] for r in history if r.get(metric) is not None]
-        best_value = (max(best) if mode == "max" else min(best)) if best else None
-        best_step = store.best_step()
-
-        val = ValidationSet(rc)
-        if par is not None:
-            val.chunks = par.place(val.chunks)
-        end = rc.steps if until is None else min(until, rc.steps)
-        stop = _StopFlag()
-        t0 = time.perf_counter() - elapsed0
-        last_log = (time.perf_counter(), start)
-        last_record: dict[str, Any] = history[-1] if history else {}
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=rc.steps, initial=start, unit="step", dynamic_ncols=True, desc=workdir.name or "train")
-        step = start
-        with stop.installed():
-            while step < end:
-                model_state, opt_state, acc = train_step(model_state, opt_state, acc, data_key, dropout_key, step)
-                step += 1
-                if bar is not None:
-                    bar.update(1)
-                is_eval = step % rc.eval_every == 0 or step == rc.steps
-                if step % rc.log_every == 0 or is_eval:
-                    sums = {k: float(v) for k, v in jax.device_get(acc).items()}
-                    acc = place(zero_metrics())
-                    now = time.perf_counter()
-                    n = max(sums.pop("count"), 1.0)
-                    record: dict[str, Any] = {"step": step, **{k: v / n for k, v in sums.items()}}
-                    if not rc.segmentation:
-                        record.pop("dice"), record.pop("bce")
-                    record["lr"] = float(program.schedule(step - 1))
-                    record["time"] = now - t0
-                    record["steps_per_s"] = (step - last_log[1]) / max(now - last_log[0], 1e-9)
-                    if is_eval:
-                        record.update(evaluate(program, model_state, val))
-                        value = record[metric]
-                        if best_value is None or (value > best_value if mode == "max" else value < best_value):
-                            best_value, best_step = value, step
-                            store.save_best(step, model_state, _meta(rc, step, now - t0, {metric: value}))
-                    history.append(record)
-                    if main:
-                        write_history(history_path, history)
-                    last_record = record
-                    last_log = (time.perf_counter(), step)
-                    if bar is not None:
-                        bar.set_postfix(
-                            {k: f"{record[k]:.4f}" for k in ("loss", "val_dice", "val_loss") if k in record},
-                            refresh=False,
-                        )
-                    if is_eval and main:
-                        _plot(rc, history, workdir)
-                if step % rc.checkpoint_every == 0 or step == rc.steps:
-                    store.save(step, model_state, opt_state, acc, _meta(rc, step, time.perf_counter() - t0))
-                if stop.signum is not None or (until is not None and step >= until and step < rc.steps):
-                    store.save(step, model_state, opt_state, acc, _meta(rc, step, time.perf_counter() - t0))
-                    if bar is not None:
-                        bar.close()
-                        bar = None
-                    raise TrainingInterrupted(step, stop.signum, workdir)
-        if bar is not None:
-            bar.close()
-        if main and (step > start or not (workdir / "plots" / "training.png").exists()):
-            _plot(rc, history, workdir)
+        state = _restore_or_init(store, train_step, rc, resume, workdir, log)
+        recorder = _Recorder(workdir, rc, train_step, store, state)
+        start = state.step
+        _step_loop(train_step, state, recorder, until, progress)
+        if recorder.main and (state.step > start or not (workdir / "plots" / "training.png").exists()):
+            _plot(rc, recorder.history, workdir)
+        metric = rc.best_metric[0]
         return {
             "workdir": str(workdir),
-            "step": step,
-            "best_step": best_step,
-            f"best_{metric}": best_value,
-            "last": last_record,
-            "elapsed_s": time.perf_counter() - t0,
+            "step": state.step,
+            "best_step": recorder.best_step,
+            f"best_{metric}": recorder.best_value,
+            "last": recorder.last,
+            "elapsed_s": recorder.elapsed(),
         }
     finally:
         store.close()
+
+
+def _prepare(
+    workdir: Path, rc: RunConfig | None, resume: bool, steps: int | None, init_from, until: int | None, log
+) -> tuple[RunConfig, TrainStep]:
+    """Checks the options, reads the real data and builds the training step; a new run's
+    directory is written only once all of that has passed."""
+    if resume and init_from is not None:
+        raise RunConfigError("--init-from applies to a new run; a resumed run continues from its own checkpoint")
+    if until is not None and until < 1:
+        raise RunConfigError(f"until: expected a positive step, got {until}")
+    if resume:
+        rc = _read_workdir(workdir, steps)
+    elif rc is None:
+        raise RunConfigError("train: a run configuration is needed for a new run")
+    elif init_from is not None:
+        from jaxaxon.train.checkpoint import find_checkpoint
+
+        find_checkpoint(init_from)  # the source exists
+        rc = rc.replace(init_from=str(Path(init_from).resolve()))
+    rc, bank = prepare_real(rc, resumed=resume, log=log)
+    train_step = make_train_step(rc, bank)  # the batch splits over the devices
+    _note_idle_generation(rc, train_step, log)
+    if not resume:
+        _new_workdir(workdir, rc)
+    return rc, train_step
+
+
+def _note_idle_generation(rc: RunConfig, train_step: TrainStep, log) -> None:
+    """Says when the generated images of a step do not split over the devices (some
+    devices then generate images that are thrown away)."""
+    n = train_step.mesh.shape[DATA_AXIS]
+    images = -(-(rc.batch_size - train_step.n_real) // rc.tiles_per_image)
+    if images % n:
+        local = -(-images // n)
+        log(
+            f"note: the {images} generated images of a step do not split over {n} devices; each generates {local} "
+            f"and {local * n - images} are discarded (a larger --batch puts every device to use)"
+        )
+
+
+@dataclasses.dataclass
+class _State:
+    """What changes every step: the replicated model, optimizer and metric sums, the step."""
+
+    model: Any
+    opt: Any
+    acc: Any
+    step: int
+    elapsed: float = 0.0  # seconds trained before this call (from the checkpoint)
+    restored: bool = False
+
+
+def _restore_or_init(
+    store: CheckpointStore, train_step: TrainStep, rc: RunConfig, resume: bool, workdir: Path, log
+) -> _State:
+    """The latest checkpoint's state when resuming (if there is one), else a fresh one
+    (initialised from ``rc.init_from`` if set)."""
+    program = train_step.program
+    start = store.latest_step() if resume else None
+    if start is not None:
+        abstract_model, abstract_opt = program.abstract()
+        model, opt, acc, meta = store.restore(start, abstract_model, abstract_opt, zero_metrics(), train_step.sharding)
+        log(f"resuming {workdir} from step {start}")
+        return _State(model, opt, acc, start, float(meta.get("elapsed_s", 0.0)), restored=True)
+    if resume:
+        log(f"resuming {workdir}: no checkpoint yet, starting from step 0")
+    model, opt, acc = train_step.init(rc.seed)
+    if rc.init_from:
+        from jaxaxon.train.init import init_from as _init_from
+
+        module = program.model(model)
+        report = _init_from(module, rc, rc.init_from)
+        model = train_step.place(nnx.state(module))
+        log(
+            f"initialised {len(report['copied'])} of {len(report['copied']) + len(report['kept'])} parameter arrays "
+            f"from {report['source_kind']} {rc.init_from}"
+        )
+        if "warning" in report:
+            log(f"warning: {report['warning']}")
+    return _State(model, opt, acc, 0)
+
+
+class _Recorder:
+    """The run's records: history (cut back to the restored step), validation, the best
+    checkpoint, the latest checkpoints and plots. Only process 0 writes files of its own;
+    checkpoints are written by all processes together."""
+
+    def __init__(self, workdir: Path, rc: RunConfig, train_step: TrainStep, store: CheckpointStore, state: _State):
+        self.workdir, self.rc, self.store = workdir, rc, store
+        self.program, self.place = train_step.program, train_step.place
+        self.main = is_main_process()
+        self.path = workdir / "history.json"
+        history = truncate_history(read_history(self.path), state.step)
+        self.history = history if state.restored else []
+        if self.main:
+            write_history(self.path, self.history)
+        metric, mode = rc.best_metric
+        best = [r[metric] for r in self.history if r.get(metric) is not None]
+        self.best_value = (max(best) if mode == "max" else min(best)) if best else None
+        self.best_step = store.best_step()
+        self.val = ValidationSet(rc)
+        self.val.chunks = train_step.place(self.val.chunks)
+        self.t0 = time.perf_counter() - state.elapsed
+        self.last_log = (time.perf_counter(), state.step)
+        self.last: dict[str, Any] = self.history[-1] if self.history else {}
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def record(self, state: _State, is_eval: bool) -> dict[str, Any]:
+        """Appends the mean training metrics since the last record (and, if ``is_eval``, the
+        validation metrics) and resets the sums."""
+        sums = {k: float(v) for k, v in jax.device_get(state.acc).items()}
+        state.acc = self.place(zero_metrics())
+        now = time.perf_counter()
+        n = max(sums.pop("count"), 1.0)
+        record: dict[str, Any] = {"step": state.step, **{k: v / n for k, v in sums.items()}}
+        if not self.rc.segmentation:
+            record.pop("dice"), record.pop("bce")
+        record["lr"] = float(self.program.schedule(state.step - 1))
+        record["time"] = now - self.t0
+        record["steps_per_s"] = (state.step - self.last_log[1]) / max(now - self.last_log[0], 1e-9)
+        if is_eval:
+            record.update(self.evaluate(state, now - self.t0))
+        self.history.append(record)
+        if self.main:
+            write_history(self.path, self.history)
+        self.last = record
+        self.last_log = (time.perf_counter(), state.step)
+        if is_eval and self.main:
+            _plot(self.rc, self.history, self.workdir)
+        return record
+
+    def evaluate(self, state: _State, elapsed: float) -> dict[str, float]:
+        """Validation metrics; a new best value replaces the best checkpoint."""
+        metrics = evaluate(self.program, state.model, self.val)
+        metric, mode = self.rc.best_metric
+        value = metrics[metric]
+        if self.best_value is None or (value > self.best_value if mode == "max" else value < self.best_value):
+            self.best_value, self.best_step = value, state.step
+            self.store.save_best(state.step, state.model, _meta(self.rc, state.step, elapsed, {metric: value}))
+        return metrics
+
+    def checkpoint(self, state: _State) -> None:
+        """Saves the latest checkpoint of ``state.step`` (once per step)."""
+        self.store.save(state.step, state.model, state.opt, state.acc, _meta(self.rc, state.step, self.elapsed()))
+
+
+def _step_loop(train_step: TrainStep, state: _State, recorder: _Recorder, until: int | None, progress: bool) -> None:
+    """Steps to ``rc.steps`` (or ``until``), recording, validating and checkpointing on
+    schedule; a signal or ``until`` saves a checkpoint and raises `TrainingInterrupted`."""
+    rc = recorder.rc
+    end = rc.steps if until is None else min(until, rc.steps)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        desc = recorder.workdir.name or "train"
+        bar = tqdm(total=rc.steps, initial=state.step, unit="step", dynamic_ncols=True, desc=desc)
+    stop = _StopFlag()
+    try:
+        with stop.installed():
+            while state.step < end:
+                state.model, state.opt, state.acc = train_step(state.model, state.opt, state.acc, state.step)
+                state.step += 1
+                if bar is not None:
+                    bar.update(1)
+                is_eval = state.step % rc.eval_every == 0 or state.step == rc.steps
+                if state.step % rc.log_every == 0 or is_eval:
+                    record = recorder.record(state, is_eval)
+                    if bar is not None:
+                        shown = {k: f"{record[k]:.4f}" for k in ("loss", "val_dice", "val_loss") if k in record}
+                        bar.set_postfix(shown, refresh=False)
+                if state.step % rc.checkpoint_every == 0 or state.step == rc.steps:
+                    recorder.checkpoint(state)
+                if stop.signum is not None or (until is not None and until <= state.step < rc.steps):
+                    recorder.checkpoint(state)
+                    raise TrainingInterrupted(state.step, stop.signum, recorder.workdir)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _plot(rc: RunConfig, history: list[dict], workdir: Path) -> None:
@@ -333,13 +395,4 @@ def _plot(rc: RunConfig, history: list[dict], workdir: Path) -> None:
             workdir / "plots",
             heads=rc.model.heads if rc.segmentation else (),
             title=f"{workdir.name} ({rc.preset})",
-        )
-
-
-def _single_device_for_real(real_bank) -> None:
-    """Real-data mixing runs the one-device step; refuse it on several devices before any write."""
-    if real_bank is not None and jax.device_count() > 1:
-        raise RunConfigError(
-            f"--real mixing runs on one device for now, and {jax.device_count()} are visible: limit the run to one "
-            "(e.g. CUDA_VISIBLE_DEVICES=0) or train on generated data only"
         )

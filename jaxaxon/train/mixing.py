@@ -10,12 +10,12 @@ other ``batch_size - R`` the usual synthetic tiles:
    image (as `jaxaxon.train.predict` does at inference), turned into per-head targets and
    loss weights, and put on the device as one `RealBank` (all pixels in one flat buffer, so
    images of different sizes cost no padding).
-2. In every jitted step (`mixed_batch`): real example ``i`` of step ``s`` draws its image
+2. In every jitted step (`jaxaxon.train.step.step_batch`): real example ``i`` of step ``s`` draws its image
    (with probability proportional to the image's number of crop positions, i.e. uniformly
    over the data), crop position, flips and 90-degree rotation from
    ``fold_in(fold_in(step_key, REAL_STREAM), i)`` where ``step_key = fold_in(data_key, s)``
    is the key the synthetic images of step ``s`` derive from: a resumed run sees the same
-   crops, and a device of a sharded step can draw its own slice from global indices. A crop
+   crops, and every device of a sharded step draws its own slice by global index. A crop
    is one gather from the bank (flips and rotations are folded into the gather's indices), so
    the step never waits for the host.
 
@@ -44,12 +44,11 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import functools
 import hashlib
 import math
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -58,7 +57,6 @@ import numpy as np
 from jaxaxon.data.images import Sample, load_samples
 from jaxaxon.train.config import RealMixing, RunConfig, RunConfigError
 from jaxaxon.train.normalise import normalise
-from jaxaxon.train.step import Program, committed, training_batch
 
 __all__ = [
     "REAL_STREAM",
@@ -68,8 +66,6 @@ __all__ = [
     "build_bank",
     "crop_size",
     "load_real_samples",
-    "make_train_step",
-    "mixed_batch",
     "prepare_real",
     "real_crops",
     "transform_codes",
@@ -249,7 +245,7 @@ def build_bank(
       log: where a note about left-out images goes.
 
     Returns:
-      ``(bank, used)``: the `RealBank` (committed to the default device) and the samples in it
+      ``(bank, used)``: the `RealBank` (on the default device) and the samples in it
       (those with a label for at least one trained head), in order.
 
     Raises:
@@ -309,7 +305,7 @@ def build_bank(
         weights=np.asarray(weights, np.float32),
         log_p=log_p.astype(np.float32),
     )
-    return committed(jax.tree.map(jnp.asarray, bank)), used
+    return jax.tree.map(jnp.asarray, bank), used
 
 
 def prepare_real(
@@ -384,11 +380,17 @@ def _one_crop(bank: RealBank, key: jax.Array, hw: tuple[int, int], codes: jax.Ar
 
 
 def real_crops(
-    bank: RealBank, key: jax.Array, count: int, hw: tuple[int, int], codes: Sequence[int] = tuple(range(8))
+    bank: RealBank,
+    key: jax.Array,
+    count: int,
+    hw: tuple[int, int],
+    codes: Sequence[int] = tuple(range(8)),
+    first: jax.Array | int = 0,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """``count`` random crops of the bank's images (jittable; ``count``, ``hw`` and ``codes`` static).
+    """Crops ``first .. first + count - 1`` of the bank's images (jittable; ``count``, ``hw``
+    and ``codes`` static).
 
-    Crop ``i`` uses ``fold_in(key, i)`` only.
+    Crop ``i`` uses ``fold_in(key, i)`` only (a device of a sharded step draws its slice).
 
     Returns:
       ``x [count, h, w]`` float32 normalised pixels, ``y [count, h, w, C]`` float32 targets,
@@ -396,64 +398,7 @@ def real_crops(
     """
     if (hw[0] != hw[1]) and any(c & 4 for c in codes):
         raise ValueError(f"rotations by 90 degrees need square crops, got {hw[0]}x{hw[1]}")
-    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(count, dtype=jnp.uint32))
+    index = jnp.asarray(first, jnp.uint32) + jnp.arange(count, dtype=jnp.uint32)
+    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(index)
     codes_arr = jnp.asarray(codes, jnp.int32)
     return jax.vmap(lambda k: _one_crop(bank, k, hw, codes_arr))(keys)
-
-
-def mixed_batch(
-    rc: RunConfig, bank: RealBank, data_key: jax.Array, step: jax.Array | int, n_real: int, codes: Sequence[int]
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """The examples of one mixed step: synthetic tiles first, then ``n_real`` real crops.
-
-    Args:
-      rc: the run (its static part suffices: generator, crop, batch size, normalisation).
-      bank: the real images (`prepare_real`).
-      data_key: the run's data key; step: the step number.
-      n_real: real crops in the batch (``rc.real_per_step``; static).
-      codes: allowed crop transforms (`transform_codes`; static).
-
-    Returns:
-      ``x [N, h, w]``, ``y [N, h, w, C]``, ``w [N, C]`` with ``N = rc.batch_size``.
-    """
-    n = rc.batch_size
-    n_syn = n - n_real
-    step = jnp.asarray(step, jnp.uint32)
-    parts_x, parts_y, parts_w = [], [], []
-    if n_syn > 0:
-        images = -(-n_syn // rc.tiles_per_image)
-        xs, ys = training_batch(rc, data_key, step, count=images)
-        parts_x.append(xs[:n_syn])
-        parts_y.append(ys[:n_syn])
-        parts_w.append(jnp.ones((n_syn, ys.shape[-1]), jnp.float32))
-    if n_real > 0:
-        real_key = jax.random.fold_in(jax.random.fold_in(data_key, step), REAL_STREAM)
-        xr, yr, wr = real_crops(bank, real_key, n_real, crop_size(rc), tuple(codes))
-        parts_x.append(xr)
-        parts_y.append(yr)
-        parts_w.append(wr)
-    return jnp.concatenate(parts_x), jnp.concatenate(parts_y), jnp.concatenate(parts_w)
-
-
-@functools.lru_cache(maxsize=16)
-def _mixed_step(program: Program, n_real: int, codes: tuple[int, ...]):
-    rc = program.rc
-
-    def step_fn(model_state, opt_state, acc, data_key, dropout_key, step, bank):
-        x, y, w = mixed_batch(rc, bank, data_key, step, n_real, codes)
-        return program.train_step_on_batch(model_state, opt_state, acc, x, y, dropout_key, step, w)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # CPU backends cannot donate; that is harmless
-        return jax.jit(step_fn, donate_argnums=(0, 1, 2))
-
-
-def make_train_step(program: Program, rc: RunConfig, bank: RealBank | None) -> Callable[..., Any]:
-    """The run's training step, ``(model_state, opt_state, acc, data_key, dropout_key, step)
-    -> (model_state, opt_state, acc)``: ``program.train_step`` without real crops, else the
-    jitted mixed step with the bank bound as an argument (on the device, not a constant)."""
-    if bank is None or rc.real_per_step == 0:
-        return program.train_step
-    square = crop_size(rc)[0] == crop_size(rc)[1]
-    fn = _mixed_step(program, rc.real_per_step, transform_codes(rc.real, square))
-    return functools.partial(fn, bank=bank)

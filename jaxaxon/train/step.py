@@ -1,36 +1,49 @@
-"""The jitted training step (generation + model + loss + optax) and the validation step.
+"""The training step: one jitted program over a device mesh that makes its batch and updates the model.
 
-Data depend only on the run's seed and the step number: step ``s`` generates images
-``s * n .. s * n + n - 1`` (``n = images_per_step``) of the stream whose example ``i`` has
-the key ``fold_in(fold_in(data_key, s), i)`` (`jaxaxon.generate` with ``start_index``), so
-a resumed run sees exactly the batches of an uninterrupted one, and a sharded step can
-generate any device's slice from global indices (`training_batch`'s ``first``/``count``).
-
-The model and optimizer travel through `jax.jit` as `nnx.State` pytrees (split once, merged
-inside the step); their buffers are donated so the step updates them in place.
+Data depend only on the run's seed, the step and the global example index: example ``i`` of
+step ``s`` is a tile of generated image ``s * n + i // t`` (``n`` images of ``t`` tiles per
+step), keyed ``fold_in(fold_in(data_key, s), s * n + i // t)``, or real crop ``j`` keyed
+``fold_in(fold_in(fold_in(data_key, s), REAL_STREAM), j)``. Each device makes only its slice
+of the batch, so resumed runs, and runs on any number of devices and hosts, see the same data.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import warnings
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx
+from jax.sharding import Mesh
 
 from jaxaxon.models import build_model
+from jaxaxon.parallel import (
+    DATA_AXIS,
+    by_global_index,
+    data_sharding,
+    items_per_device,
+    make_mesh,
+    replicate,
+    replicated_sharding,
+)
 from jaxaxon.synth.image import Batch, generate
-from jaxaxon.train.config import RunConfig
+from jaxaxon.train.config import RunConfig, RunConfigError
 from jaxaxon.train.losses import hard_dice_per_image, mse_loss, segmentation_loss
+from jaxaxon.train.mixing import REAL_STREAM, RealBank, crop_size, real_crops, transform_codes
 from jaxaxon.train.normalise import normalise
 
 __all__ = [
     "Program",
+    "TrainStep",
     "get_program",
+    "make_train_step",
+    "step_batch",
     "make_optimizer",
     "inputs_and_targets",
     "to_tiles",
@@ -38,7 +51,6 @@ __all__ = [
     "validation_chunk",
     "run_keys",
     "zero_metrics",
-    "committed",
 ]
 
 _ACC_KEYS = ("loss", "dice", "bce", "grad_norm", "count")
@@ -89,8 +101,8 @@ def to_tiles(a: jax.Array, tile: int) -> jax.Array:
 
 
 def training_batch(rc: RunConfig, data_key: jax.Array, step: jax.Array | int, first: int = 0, count: int | None = None):
-    """The training examples of one step (or the slice of its images ``first .. first +
-    count - 1``, for a device of a sharded step).
+    """The synthetic training examples of one step (or the tiles of its images ``first ..
+    first + count - 1``: one device's slice).
 
     Returns:
       ``x [N, h, w]``, ``y [N, h, w, C]`` with ``N = count * tiles_per_image``.
@@ -132,17 +144,9 @@ def make_optimizer(rc: RunConfig) -> optax.GradientTransformation:
     return optax.chain(*parts), lr
 
 
-def committed(tree: Any) -> Any:
-    """``tree`` placed (committed) on the default device, as jitted outputs and restored
-    checkpoints are: a jitted step then always sees the same input placements and
-    compiles once, whether its state comes from `Program.init`, a checkpoint or itself.
-    (This process's first device: in a multi-process run the global first one is another's.)"""
-    return jax.device_put(tree, jax.local_devices()[0])
-
-
 def zero_metrics() -> dict[str, jax.Array]:
     """Empty accumulator of per-step training metrics (sums since the last history record)."""
-    return committed({k: jnp.zeros((), jnp.float32) for k in _ACC_KEYS})
+    return {k: jnp.zeros((), jnp.float32) for k in _ACC_KEYS}
 
 
 def _static_key(rc: RunConfig) -> RunConfig:
@@ -157,18 +161,16 @@ def _static_key(rc: RunConfig) -> RunConfig:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Program:
-    """The compiled pieces of a run configuration (build with `get_program`).
+    """The model, optimizer and compiled evaluation of a run configuration (`get_program`).
 
     Attributes:
       rc: the (static part of the) run configuration.
       tx: the optax transformation.
       schedule: learning rate as a function of the step.
       model_def, opt_def: graph definitions of the model and the `nnx.Optimizer`.
-      train_step: jitted ``(model_state, opt_state, acc, data_key, dropout_key, step) ->
-        (model_state, opt_state, acc)`` (the first three donated); generates its batch.
-      train_step_on_batch: the same update fed a given batch ``x [N, h, w]``,
-        ``y [N, h, w, C]``: ``(model_state, opt_state, acc, x, y, dropout_key, step,
-        weights=None)``; optional ``weights [N, C]`` weigh each example's heads in the loss.
+      update: the (unjitted) update on a given batch: ``(model_state, opt_state, acc, x, y,
+        dropout_key, step, weights=None) -> (model_state, opt_state, acc)`` with ``x [N, h,
+        w]``, ``y [N, h, w, C]`` and optional per-example, per-head loss weights ``[N, C]``.
       eval_step: jitted ``(model_state, x, y) -> dict of per-image [B] metrics``.
       forward: jitted ``(model_state, x) -> logits`` (inference mode).
     """
@@ -178,8 +180,7 @@ class Program:
     schedule: Any
     model_def: Any
     opt_def: Any
-    train_step: Any
-    train_step_on_batch: Any
+    update: Any
     eval_step: Any
     forward: Any
 
@@ -187,7 +188,7 @@ class Program:
         """Fresh model and optimizer states (parameters from ``seed``)."""
         model = build_model(self.rc.model, seed=run_keys(seed)[0])
         opt = nnx.Optimizer(model, self.tx, wrt=nnx.Param)
-        return committed((nnx.state(model), nnx.state(opt)))
+        return nnx.state(model), nnx.state(opt)
 
     def abstract(self) -> tuple[nnx.State, nnx.State]:
         """Shape/dtype-only model and optimizer states (targets of a checkpoint restore)."""
@@ -211,7 +212,7 @@ def _program(rc: RunConfig) -> Program:
     model_def, _ = nnx.split(model)
     opt_def, _ = nnx.split(nnx.eval_shape(lambda: nnx.Optimizer(build_model(rc.model), tx, wrt=nnx.Param)))
 
-    def train_step_on_batch(model_state, opt_state, acc, x, y, dropout_key, step, weights=None):
+    def update(model_state, opt_state, acc, x, y, dropout_key, step, weights=None):
         model = nnx.merge(model_def, model_state)
         opt = nnx.merge(opt_def, opt_state)
         drop_key = jax.random.fold_in(dropout_key, jnp.asarray(step, jnp.uint32))
@@ -235,10 +236,6 @@ def _program(rc: RunConfig) -> Program:
         acc = {k: acc[k] + jnp.asarray(new[k], jnp.float32) for k in _ACC_KEYS}
         return nnx.state(model), nnx.state(opt), acc
 
-    def train_step(model_state, opt_state, acc, data_key, dropout_key, step):
-        x, y = training_batch(rc, data_key, step)
-        return train_step_on_batch(model_state, opt_state, acc, x, y, dropout_key, step)
-
     def forward(model_state, x):
         return nnx.merge(model_def, model_state)(x, train=False)
 
@@ -250,23 +247,159 @@ def _program(rc: RunConfig) -> Program:
         loss, metrics = per_image(logits, y)
         return {"loss": loss, "soft_dice": metrics["dice"], "dice": hard_dice_per_image(jax.nn.sigmoid(logits), y)}
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # CPU backends cannot donate; that is harmless
-        jitted = jax.jit(train_step, donate_argnums=(0, 1, 2))
-        jitted_on_batch = jax.jit(train_step_on_batch, donate_argnums=(0, 1, 2))
-    return Program(
-        rc=rc,
-        tx=tx,
-        schedule=schedule,
-        model_def=model_def,
-        opt_def=opt_def,
-        train_step=jitted,
-        train_step_on_batch=jitted_on_batch,
-        eval_step=jax.jit(eval_step),
-        forward=jax.jit(forward),
-    )
+    return Program(rc, tx, schedule, model_def, opt_def, update, jax.jit(eval_step), jax.jit(forward))
 
 
 def get_program(rc: RunConfig) -> Program:
     """The compiled programs of a run configuration (cached: equal static parts share one)."""
     return _program(_static_key(rc))
+
+
+# --------------------------------------------------------------------------- the step over a mesh
+
+
+def step_batch(
+    rc: RunConfig,
+    data_key: jax.Array,
+    step: jax.Array | int,
+    mesh: Mesh,
+    bank: RealBank | None = None,
+    n_real: int = 0,
+    codes: tuple[int, ...] = (0,),
+) -> tuple[jax.Array, jax.Array, jax.Array | None]:
+    """The examples of one step, sharded over the mesh's ``data`` axis: the first
+    ``batch_size - n_real`` tiles of the step's generated images, then ``n_real`` real crops.
+
+    Every device generates its share of the images and draws its share of the crops by
+    global index (`by_global_index`; counts that do not split are rounded up and the extra
+    items dropped), so the batch does not depend on the number of devices.
+
+    Args:
+      rc: the run (its static part suffices: generator, crop, batch size, normalisation).
+      data_key: the run's data key; step: the step number.
+      mesh: the device mesh.
+      bank: the real images (`jaxaxon.train.mixing.prepare_real`), needed when ``n_real > 0``.
+      n_real: real crops per step (``rc.real_per_step``; static).
+      codes: allowed crop transforms (`jaxaxon.train.mixing.transform_codes`; static).
+
+    Returns:
+      ``x [N, h, w]``, ``y [N, h, w, C]`` and loss weights ``w [N, C]`` (1 for synthetic
+      tiles), or ``w = None`` without real crops; ``N = rc.batch_size``.
+    """
+    n_syn = rc.batch_size - n_real
+    step = jnp.asarray(step, jnp.uint32)
+    xs, ys, ws = [], [], []
+    if n_syn > 0:
+        local = items_per_device(-(-n_syn // rc.tiles_per_image), mesh)
+        tiles = by_global_index(lambda first, k, s: training_batch(rc, k, s, first=first, count=local), mesh, local)
+        x, y = tiles(data_key, step)
+        xs.append(x[:n_syn])
+        ys.append(y[:n_syn])
+        ws.append(jnp.ones((n_syn, y.shape[-1]), jnp.float32))
+    if n_real > 0:
+        local = items_per_device(n_real, mesh)
+        real_key = jax.random.fold_in(jax.random.fold_in(data_key, step), REAL_STREAM)
+        hw = crop_size(rc)
+        crops = by_global_index(lambda first, b, k: real_crops(b, k, local, hw, codes, first=first), mesh, local)
+        x, y, w = crops(bank, real_key)
+        xs.append(x[:n_real])
+        ys.append(y[:n_real])
+        ws.append(w[:n_real])
+    sharding = data_sharding(mesh)
+    x, y = (jax.lax.with_sharding_constraint(jnp.concatenate(a), sharding) for a in (xs, ys))
+    w = jax.lax.with_sharding_constraint(jnp.concatenate(ws), sharding) if n_real else None
+    return x, y, w
+
+
+@functools.lru_cache(maxsize=16)
+def _jitted_step(program: Program, mesh: Mesh, n_real: int, codes: tuple[int, ...]):
+    rc = program.rc
+
+    def step_fn(model_state, opt_state, acc, data_key_data, dropout_key_data, bank, step):
+        data_key = jax.random.wrap_key_data(data_key_data)
+        dropout_key = jax.random.wrap_key_data(dropout_key_data)
+        step = jnp.asarray(step, jnp.uint32)
+        x, y, w = step_batch(rc, data_key, step, mesh, bank, n_real, codes)
+        return program.update(model_state, opt_state, acc, x, y, dropout_key, step, w)
+
+    repl = replicated_sharding(mesh)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # CPU backends cannot donate; that is harmless
+        return jax.jit(step_fn, in_shardings=repl, out_shardings=repl, donate_argnums=(0, 1, 2))
+
+
+@functools.lru_cache(maxsize=4)
+def _jitted_batch(rc: RunConfig, mesh: Mesh, n_real: int, codes: tuple[int, ...]):
+    return jax.jit(lambda key, bank, step: step_batch(rc, key, step, mesh, bank, n_real, codes))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TrainStep:
+    """A run's training step over a device mesh (build with `make_train_step`).
+
+    ``step(model_state, opt_state, acc, s) -> (model_state, opt_state, acc)`` makes the
+    batch of step ``s`` on the devices (`step_batch`) and updates the states; the states are
+    replicated over the mesh (`place`) and donated. The run's keys and real images are bound.
+
+    Attributes:
+      program: the run's `Program`.
+      mesh: the device mesh (its ``data`` axis splits the batch).
+      sharding: the replicated sharding of states (and checkpoint restore targets).
+      n_real: real crops per step; codes: their allowed transforms.
+      inputs: the bound inputs: data and dropout key data (host uint32), the replicated
+        real bank (or None).
+    """
+
+    program: Program
+    mesh: Mesh
+    sharding: Any
+    n_real: int
+    codes: tuple[int, ...]
+    inputs: tuple
+
+    def __call__(self, model_state: Any, opt_state: Any, acc: Any, step: int) -> tuple[Any, Any, Any]:
+        fn = _jitted_step(self.program, self.mesh, self.n_real, self.codes)
+        return fn(model_state, opt_state, acc, *self.inputs, int(step))
+
+    def place(self, tree: Any) -> Any:
+        """``tree`` replicated over the mesh (states, metric sums, validation images)."""
+        return replicate(tree, self.mesh)
+
+    def init(self, seed: int) -> tuple[Any, Any, Any]:
+        """Fresh model and optimizer states (parameters from ``seed``) and empty metric sums, placed."""
+        return self.place((*self.program.init(seed), zero_metrics()))
+
+    def batch(self, step: int) -> tuple[jax.Array, jax.Array, jax.Array | None]:
+        """The examples of step ``step`` as the step sees them (`step_batch`; for inspection)."""
+        data, _, bank = self.inputs
+        fn = _jitted_batch(self.program.rc, self.mesh, self.n_real, self.codes)
+        return fn(jax.random.wrap_key_data(data), bank, jnp.uint32(step))
+
+
+def make_train_step(rc: RunConfig, bank: RealBank | None = None, mesh: Mesh | None = None) -> TrainStep:
+    """The training step of a run (keys from ``rc.seed``, ``rc.real_per_step`` crops of ``bank``).
+
+    Args:
+      rc: the run configuration.
+      bank: its real images (`jaxaxon.train.mixing.prepare_real`; None without real crops).
+      mesh: the device mesh (default: all devices of all processes; one device is a mesh of one).
+
+    Raises:
+      RunConfigError: the batch does not split over the mesh's devices.
+    """
+    mesh = make_mesh() if mesh is None else mesh
+    n = mesh.shape[DATA_AXIS]
+    if rc.batch_size % n:
+        m = math.lcm(n, rc.tiles_per_image)
+        raise RunConfigError(
+            f"the {rc.batch_size} examples of a training step do not split over {n} devices; "
+            f"choose a batch of a multiple of {m} examples (--batch {m}, {2 * m}, ...)"
+        )
+    n_real = rc.real_per_step if bank is not None else 0
+    if rc.real_per_step and bank is None:
+        raise RunConfigError("make_train_step: the run mixes real crops; pass its RealBank (prepare_real)")
+    codes = transform_codes(rc.real, crop_size(rc)[0] == crop_size(rc)[1]) if n_real else (0,)
+    _, data_key, dropout_key = run_keys(rc.seed)
+    keys = tuple(np.asarray(jax.random.key_data(k)) for k in (data_key, dropout_key))
+    bank = None if bank is None else replicate(bank, mesh)
+    return TrainStep(get_program(rc), mesh, replicated_sharding(mesh), n_real, codes, (*keys, bank))

@@ -23,13 +23,13 @@ from jaxaxon.train.mixing import (
     bouton_target,
     build_bank,
     load_real_samples,
-    mixed_batch,
     prepare_real,
     real_crops,
     transform_codes,
 )
 from jaxaxon.train.normalise import normalise
-from jaxaxon.train.step import run_keys, to_tiles
+from jaxaxon.parallel import make_mesh
+from jaxaxon.train.step import run_keys, step_batch, to_tiles
 
 QUIET = {"log": lambda s: None}
 
@@ -102,8 +102,12 @@ def test_mixed_batch_has_round_share_real_crops_after_the_synthetic_tiles(tiny, 
     step = 3
     if bank is None:  # share 0 trains with the plain step; the mixed batch with R = 0 is that step's batch
         bank = build_bank(load_real_samples(rc.real), rc)[0]
-    x, y, w = mixed_batch(rc, bank, data_key, step, n_real, transform_codes(rc.real, True))
-    assert x.shape == (batch, 32, 32) and y.shape == (batch, 32, 32, 1) and w.shape == (batch, 1)
+    x, y, w = step_batch(rc, data_key, step, make_mesh(), bank, n_real, transform_codes(rc.real, True))
+    assert x.shape == (batch, 32, 32) and y.shape == (batch, 32, 32, 1)
+    if n_real == 0:  # unweighted, as the synthetic-only step
+        assert w is None
+        w = np.ones((batch, 1), np.float32)
+    assert w.shape == (batch, 1)
     n_syn = batch - n_real
     n = rc.images_per_step
     ref = generate(jax.random.fold_in(data_key, step), rc.generator, 2, start_index=step * n)
@@ -142,6 +146,8 @@ def test_real_crops_are_exact_deterministic_and_use_all_transforms(tiny, real_di
     # eager equals jitted; crop i depends only on (key, i), not on how many are drawn
     x8, _, _ = real_crops(bank, key, 8, (32, 32), tuple(range(8)))
     np.testing.assert_array_equal(np.asarray(x8), np.asarray(x[:8]))
+    later, _, _ = real_crops(bank, key, 8, (32, 32), tuple(range(8)), first=40)  # one device's slice
+    np.testing.assert_array_equal(np.asarray(later), np.asarray(x[40:]))
     again, _, _ = crops(bank, key, 48, (32, 32), tuple(range(8)))
     np.testing.assert_array_equal(np.asarray(again), np.asarray(x))
     other, _, _ = crops(bank, jax.random.fold_in(key, 1), 48, (32, 32), tuple(range(8)))
@@ -154,11 +160,12 @@ def test_real_crops_are_exact_deterministic_and_use_all_transforms(tiny, real_di
 def test_mixed_crops_depend_on_the_step_only(tiny, real_dir):
     rc, bank = prepare_real(tiny.replace(real=RealMixing(paths=(str(real_dir),), share=1.0)), **QUIET)
     _, data_key, _ = run_keys(0)
-    fn = jax.jit(lambda k, s, b: mixed_batch(rc, b, k, s, 8, tuple(range(8))))
+    mesh = make_mesh()
+    fn = jax.jit(lambda k, s, b: step_batch(rc, k, s, mesh, b, 8, tuple(range(8))))
     a, b, c = fn(data_key, 7, bank)[0], fn(data_key, 7, bank)[0], fn(data_key, 8, bank)[0]
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert not np.array_equal(np.asarray(a), np.asarray(c))
-    eager = mixed_batch(rc, bank, data_key, 7, 8, tuple(range(8)))[0]
+    eager = step_batch(rc, data_key, 7, mesh, bank, 8, tuple(range(8)))[0]
     np.testing.assert_array_equal(np.asarray(eager), np.asarray(a))
 
 
@@ -294,10 +301,9 @@ def test_bad_real_data(tiny, real_dir, boxes_dir, tmp_path):
     with pytest.raises(RealDataError, match="no images found"):
         prep(empty)
     bad = tmp_path / "bad"
-    (bad / "images").mkdir(parents=True)
-    (bad / "masks").mkdir()
-    Image.fromarray(np.zeros((40, 40), np.uint8)).save(bad / "images" / "a.png")
-    Image.fromarray(np.zeros((40, 41), np.uint8)).save(bad / "masks" / "a.png")
+    for sub, shape in (("images", (40, 40)), ("masks", (40, 41))):  # a mask of another size
+        (bad / sub).mkdir(parents=True)
+        Image.fromarray(np.zeros(shape, np.uint8)).save(bad / sub / "a.png")
     with pytest.raises(RealDataError, match="they must have the same size"):
         prep(bad)
 

@@ -1,4 +1,4 @@
-"""The jitted step: data stream determinism, tiling, targets and learning."""
+"""The jitted step: data stream determinism, tiling, targets, learning, the split over devices."""
 
 from __future__ import annotations
 
@@ -10,7 +10,16 @@ import pytest
 from jaxaxon.synth.image import generate
 from jaxaxon.train.loop import ValidationSet, evaluate
 from jaxaxon.train.normalise import normalise
-from jaxaxon.train.step import get_program, inputs_and_targets, run_keys, to_tiles, training_batch, zero_metrics
+from jaxaxon.train import RunConfigError
+from jaxaxon.train.step import (
+    get_program,
+    inputs_and_targets,
+    make_train_step,
+    run_keys,
+    to_tiles,
+    training_batch,
+    zero_metrics,
+)
 
 
 def test_to_tiles_cuts_all_tiles_in_image_major_order():
@@ -70,14 +79,13 @@ def test_step_batch_is_the_tiled_normalised_generator_stream(tiny, batch_fn):
 
 def test_a_few_steps_lower_the_validation_loss(tiny):
     rc = tiny.replace(steps=30, lr=0.01, warmup_steps=2)
-    program = get_program(rc)
-    model_state, opt_state = program.init(rc.seed)
+    train_step = make_train_step(rc)
+    program = train_step.program
+    model_state, opt_state, acc = train_step.init(rc.seed)
     val = ValidationSet(rc)
     before = evaluate(program, model_state, val)
-    _, data_key, dropout_key = run_keys(rc.seed)
-    acc = zero_metrics()
     for step in range(rc.steps):
-        model_state, opt_state, acc = program.train_step(model_state, opt_state, acc, data_key, dropout_key, step)
+        model_state, opt_state, acc = train_step(model_state, opt_state, acc, step)
     after = evaluate(program, model_state, val)
     assert float(acc["count"]) == rc.steps
     assert after["val_loss"] < before["val_loss"] - 0.05, (before, after)
@@ -87,26 +95,29 @@ def test_a_few_steps_lower_the_validation_loss(tiny):
 @pytest.mark.slow
 def test_bfloat16_training_step_runs_and_keeps_float32_parameters(tiny):
     rc = tiny.replace(**{"model.dtype": "bfloat16"})
-    program = get_program(rc)
-    model_state, opt_state = program.init(0)
-    _, data_key, dropout_key = run_keys(0)
-    model_state, opt_state, acc = program.train_step(model_state, opt_state, zero_metrics(), data_key, dropout_key, 0)
+    train_step = make_train_step(rc)
+    model_state, opt_state, acc = train_step(*train_step.init(0), 0)
     assert np.isfinite(float(acc["loss"]))
     from flax import nnx
 
-    params = nnx.state(program.model(model_state), nnx.Param)
+    params = nnx.state(train_step.program.model(model_state), nnx.Param)
     assert {v.dtype for v in jax.tree.leaves(params)} == {jnp.dtype(jnp.float32)}
 
 
 def test_step_on_a_given_batch_is_the_same_update(tiny, batch_fn):
-    """`train_step_on_batch` (used by the benchmark and for mixing in real images) fed the
-    step's generated batch makes the same update as the generating step (float tolerance:
-    two separately compiled programs may fuse the arithmetic differently)."""
-    program = get_program(tiny)
-    _, data_key, dropout_key = run_keys(0)
-    a = program.train_step(*program.init(0), zero_metrics(), data_key, dropout_key, 2)
+    """`Program.update` (used by the benchmark) fed the step's generated batch makes the same
+    update as the training step (float tolerance: two separately compiled programs may fuse
+    the arithmetic differently); the step's batch is `training_batch`'s, unweighted."""
+    train_step = make_train_step(tiny)
+    program = train_step.program
+    _, data_key, dropout_key = run_keys(tiny.seed)
+    a = train_step(*train_step.init(tiny.seed), 2)
     x, y = batch_fn(data_key, 2)
-    b = program.train_step_on_batch(*program.init(0), zero_metrics(), x, y, dropout_key, 2)
+    sx, sy, sw = train_step.batch(2)
+    assert sw is None
+    np.testing.assert_array_equal(np.asarray(sx), np.asarray(x))
+    np.testing.assert_array_equal(np.asarray(sy), np.asarray(y))
+    b = jax.jit(program.update)(*program.init(tiny.seed), zero_metrics(), x, y, dropout_key, 2)
     for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-5, atol=1e-6)
 
@@ -119,3 +130,13 @@ def test_validation_metrics_of_two_heads(tiny):
     assert set(metrics) == {"val_loss", "val_dice", "val_dice_axon", "val_dice_bouton", "val_soft_dice"}
     assert metrics["val_dice"] == pytest.approx((metrics["val_dice_axon"] + metrics["val_dice_bouton"]) / 2, rel=1e-6)
     assert val.chunks[0][1].shape == (rc.val_batch, 64, 64, 2)  # whole images, both masks
+
+
+def test_a_batch_that_does_not_split_over_the_devices_is_refused(tiny):
+    class Three:  # a mesh's shape is all make_train_step reads before refusing
+        shape = {"data": 3, "model": 1}
+
+    with pytest.raises(RunConfigError, match="the 8 examples of a training step do not split over 3 devices; "
+                       r"choose a batch of a multiple of 12 examples \(--batch 12, 24, ...\)"):
+        make_train_step(tiny, mesh=Three())
+
