@@ -127,30 +127,16 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 
-def _parse_set(items: list[str] | None) -> dict:
-    import json
-
-    out = {}
-    for item in items or []:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
-        try:
-            out[key] = json.loads(text)
-        except json.JSONDecodeError:
-            out[key] = text
-    return out
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
     from jaxaxon.config import ConfigError
     from jaxaxon.train import CheckpointError, RunConfigError, TrainingInterrupted, get_preset, train
+    from jaxaxon.train.config import parse_overrides
     from jaxaxon.train.history import HistoryError
 
     changes = {}
     try:
         _start_distributed(args)
-        changes.update(_parse_set(args.set))
+        changes.update(parse_overrides(args.set or []))
         for flag, key in (("seed", "seed"), ("batch", "batch_size"), ("lr", "lr")):
             if getattr(args, flag) is not None:
                 changes[key] = getattr(args, flag)

@@ -22,7 +22,7 @@ from typing import Any
 from jaxaxon.atomic import write_json_atomic, write_text_atomic
 from jaxaxon.bench.table import num, table
 from jaxaxon.train import RunConfig, get_preset, read_run_config, train
-from jaxaxon.train.config import RealMixing
+from jaxaxon.train.config import RealMixing, RunConfigError, parse_overrides
 
 TRAIN_VOLUMES = ("burgess2014_bbbDisruption", "burgess2014_noisySparseVessels")
 TEST_VOLUMES = ("santos2015_lowContrastVessels",)
@@ -155,11 +155,9 @@ def prepare_folds(args: argparse.Namespace, out: Path) -> Folds:
 
 
 def _parse_set(items: Sequence[str]) -> dict:
-    from jaxaxon.cli import _parse_set as parse
-
     try:
-        return parse(list(items))
-    except ValueError as err:
+        return parse_overrides(items)
+    except RunConfigError as err:
         raise ProtocolError(str(err)) from None
 
 

@@ -14,7 +14,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from jaxaxon.atomic import write_json_atomic
 from jaxaxon.config import ConfigError, GeneratorConfig
@@ -30,8 +30,8 @@ __all__ = [
     "SCHEDULES",
     "AE_TARGETS",
     "BOUTON_TARGETS",
+    "parse_overrides",
     "read_run_config",
-    "write_json_atomic",
 ]
 
 LOSSES = ("dice", "bce", "dice+bce", "mse")
@@ -283,6 +283,25 @@ class RunConfig:
     def to_json(self, path: str | os.PathLike) -> None:
         """Writes ``config.json`` atomically."""
         write_json_atomic(path, self.to_dict())
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` options (``--set``) as a `RunConfig.replace` mapping: values are JSON
+    where they parse as JSON (numbers, lists, booleans), else plain strings.
+
+    Raises:
+      RunConfigError: an item without ``=`` or without a key.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise RunConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(text)
+        except json.JSONDecodeError:
+            out[key] = text
+    return out
 
 
 def read_run_config(path: str | os.PathLike) -> RunConfig:
