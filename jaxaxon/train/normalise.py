@@ -21,6 +21,8 @@ from typing import Any, Mapping
 import jax
 import jax.numpy as jnp
 
+from jaxaxon.validation import check_keys, param, validate
+
 __all__ = ["Normalisation", "normalise", "METHODS"]
 
 METHODS = ("percentile", "zscore")
@@ -37,19 +39,12 @@ class Normalisation:
       high: upper percentile (percentile method), in 0..100, above ``low``.
     """
 
-    method: str = "percentile"
-    low: float = 1.0
-    high: float = 99.5
+    method: str = param("percentile", choices=METHODS)
+    low: float = param(1.0, percent=True, what="a percentile")
+    high: float = param(99.5, percent=True, what="a percentile")
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"normalise.method: unknown value {self.method!r} (choose one of {', '.join(METHODS)})")
-        for key in ("low", "high"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-                raise ValueError(f"normalise.{key}: expected a percentile in 0..100, got {value!r}")
-        if not self.low < self.high:
-            raise ValueError(f"normalise: low percentile {self.low!r} must be below high {self.high!r}")
+        validate(self, ValueError, prefix="normalise.", rules=(_low_below_high,))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -58,10 +53,14 @@ class Normalisation:
     def from_dict(cls, data: Mapping[str, Any] | str) -> "Normalisation":
         if isinstance(data, str):
             return cls(method=data)
-        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"normalise: unknown key(s) {sorted(unknown)}")
+        check_keys(data, cls, ValueError, prefix="normalise.")
         return cls(**data)
+
+
+def _low_below_high(n: Normalisation) -> str | None:
+    if not n.low < n.high:
+        return f"low: the low percentile {n.low!r} must be below the high one {n.high!r}"
+    return None
 
 
 def normalise(images: jax.Array, method: str | Normalisation = "percentile") -> jax.Array:
