@@ -13,8 +13,8 @@ from jaxaxon.config import GeneratorConfig
 from jaxaxon.synth.axons import render_axons
 from jaxaxon.synth.boutons import place_boutons, render_boutons
 from jaxaxon.synth.cells import place_cells, render_cells
-from jaxaxon.synth.noise import add_acquisition_noise, draw_noise_params, to_output
-from jaxaxon.synth.optics import draw_optics_params, microscope
+from jaxaxon.synth.imaging import imaging_model
+from jaxaxon.synth.imaging.output import to_output
 from jaxaxon.synth.scene import AxonScene, draw_scenes, slot_axon_ids, slot_branch_ids
 
 __all__ = ["Batch", "generate", "generate_axons", "example_keys", "as_key", "start_index_array"]
@@ -132,12 +132,7 @@ def _generate_one(key: jax.Array, scene: AxonScene, cfg: GeneratorConfig) -> dic
         cell_img = render_cells(cells, cfg)
     signal = jnp.maximum(before_cells, cell_img if scales is None else cell_img * scales[2])
     with jax.named_scope("noise"):
-        if cfg.noise_model == "microscope":
-            optics = draw_optics_params(jax.random.fold_in(k_params, 2), cfg)
-            image = microscope(k_noise, signal, optics, cfg)
-        else:
-            sigma, lam = draw_noise_params(k_params, cfg)
-            image = to_output(add_acquisition_noise(k_noise, signal, sigma, lam, cfg), cfg)
+        image = imaging_model(cfg.noise_model).image(k_params, k_noise, signal, cfg)
     clean = to_output(jnp.maximum(axon_clean, bouton_clean), cfg)
     return dict(
         image=image,

@@ -5,8 +5,9 @@ about the canvas centre by its own integer angle (frame 0: no rotation) and re-r
 axons, terminal branches and boutons through the single-image stages. Boutons are chosen
 once, follow the rotated axon, stay inside every frame's crop window, and each shows in a
 run of frames with a linear brightness ramp. Cells are placed once and do not rotate. The
-series is normalised by its global maximum, each frame gets its own Poisson field and
-white noise, and is cut at its own random offset and normalised by its own maximum.
+imaging model (`GeneratorConfig.noise_model`) images every frame with the same acquisition
+parameters, drawn once per series, and the series' maximum signal as full scale; each frame
+gets its own noise, is cut at its own random offset and scaled to the output on its own.
 
 Coordinates: the padded canvas (side ``view + 2 p``) holds the scene; the "view" is the
 canvas without its padding (side ``H + rowshift - 1`` by ``W + colshift - 1``), where noise
@@ -31,7 +32,8 @@ from jaxaxon.synth.boutons import Boutons, place_boutons, render_boutons
 from jaxaxon.synth.cells import place_cells, render_cells
 from jaxaxon.synth.draws import uniform_int
 from jaxaxon.synth.image import as_key, example_keys, start_index_array
-from jaxaxon.synth.noise import add_acquisition_noise, draw_noise_params, to_output
+from jaxaxon.synth.imaging import imaging_model
+from jaxaxon.synth.imaging.output import to_output
 from jaxaxon.synth.scene import draw_scene, slot_axon_ids, slot_branch_ids
 
 __all__ = ["SeriesBatch", "generate_series", "padding_table", "series_geometry"]
@@ -214,18 +216,18 @@ def _series_one(key: jax.Array, cfg: GeneratorConfig) -> dict:
     cells = place_cells(k_cells, frames["signal"][0] != 0, view_cfg)  # placed once, on frame 0
     cell_img = render_cells(cells, view_cfg)
     signal = jnp.maximum(frames["signal"], cell_img[None])
-    peak = jnp.max(signal)
-    signal = jnp.floor(signal * 255.0 / jnp.where(peak > 0, peak, 1.0))  # one global normalisation
-    sigma, lam = draw_noise_params(k_params, cfg)
+    peak = jnp.max(signal)  # one intensity scale for the whole series
+    model = imaging_model(cfg.noise_model)
+    params = model.draw_params(k_params, cfg)  # one microscope for the whole series
 
     def finish(t):
-        noisy = add_acquisition_noise(jax.random.fold_in(frame_keys[t], 1), signal[t], sigma, lam, view_cfg, prescale=False)
+        detector = model.apply(jax.random.fold_in(frame_keys[t], 1), signal[t], params, view_cfg, peak)
 
         def crop(x):
             return jax.lax.dynamic_slice(x, (shift[t, 0], shift[t, 1]), (height, width))
 
         return dict(
-            image=to_output(crop(noisy), cfg),
+            image=model.to_output(crop(detector), cfg),
             clean=to_output(crop(frames["clean"][t]), cfg),
             axon_mask=crop(frames["axon_mask"][t]),
             bouton_mask=crop(frames["bouton_mask"][t]),

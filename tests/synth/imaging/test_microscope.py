@@ -1,4 +1,4 @@
-"""Optics and detection stages (the 'microscope' noise model) and the imaging presets."""
+"""The microscope imaging model (jaxaxon/synth/imaging/microscope.py) and the imaging presets."""
 
 from __future__ import annotations
 
@@ -13,23 +13,30 @@ from scipy import signal, stats
 import jaxaxon
 from jaxaxon.config import PRESETS, ConfigError, GeneratorConfig
 from jaxaxon.synth import image as image_module
-from jaxaxon.synth.optics import (
+from jaxaxon.synth.imaging import IMAGING_MODELS, ImagingModel
+from jaxaxon.synth.imaging.microscope import (
     EXACT_POISSON_MAX,
     OpticsParams,
+    apply,
     bias_field,
     draw_optics_params,
     fast_fft_size,
     fft_convolve,
     gaussian_psf,
-    microscope,
     poisson_counts,
     smooth_field,
+    to_output,
 )
 from jaxaxon.synth.scene import draw_scene
 
-from ..conftest import SMALL
+from ...conftest import SMALL
 
 RANDOMISED_SMALL = GeneratorConfig.from_preset("randomised", **{k: getattr(SMALL, k) for k in ("width", "height", "NSplinePoints", "rowshift", "colshift")}, MaxRadius=12)  # noqa: E501
+
+
+def microscope(key, signal, params, cfg):
+    """The model's output image for given parameters."""
+    return to_output(apply(key, signal, params, cfg), cfg)
 
 
 def _three_ways(fn, *args):
@@ -208,13 +215,15 @@ def test_original_preset_is_the_default_and_never_uses_optics(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("the original noise model must not reach the optics stages")
 
-    monkeypatch.setattr(image_module, "microscope", forbidden)
-    monkeypatch.setattr(image_module, "draw_optics_params", forbidden)
+    monkeypatch.setitem(IMAGING_MODELS, "microscope", ImagingModel("microscope", forbidden, forbidden, forbidden))
     # tracing is enough to see which stages are called (no compilation)
     key = jax.random.key(0)
     scene = jax.eval_shape(lambda k: draw_scene(k, SMALL), key)
     jax.eval_shape(lambda k, s: image_module._generate_one(k, s, SMALL), key, scene)
     assert image_module._brightness_scales(jax.random.key(0), SMALL) is None
+    microscope_cfg = SMALL.replace(noise_model="microscope")
+    with pytest.raises(AssertionError, match="optics"):  # the microscope model does reach them
+        jax.eval_shape(lambda k, s: image_module._generate_one(k, s, microscope_cfg), key, scene)
 
 
 def test_presets_from_json_with_overrides(tmp_path):

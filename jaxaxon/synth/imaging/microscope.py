@@ -1,4 +1,4 @@
-"""Optics and detection of a two-photon microscope (the ``microscope`` noise model).
+"""Optics and detection of a two-photon microscope: the ``microscope`` imaging model.
 
 Applied to the clean signal (axons, terminal branches, boutons, cells) instead of the
 original's acquisition noise (spec 1.11-1.12), every parameter drawn per image from its
@@ -28,17 +28,21 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxaxon.config import GeneratorConfig
+from jaxaxon.synth.imaging.model import ImagingModel
 
 __all__ = [
+    "MODEL",
     "OpticsParams",
+    "draw_params",
     "draw_optics_params",
+    "apply",
+    "to_output",
     "gaussian_psf",
     "fast_fft_size",
     "fft_convolve",
     "smooth_field",
     "bias_field",
     "poisson_counts",
-    "microscope",
     "EXACT_POISSON_MAX",
 ]
 
@@ -77,6 +81,12 @@ def draw_optics_params(key: jax.Array, cfg: GeneratorConfig) -> OpticsParams:
         lo, hi = getattr(cfg, name)
         values[name] = lo + u[i] * (hi - lo)
     return OpticsParams(**values)
+
+
+def draw_params(key: jax.Array, cfg: GeneratorConfig) -> OpticsParams:
+    """`draw_optics_params` on ``fold_in(key, 2)``: `generate` also draws the per-image
+    brightness factors from ``fold_in(key, 1)`` of the same key, and the two stay apart."""
+    return draw_optics_params(jax.random.fold_in(key, 2), cfg)
 
 
 def psf_size(cfg: GeneratorConfig) -> int:
@@ -156,8 +166,7 @@ def poisson_counts(key: jax.Array, mean: jax.Array) -> jax.Array:
     small = jnp.minimum(mean, EXACT_POISSON_MAX)
 
     # unrolled: one elementwise chain that XLA fuses into a single pass over the image (a
-    # loop over the terms read and wrote three full-image arrays per term: on a GPU this
-    # stage took 60 % of the `randomised` preset's time)
+    # loop over the terms would read and write three full-image arrays per term)
     pmf = cdf = jnp.exp(-small)
     exact = jnp.zeros_like(mean)
     for k in range(_POISSON_TERMS):
@@ -175,22 +184,25 @@ def _user_kernel(path: str) -> np.ndarray:
     return kernel / kernel.sum()
 
 
-def microscope(key: jax.Array, signal: jax.Array, params: OpticsParams, cfg: GeneratorConfig) -> jax.Array:
-    """Images a clean signal through the optics and detector (module docstring).
+def apply(
+    key: jax.Array, signal: jax.Array, params: OpticsParams, cfg: GeneratorConfig, peak: jax.Array | None = None
+) -> jax.Array:
+    """Images a clean signal through the optics and detector (steps 1-5 of the module
+    docstring, up to quantisation).
 
     Args:
       key: PRNG key.
-      signal: ``[H, W]`` non-negative clean signal (any scale; normalised to peak 1 here).
+      signal: ``[H, W]`` non-negative clean signal (any scale; divided by ``peak`` here).
       params: this image's `OpticsParams`.
       cfg: generator parameters (static).
+      peak: the signal level with ``photons`` expected photons; None for the image's maximum.
 
     Returns:
-      ``[H, W]`` float32 integer-valued image in ``0..maxIntensity`` (inverted when
-      ``negative_image``).
+      ``[H, W]`` float32 intensities in ``[0, 1]`` (`to_output` quantises them).
     """
     k_background, k_bias, k_photons, k_read = jax.random.split(key, 4)
     shape = signal.shape
-    peak = jnp.max(signal)
+    peak = jnp.max(signal) if peak is None else peak
     s = jnp.maximum(signal, 0.0) / jnp.where(peak > 0, peak, 1.0)
     if cfg.psf_kernel:
         kernel = jnp.asarray(_user_kernel(cfg.psf_kernel))
@@ -205,6 +217,14 @@ def microscope(key: jax.Array, signal: jax.Array, params: OpticsParams, cfg: Gen
     counts = poisson_counts(k_photons, mean_counts)
     volts = params.gain * counts + params.offset + params.read_noise * jax.random.normal(k_read, shape)
     scale = params.gain * params.saturation * jnp.max(mean_counts)
-    out = jnp.clip((volts - params.offset) / jnp.where(scale > 0, scale, 1.0), 0.0, 1.0) ** params.gamma
-    out = jnp.floor(out * cfg.maxIntensity)
+    return jnp.clip((volts - params.offset) / jnp.where(scale > 0, scale, 1.0), 0.0, 1.0) ** params.gamma
+
+
+def to_output(image: jax.Array, cfg: GeneratorConfig) -> jax.Array:
+    """``[H, W]`` intensities in ``[0, 1]`` quantised to ``0..maxIntensity`` (inverted when
+    ``negative_image``)."""
+    out = jnp.floor(image * cfg.maxIntensity)
     return cfg.maxIntensity - out if cfg.negative_image else out
+
+
+MODEL = ImagingModel(name="microscope", draw_params=draw_params, apply=apply, to_output=to_output)
