@@ -158,24 +158,28 @@ def _brightness_scales(key: jax.Array, cfg: GeneratorConfig) -> jax.Array | None
     return lo + jax.random.uniform(key, (3,)) * (hi - lo)
 
 
-def _to_batch(parts: dict, cfg: GeneratorConfig) -> Batch:
-    scene, boutons = parts["scene"], parts["boutons"]
-    batch = scene.points.shape[0]
-    per_point = (batch, cfg.max_branches, cfg.NSplinePoints)
-    return Batch(
-        image=parts["image"],
-        axon_mask=parts["axon_mask"],
-        bouton_mask=parts["bouton_mask"],
-        bouton_label=parts["bouton_label"],
-        clean=parts["clean"],
-        cell_mask=parts["cell_mask"],
-        centerlines=scene.points,
+def scene_fields(scene: AxonScene, cfg: GeneratorConfig) -> dict:
+    """The `Batch` fields of ``[B]`` scenes that every generator reports alike: per-point
+    validity and ids ``[B, NB, NSP]``, gaps, profiles, thicknesses and the draw counts."""
+    per_point = (scene.points.shape[0], cfg.max_branches, cfg.NSplinePoints)
+    return dict(
         centerline_valid=jnp.broadcast_to(scene.branch_valid[:, :, None], per_point),
         point_axon_id=jnp.broadcast_to(slot_axon_ids(cfg)[None, :, None], per_point),
         point_branch_id=jnp.broadcast_to(slot_branch_ids(cfg)[None, :, None], per_point),
         gap=scene.gap,
         variation=scene.variation,
         thickness=scene.thickness,
+        scene_attempts=scene.attempts,
+        failed_branches=scene.failed_branches,
+    )
+
+
+def _to_batch(parts: dict, cfg: GeneratorConfig) -> Batch:
+    scene, boutons = parts.pop("scene"), parts.pop("boutons")  # the rest are Batch fields
+    return Batch(
+        **parts,
+        **scene_fields(scene, cfg),
+        centerlines=scene.points,
         parent_slot=scene.parent_slot,
         parent_index=scene.parent_index,
         bouton_centers=boutons.centre,
@@ -184,10 +188,7 @@ def _to_batch(parts: dict, cfg: GeneratorConfig) -> Batch:
         bouton_radius=boutons.radius,
         bouton_brightness=boutons.brightness,
         terminal_branches=boutons.branch_points,
-        scene_attempts=scene.attempts,
-        failed_branches=scene.failed_branches,
         failed_boutons=boutons.failed,
-        failed_cells=parts["failed_cells"],
     )
 
 
@@ -249,18 +250,10 @@ def _generate_axons_jit(key: jax.Array, config: GeneratorConfig, batch_size: int
     keys = example_keys(key, batch_size, start_index)
     scene = draw_scenes(_scene_keys(keys), config)
     axons = jax.vmap(one)(keys, scene)
-    per_point = (batch_size, config.max_branches, config.NSplinePoints)
     return dict(
         image=axons.image,
         axon_mask=axons.mask,
         distance=axons.distance,
         centerlines=scene.points,
-        centerline_valid=jnp.broadcast_to(scene.branch_valid[:, :, None], per_point),
-        point_axon_id=jnp.broadcast_to(slot_axon_ids(config)[None, :, None], per_point),
-        point_branch_id=jnp.broadcast_to(slot_branch_ids(config)[None, :, None], per_point),
-        gap=scene.gap,
-        variation=scene.variation,
-        thickness=scene.thickness,
-        scene_attempts=scene.attempts,
-        failed_branches=scene.failed_branches,
+        **scene_fields(scene, config),
     )

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
@@ -31,10 +30,10 @@ from jaxaxon.synth.axons import render_axons
 from jaxaxon.synth.boutons import Boutons, place_boutons, render_boutons
 from jaxaxon.synth.cells import place_cells, render_cells
 from jaxaxon.synth.draws import uniform_int
-from jaxaxon.synth.image import as_key, example_keys, start_index_array
+from jaxaxon.synth.image import as_key, example_keys, scene_fields, start_index_array
 from jaxaxon.synth.imaging import imaging_model
 from jaxaxon.synth.imaging.output import to_output
-from jaxaxon.synth.scene import draw_scene, slot_axon_ids, slot_branch_ids
+from jaxaxon.synth.scene import draw_scene
 
 __all__ = ["SeriesBatch", "generate_series", "padding_table", "series_geometry"]
 
@@ -242,32 +241,21 @@ def _series_one(key: jax.Array, cfg: GeneratorConfig) -> dict:
         **out,
         scene=scene,
         boutons=boutons,
-        first=first,
-        duration=duration,
-        visible=visible,
-        brightness=brightness,
-        angles=angles,
+        bouton_first_frame=first,
+        bouton_duration=duration,
+        bouton_visible=visible,
+        bouton_brightness=brightness,
+        rotation_deg=angles,
         shift=shift,
-        pad=pad,
+        padding=pad,
         failed_cells=cells.failed,
     )
 
 
 def generate_series(key: jax.Array, config: GeneratorConfig, batch_size: int, start_index: jax.Array | int = 0) -> SeriesBatch:
-    """Generates a batch of time series (the original's getSeries).
-
-    Pure and jitted (``config`` and ``batch_size`` static); series ``i`` uses the key
-    ``fold_in(key, start_index + i)``. ``NbImages`` frames per series.
-
-    Args:
-      key: typed PRNG key (legacy uint32 keys are accepted).
-      config: `GeneratorConfig` (static).
-      batch_size: number of series (static).
-      start_index: global index of the first series (may be traced).
-
-    Returns:
-      A `SeriesBatch`.
-    """
+    """Generates a batch of ``batch_size`` time series of ``NbImages`` frames (the original's
+    getSeries): a `SeriesBatch`. Arguments, keys and compilation as in `jaxaxon.generate`,
+    series ``i`` using the key ``fold_in(key, start_index + i)``."""
     return _generate_series_jit(as_key(key), config, batch_size, start_index_array(start_index))
 
 
@@ -275,36 +263,14 @@ def generate_series(key: jax.Array, config: GeneratorConfig, batch_size: int, st
 def _generate_series_jit(key: jax.Array, config: GeneratorConfig, batch_size: int, start_index: jax.Array) -> SeriesBatch:
     keys = example_keys(key, batch_size, start_index)
     parts = jax.vmap(lambda k: _series_one(k, config))(keys)
-    scene, boutons = parts["scene"], parts["boutons"]
-    n_frames = config.NbImages
-    per_point = (batch_size, config.max_branches, config.NSplinePoints)
+    scene, boutons = parts.pop("scene"), parts.pop("boutons")  # the rest are SeriesBatch fields
+    fields = scene_fields(scene, config)
+    per_frame = (batch_size, config.NbImages, config.max_branches, config.NSplinePoints)
     return SeriesBatch(
-        image=parts["image"],
-        axon_mask=parts["axon_mask"],
-        bouton_mask=parts["bouton_mask"],
-        bouton_label=parts["bouton_label"],
-        clean=parts["clean"],
-        cell_mask=parts["cell_mask"],
-        centerlines=parts["centerlines"],
-        centerline_valid=jnp.broadcast_to(scene.branch_valid[:, None, :, None], (batch_size, n_frames, *per_point[1:])),
-        point_axon_id=jnp.broadcast_to(slot_axon_ids(config)[None, :, None], per_point),
-        point_branch_id=jnp.broadcast_to(slot_branch_ids(config)[None, :, None], per_point),
-        gap=scene.gap,
-        variation=scene.variation,
-        thickness=scene.thickness,
-        bouton_centers=parts["bouton_centers"],
+        **parts,
+        **dict(fields, centerline_valid=jnp.broadcast_to(fields["centerline_valid"][:, None], per_frame)),
         bouton_valid=boutons.valid,
         bouton_kind=boutons.kind,
         bouton_radius=boutons.radius,
-        bouton_first_frame=parts["first"],
-        bouton_duration=parts["duration"],
-        bouton_visible=parts["visible"],
-        bouton_brightness=parts["brightness"],
-        rotation_deg=parts["angles"],
-        shift=parts["shift"],
-        padding=parts["pad"],
-        scene_attempts=scene.attempts,
-        failed_branches=scene.failed_branches,
         failed_boutons=boutons.failed,
-        failed_cells=parts["failed_cells"],
     )
