@@ -137,7 +137,8 @@ def fft_convolve(image: jax.Array, kernel: jax.Array) -> jax.Array:
 
 def smooth_field(key: jax.Array, shape: tuple[int, int], scale: jax.Array) -> jax.Array:
     """``shape`` Gaussian random field with correlation length ``scale`` pixels, zero mean
-    and unit standard deviation (white noise low-passed in the Fourier domain)."""
+    and unit standard deviation (white noise low-passed in the Fourier domain); all zeros
+    when ``scale`` is so long that nothing but the mean passes the filter."""
     height, width = shape
     white = jax.random.normal(key, shape)
     fr = jnp.fft.fftfreq(height)[:, None]
@@ -145,7 +146,10 @@ def smooth_field(key: jax.Array, shape: tuple[int, int], scale: jax.Array) -> ja
     transfer = jnp.exp(-2.0 * (jnp.pi * scale) ** 2 * (fr**2 + fc**2))
     field = jnp.fft.irfft2(jnp.fft.rfft2(white) * transfer, shape)
     field = field - jnp.mean(field)
-    return field / jnp.maximum(jnp.std(field), 1e-12)
+    # a constant field can keep a one-ulp offset from its mean with a zero std: dividing
+    # it by a tiny floor would overflow exp() in bias_field (inf / inf = NaN)
+    std = jnp.std(field)
+    return jnp.where(std > 1e-12, field / jnp.maximum(std, 1e-12), 0.0)
 
 
 def bias_field(key: jax.Array, shape: tuple[int, int], strength: jax.Array, scale: jax.Array) -> jax.Array:

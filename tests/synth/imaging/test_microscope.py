@@ -159,6 +159,16 @@ def test_bias_field_smooth_positive_mean_one():
         assert np.abs(np.diff(b, axis=0)).mean() < 0.05 * b.std() + 1e-6
 
 
+@pytest.mark.parametrize("seed", [0, 1, 63])
+def test_fields_longer_than_the_image_are_flat_not_nan(seed):
+    """A correlation length far beyond the image passes only the mean: the field is zero and the
+    bias field one (with these keys a one-ulp constant is left after the mean is removed)."""
+    key, shape, scale = jax.random.key(seed), (69, 69), jnp.float32(96.0)
+    np.testing.assert_array_equal(np.asarray(smooth_field(key, shape, scale)), 0.0)
+    for strength in (0.05, -0.05, 5.0):
+        np.testing.assert_array_equal(np.asarray(bias_field(key, shape, jnp.float32(strength), scale)), 1.0)
+
+
 # --- per-image draws and the whole stage ------------------------------------------------------------
 
 

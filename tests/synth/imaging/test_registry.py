@@ -26,7 +26,7 @@ RANGES = SMALL.replace(
     background=(0.0, 0.3), bias=(0.0, 0.5), read_noise=(0.0, 2.0), gamma=(0.6, 1.4),
 )  # fmt: skip
 SERIES = SMALL.replace(NbImages=4, maxRotAngle=4, probBoutonInFirstImage=0.3)  # test_series.py's config
-MICROSCOPE_SERIES = SERIES.replace(noise_model="microscope", photons=3.0)
+MICROSCOPE_SERIES = SERIES.replace(noise_model="microscope", photons=3.0, bias=0.05, bias_scale=96.0)
 
 
 def test_registry_names_are_the_configs_noise_model_choices():
