@@ -1,20 +1,7 @@
 """Optics and detection of a two-photon microscope: the ``microscope`` imaging model.
 
-Applied to the clean signal (axons, terminal branches, boutons, cells) instead of the
-original's acquisition noise (spec 1.11-1.12), every parameter drawn per image from its
-range (domain randomisation):
-
-1. point-spread function: a normalised Gaussian with its own widths along rows and
-   columns, rotated by an angle, or a user-supplied kernel; linear convolution by FFT
-   (zero padding), so the total signal is preserved away from the borders;
-2. a smooth neuropil-like background (Gaussian-filtered noise, positive) added to the
-   signal, and a smooth positive multiplicative bias field;
-3. photon shot noise: Poisson counts with mean ``photons * signal + dark_counts``
-   (``photons`` = expected photons at the brightest signal pixel);
-4. a photomultiplier-style detector: ``gain * counts + offset + read_noise * N(0, 1)``;
-5. dark-background output scaling ``(V - offset) / (gain * saturation * peak mean count)``
-   clipped to [0, 1] (``saturation < 1`` saturates the brightest structures), an intensity
-   non-linearity ``x ** gamma``, and quantisation to ``0..maxIntensity``.
+PSF blur, neuropil background, bias field, photon shot noise and a detector, every
+parameter drawn per image from its range in the config (domain randomisation).
 """
 
 from __future__ import annotations
@@ -191,8 +178,19 @@ def _user_kernel(path: str) -> np.ndarray:
 def apply(
     key: jax.Array, signal: jax.Array, params: OpticsParams, cfg: GeneratorConfig, peak: jax.Array | None = None
 ) -> jax.Array:
-    """Images a clean signal through the optics and detector (steps 1-5 of the module
-    docstring, up to quantisation).
+    """Images a clean signal through the optics and detector:
+
+    1. point-spread function: a normalised Gaussian with its own widths along rows and
+       columns, rotated by an angle, or a user-supplied kernel; linear convolution by FFT
+       (zero padding), so the total signal is preserved away from the borders;
+    2. a smooth neuropil-like background (Gaussian-filtered noise, positive) added to the
+       signal, and a smooth positive multiplicative bias field;
+    3. photon shot noise: Poisson counts with mean ``photons * signal + dark_counts``
+       (``photons`` = expected photons at the signal level ``peak``);
+    4. a photomultiplier-style detector: ``gain * counts + offset + read_noise * N(0, 1)``;
+    5. dark-background output scaling ``(V - offset) / (gain * saturation * peak mean count)``
+       clipped to [0, 1] (``saturation < 1`` saturates the brightest structures) and an
+       intensity non-linearity ``x ** gamma`` (`to_output` quantises the result).
 
     Args:
       key: PRNG key.

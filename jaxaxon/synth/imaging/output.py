@@ -14,8 +14,8 @@ def rescale_floor(image: jax.Array, top: float) -> jax.Array:
     """``[..., H, W]`` ``floor(image * top / max(image))`` per image (0 for an all-zero image)."""
     peak = jnp.max(image, axis=(-2, -1), keepdims=True)
     scaled = jnp.floor(image * top / jnp.where(peak > 0, peak, 1.0))
-    # in float32 (peak * top) / peak can round just below top (about 1 image in 8); the
-    # maximum maps to top exactly, as it does in the original's double precision
+    # in float32 (peak * top) / peak can round just below top; the maximum maps to top
+    # exactly, as it does in the original's double precision
     return jnp.where((image >= peak) & (peak > 0), top, scaled)
 
 

@@ -42,8 +42,8 @@ def test_registry_names_are_the_configs_noise_model_choices():
 def test_unknown_name_lists_the_choices_and_suggests_the_closest(name):
     with pytest.raises(ValueError) as err:
         imaging_model(name)
-    choices = ", ".join(IMAGING_MODELS)
-    assert str(err.value) == f"unknown imaging model {name!r} (choose one of {choices}){did_you_mean(name, IMAGING_MODELS)}"
+    choices, hint = ", ".join(IMAGING_MODELS), did_you_mean(name, IMAGING_MODELS)
+    assert str(err.value) == f"unknown imaging model {name!r} (choose one of {choices}){hint}"
     if name != "camera":
         assert "did you mean" in str(err.value)
 
