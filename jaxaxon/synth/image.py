@@ -20,9 +20,29 @@ from jaxaxon.synth.scene import AxonScene, draw_scenes, slot_axon_ids, slot_bran
 __all__ = ["Batch", "generate", "generate_axons", "example_keys", "as_key", "start_index_array"]
 
 
+@dataclasses.dataclass(frozen=True)
+class ImageFields:
+    """The fields, in this order, that open both `Batch` and `jaxaxon.SeriesBatch` (each
+    documents their shapes)."""
+
+    image: jax.Array
+    axon_mask: jax.Array
+    bouton_mask: jax.Array
+    bouton_label: jax.Array
+    clean: jax.Array
+    cell_mask: jax.Array
+    centerlines: jax.Array
+    centerline_valid: jax.Array
+    point_axon_id: jax.Array
+    point_branch_id: jax.Array
+    gap: jax.Array
+    variation: jax.Array
+    thickness: jax.Array
+
+
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
-class Batch:
+class Batch(ImageFields):
     """A batch of generated images. Shapes ``[B, H, W]`` unless said otherwise; NB branch
     slots (``MaxAxons * MaxBran``), NSP centreline points, NBOU bouton slots.
 
@@ -55,19 +75,6 @@ class Batch:
       failed_cells: ``[B]`` int32 cells left out.
     """
 
-    image: jax.Array
-    axon_mask: jax.Array
-    bouton_mask: jax.Array
-    bouton_label: jax.Array
-    clean: jax.Array
-    cell_mask: jax.Array
-    centerlines: jax.Array
-    centerline_valid: jax.Array
-    point_axon_id: jax.Array
-    point_branch_id: jax.Array
-    gap: jax.Array
-    variation: jax.Array
-    thickness: jax.Array
     parent_slot: jax.Array
     parent_index: jax.Array
     bouton_centers: jax.Array

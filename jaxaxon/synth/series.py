@@ -30,7 +30,7 @@ from jaxaxon.synth.axons import render_axons
 from jaxaxon.synth.boutons import Boutons, place_boutons, render_boutons
 from jaxaxon.synth.cells import place_cells, render_cells
 from jaxaxon.synth.draws import uniform_int
-from jaxaxon.synth.image import as_key, example_keys, scene_fields, start_index_array
+from jaxaxon.synth.image import ImageFields, as_key, example_keys, scene_fields, start_index_array
 from jaxaxon.synth.imaging import imaging_model
 from jaxaxon.synth.imaging.output import to_output
 from jaxaxon.synth.scene import draw_scene
@@ -42,7 +42,7 @@ COMPAT_SERIES_THICKNESS = 3.0  # bug B6: the original redraws frames 2..T with t
 
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
-class SeriesBatch:
+class SeriesBatch(ImageFields):
     """A batch of time series: ``[B, T, H, W]`` unless said otherwise (T = NbImages).
 
     Attributes:
@@ -74,19 +74,6 @@ class SeriesBatch:
       scene_attempts, failed_branches, failed_boutons, failed_cells: ``[B]`` int32.
     """
 
-    image: jax.Array
-    axon_mask: jax.Array
-    bouton_mask: jax.Array
-    bouton_label: jax.Array
-    clean: jax.Array
-    cell_mask: jax.Array
-    centerlines: jax.Array
-    centerline_valid: jax.Array
-    point_axon_id: jax.Array
-    point_branch_id: jax.Array
-    gap: jax.Array
-    variation: jax.Array
-    thickness: jax.Array
     bouton_centers: jax.Array
     bouton_valid: jax.Array
     bouton_kind: jax.Array
