@@ -159,7 +159,7 @@ class GeneratorConfig:
     noise_model: str = _option(
         "original",
         "'original': the original's acquisition noise; 'microscope': PSF, background, "
-        "bias field, shot noise and detector (jaxaxon.synth.optics)",
+        "bias field, shot noise and detector (jaxaxon.synth.imaging.microscope)",
         choices=NOISE_MODELS,
     )
     psf_sigma: tuple[float, float] = _range((1.0, 1.0), "PSF Gaussian sigma along its first axis (px)", 0, 20)

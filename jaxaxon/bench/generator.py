@@ -18,8 +18,7 @@ from jaxaxon.synth.axons import render_axons
 from jaxaxon.synth.boutons import place_boutons, render_boutons
 from jaxaxon.synth.cells import place_cells, render_cells
 from jaxaxon.synth.image import _generate_jit, as_key, example_keys, start_index_array
-from jaxaxon.synth.noise import add_acquisition_noise, draw_noise_params, to_output
-from jaxaxon.synth.optics import draw_optics_params, microscope
+from jaxaxon.synth.imaging import imaging_model
 from jaxaxon.synth.scene import draw_scenes
 from jaxaxon.synth.series import _generate_series_jit
 from jaxaxon.synth.spline import resample_spline
@@ -105,14 +104,12 @@ def time_stage(stage: str, cfg: GeneratorConfig, batch: int, repeats: int = 5) -
     noise = jax.random.normal(jax.random.key(2), (batch, height, width))
     if stage == "noise":
         signal = jnp.abs(noise)
+        model = imaging_model(cfg.noise_model)
 
         def noisy(ks, x):
             def one(k, x):
                 k1, k2 = jax.random.split(k)
-                if cfg.noise_model == "microscope":
-                    return microscope(k2, x, draw_optics_params(k1, cfg), cfg)
-                sigma, lam = draw_noise_params(k1, cfg)
-                return to_output(add_acquisition_noise(k2, x, sigma, lam, cfg), cfg)
+                return model.image(k1, k2, x, cfg)
 
             return jax.vmap(one)(ks, x)
 

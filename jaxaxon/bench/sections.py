@@ -153,7 +153,7 @@ def _size_batch(settings: Any, side: int) -> int:
 def static_sizes(cfg: GeneratorConfig) -> dict:
     """The static sizes a config compiles to (what grows with the image size)."""
     from jaxaxon.synth.cells import canvas_halfsize
-    from jaxaxon.synth.noise import poisson_table
+    from jaxaxon.synth.imaging.original import poisson_table
     from jaxaxon.synth.series import series_geometry
 
     canvas, view, _ = series_geometry(cfg)

@@ -14,9 +14,9 @@ from jaxaxon.synth.scene import AxonScene
 
 __all__ = ["AxonLayer", "rasterize_scene", "render_axons", "gaussian_profile", "BRANCHES_PER_PASS"]
 
-# Branches rasterised together, per full-image pass (None: all in one pass). All in one pass
-# was 4 % faster on an H200, but its [NB, H * W] key buffer per image takes a 1024-image
-# 256x256 batch over 8 GB of compiled memory on a CPU; pairs keep it at the former size.
+# Branches rasterised together, per full-image pass (None: all in one pass). Each pass keeps
+# an [n, H * W] key buffer per image for its n branches, so small groups bound the memory of
+# large batches; one pass over all NB branches would need NB such rows per image.
 BRANCHES_PER_PASS: int | None = 2
 
 

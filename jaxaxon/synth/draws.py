@@ -1,8 +1,8 @@
 """Helpers that turn one block of uniform draws into the values a stage needs.
 
 Every separate `jax.random` call is a separate threefry computation in the compiled
-program (tens of milliseconds of compile time each on a CPU), so stages draw one block of
-uniforms with a single call and derive integers, signs and ranges from it.
+program, each adding to the compile time, so stages draw one block of uniforms with a
+single call and derive integers, signs and ranges from it.
 """
 
 from __future__ import annotations

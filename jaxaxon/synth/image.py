@@ -13,16 +13,36 @@ from jaxaxon.config import GeneratorConfig
 from jaxaxon.synth.axons import render_axons
 from jaxaxon.synth.boutons import place_boutons, render_boutons
 from jaxaxon.synth.cells import place_cells, render_cells
-from jaxaxon.synth.noise import add_acquisition_noise, draw_noise_params, to_output
-from jaxaxon.synth.optics import draw_optics_params, microscope
+from jaxaxon.synth.imaging import imaging_model
+from jaxaxon.synth.imaging.output import to_output
 from jaxaxon.synth.scene import AxonScene, draw_scenes, slot_axon_ids, slot_branch_ids
 
 __all__ = ["Batch", "generate", "generate_axons", "example_keys", "as_key", "start_index_array"]
 
 
+@dataclasses.dataclass(frozen=True)
+class ImageFields:
+    """The fields, in this order, that open both `Batch` and `jaxaxon.SeriesBatch` (each
+    documents their shapes)."""
+
+    image: jax.Array
+    axon_mask: jax.Array
+    bouton_mask: jax.Array
+    bouton_label: jax.Array
+    clean: jax.Array
+    cell_mask: jax.Array
+    centerlines: jax.Array
+    centerline_valid: jax.Array
+    point_axon_id: jax.Array
+    point_branch_id: jax.Array
+    gap: jax.Array
+    variation: jax.Array
+    thickness: jax.Array
+
+
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
-class Batch:
+class Batch(ImageFields):
     """A batch of generated images. Shapes ``[B, H, W]`` unless said otherwise; NB branch
     slots (``MaxAxons * MaxBran``), NSP centreline points, NBOU bouton slots.
 
@@ -55,19 +75,6 @@ class Batch:
       failed_cells: ``[B]`` int32 cells left out.
     """
 
-    image: jax.Array
-    axon_mask: jax.Array
-    bouton_mask: jax.Array
-    bouton_label: jax.Array
-    clean: jax.Array
-    cell_mask: jax.Array
-    centerlines: jax.Array
-    centerline_valid: jax.Array
-    point_axon_id: jax.Array
-    point_branch_id: jax.Array
-    gap: jax.Array
-    variation: jax.Array
-    thickness: jax.Array
     parent_slot: jax.Array
     parent_index: jax.Array
     bouton_centers: jax.Array
@@ -132,12 +139,7 @@ def _generate_one(key: jax.Array, scene: AxonScene, cfg: GeneratorConfig) -> dic
         cell_img = render_cells(cells, cfg)
     signal = jnp.maximum(before_cells, cell_img if scales is None else cell_img * scales[2])
     with jax.named_scope("noise"):
-        if cfg.noise_model == "microscope":
-            optics = draw_optics_params(jax.random.fold_in(k_params, 2), cfg)
-            image = microscope(k_noise, signal, optics, cfg)
-        else:
-            sigma, lam = draw_noise_params(k_params, cfg)
-            image = to_output(add_acquisition_noise(k_noise, signal, sigma, lam, cfg), cfg)
+        image = imaging_model(cfg.noise_model).image(k_params, k_noise, signal, cfg)
     clean = to_output(jnp.maximum(axon_clean, bouton_clean), cfg)
     return dict(
         image=image,
@@ -163,24 +165,28 @@ def _brightness_scales(key: jax.Array, cfg: GeneratorConfig) -> jax.Array | None
     return lo + jax.random.uniform(key, (3,)) * (hi - lo)
 
 
-def _to_batch(parts: dict, cfg: GeneratorConfig) -> Batch:
-    scene, boutons = parts["scene"], parts["boutons"]
-    batch = scene.points.shape[0]
-    per_point = (batch, cfg.max_branches, cfg.NSplinePoints)
-    return Batch(
-        image=parts["image"],
-        axon_mask=parts["axon_mask"],
-        bouton_mask=parts["bouton_mask"],
-        bouton_label=parts["bouton_label"],
-        clean=parts["clean"],
-        cell_mask=parts["cell_mask"],
-        centerlines=scene.points,
+def scene_fields(scene: AxonScene, cfg: GeneratorConfig) -> dict:
+    """The `Batch` fields of ``[B]`` scenes that every generator reports alike: per-point
+    validity and ids ``[B, NB, NSP]``, gaps, profiles, thicknesses and the draw counts."""
+    per_point = (scene.points.shape[0], cfg.max_branches, cfg.NSplinePoints)
+    return dict(
         centerline_valid=jnp.broadcast_to(scene.branch_valid[:, :, None], per_point),
         point_axon_id=jnp.broadcast_to(slot_axon_ids(cfg)[None, :, None], per_point),
         point_branch_id=jnp.broadcast_to(slot_branch_ids(cfg)[None, :, None], per_point),
         gap=scene.gap,
         variation=scene.variation,
         thickness=scene.thickness,
+        scene_attempts=scene.attempts,
+        failed_branches=scene.failed_branches,
+    )
+
+
+def _to_batch(parts: dict, cfg: GeneratorConfig) -> Batch:
+    scene, boutons = parts.pop("scene"), parts.pop("boutons")  # the rest are Batch fields
+    return Batch(
+        **parts,
+        **scene_fields(scene, cfg),
+        centerlines=scene.points,
         parent_slot=scene.parent_slot,
         parent_index=scene.parent_index,
         bouton_centers=boutons.centre,
@@ -189,10 +195,7 @@ def _to_batch(parts: dict, cfg: GeneratorConfig) -> Batch:
         bouton_radius=boutons.radius,
         bouton_brightness=boutons.brightness,
         terminal_branches=boutons.branch_points,
-        scene_attempts=scene.attempts,
-        failed_branches=scene.failed_branches,
         failed_boutons=boutons.failed,
-        failed_cells=parts["failed_cells"],
     )
 
 
@@ -254,18 +257,10 @@ def _generate_axons_jit(key: jax.Array, config: GeneratorConfig, batch_size: int
     keys = example_keys(key, batch_size, start_index)
     scene = draw_scenes(_scene_keys(keys), config)
     axons = jax.vmap(one)(keys, scene)
-    per_point = (batch_size, config.max_branches, config.NSplinePoints)
     return dict(
         image=axons.image,
         axon_mask=axons.mask,
         distance=axons.distance,
         centerlines=scene.points,
-        centerline_valid=jnp.broadcast_to(scene.branch_valid[:, :, None], per_point),
-        point_axon_id=jnp.broadcast_to(slot_axon_ids(config)[None, :, None], per_point),
-        point_branch_id=jnp.broadcast_to(slot_branch_ids(config)[None, :, None], per_point),
-        gap=scene.gap,
-        variation=scene.variation,
-        thickness=scene.thickness,
-        scene_attempts=scene.attempts,
-        failed_branches=scene.failed_branches,
+        **scene_fields(scene, config),
     )

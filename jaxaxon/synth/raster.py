@@ -263,8 +263,8 @@ def footprint_mask(
 
 
 def _cumsum_blocked(x: jax.Array, axis: int, block: int = 16) -> jax.Array:
-    """Cumulative sum as two small triangular matrix products (blocks, then block offsets):
-    several times faster than XLA's CPU cumsum; exact for float32 counts below 2**24.
+    """Cumulative sum as two small triangular matrix products (blocks, then block offsets)
+    instead of a sequential scan; exact for float32 counts below 2**24.
 
     The products ask for full float32 precision: by default a GPU multiplies float32
     matrices in TF32 (11 significant bits), which rounds block sums above 2048 and would

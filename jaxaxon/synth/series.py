@@ -5,8 +5,9 @@ about the canvas centre by its own integer angle (frame 0: no rotation) and re-r
 axons, terminal branches and boutons through the single-image stages. Boutons are chosen
 once, follow the rotated axon, stay inside every frame's crop window, and each shows in a
 run of frames with a linear brightness ramp. Cells are placed once and do not rotate. The
-series is normalised by its global maximum, each frame gets its own Poisson field and
-white noise, and is cut at its own random offset and normalised by its own maximum.
+imaging model (`GeneratorConfig.noise_model`) images every frame with the same acquisition
+parameters, drawn once per series, and the series' maximum signal as full scale; each frame
+gets its own noise, is cut at its own random offset and scaled to the output on its own.
 
 Coordinates: the padded canvas (side ``view + 2 p``) holds the scene; the "view" is the
 canvas without its padding (side ``H + rowshift - 1`` by ``W + colshift - 1``), where noise
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
@@ -30,9 +30,10 @@ from jaxaxon.synth.axons import render_axons
 from jaxaxon.synth.boutons import Boutons, place_boutons, render_boutons
 from jaxaxon.synth.cells import place_cells, render_cells
 from jaxaxon.synth.draws import uniform_int
-from jaxaxon.synth.image import as_key, example_keys, start_index_array
-from jaxaxon.synth.noise import add_acquisition_noise, draw_noise_params, to_output
-from jaxaxon.synth.scene import draw_scene, slot_axon_ids, slot_branch_ids
+from jaxaxon.synth.image import ImageFields, as_key, example_keys, scene_fields, start_index_array
+from jaxaxon.synth.imaging import imaging_model
+from jaxaxon.synth.imaging.output import to_output
+from jaxaxon.synth.scene import draw_scene
 
 __all__ = ["SeriesBatch", "generate_series", "padding_table", "series_geometry"]
 
@@ -41,7 +42,7 @@ COMPAT_SERIES_THICKNESS = 3.0  # bug B6: the original redraws frames 2..T with t
 
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
-class SeriesBatch:
+class SeriesBatch(ImageFields):
     """A batch of time series: ``[B, T, H, W]`` unless said otherwise (T = NbImages).
 
     Attributes:
@@ -73,19 +74,6 @@ class SeriesBatch:
       scene_attempts, failed_branches, failed_boutons, failed_cells: ``[B]`` int32.
     """
 
-    image: jax.Array
-    axon_mask: jax.Array
-    bouton_mask: jax.Array
-    bouton_label: jax.Array
-    clean: jax.Array
-    cell_mask: jax.Array
-    centerlines: jax.Array
-    centerline_valid: jax.Array
-    point_axon_id: jax.Array
-    point_branch_id: jax.Array
-    gap: jax.Array
-    variation: jax.Array
-    thickness: jax.Array
     bouton_centers: jax.Array
     bouton_valid: jax.Array
     bouton_kind: jax.Array
@@ -214,18 +202,18 @@ def _series_one(key: jax.Array, cfg: GeneratorConfig) -> dict:
     cells = place_cells(k_cells, frames["signal"][0] != 0, view_cfg)  # placed once, on frame 0
     cell_img = render_cells(cells, view_cfg)
     signal = jnp.maximum(frames["signal"], cell_img[None])
-    peak = jnp.max(signal)
-    signal = jnp.floor(signal * 255.0 / jnp.where(peak > 0, peak, 1.0))  # one global normalisation
-    sigma, lam = draw_noise_params(k_params, cfg)
+    peak = jnp.max(signal)  # one intensity scale for the whole series
+    model = imaging_model(cfg.noise_model)
+    params = model.draw_params(k_params, cfg)  # one microscope for the whole series
 
     def finish(t):
-        noisy = add_acquisition_noise(jax.random.fold_in(frame_keys[t], 1), signal[t], sigma, lam, view_cfg, prescale=False)
+        detector = model.apply(jax.random.fold_in(frame_keys[t], 1), signal[t], params, view_cfg, peak)
 
         def crop(x):
             return jax.lax.dynamic_slice(x, (shift[t, 0], shift[t, 1]), (height, width))
 
         return dict(
-            image=to_output(crop(noisy), cfg),
+            image=model.to_output(crop(detector), cfg),
             clean=to_output(crop(frames["clean"][t]), cfg),
             axon_mask=crop(frames["axon_mask"][t]),
             bouton_mask=crop(frames["bouton_mask"][t]),
@@ -240,32 +228,21 @@ def _series_one(key: jax.Array, cfg: GeneratorConfig) -> dict:
         **out,
         scene=scene,
         boutons=boutons,
-        first=first,
-        duration=duration,
-        visible=visible,
-        brightness=brightness,
-        angles=angles,
+        bouton_first_frame=first,
+        bouton_duration=duration,
+        bouton_visible=visible,
+        bouton_brightness=brightness,
+        rotation_deg=angles,
         shift=shift,
-        pad=pad,
+        padding=pad,
         failed_cells=cells.failed,
     )
 
 
 def generate_series(key: jax.Array, config: GeneratorConfig, batch_size: int, start_index: jax.Array | int = 0) -> SeriesBatch:
-    """Generates a batch of time series (the original's getSeries).
-
-    Pure and jitted (``config`` and ``batch_size`` static); series ``i`` uses the key
-    ``fold_in(key, start_index + i)``. ``NbImages`` frames per series.
-
-    Args:
-      key: typed PRNG key (legacy uint32 keys are accepted).
-      config: `GeneratorConfig` (static).
-      batch_size: number of series (static).
-      start_index: global index of the first series (may be traced).
-
-    Returns:
-      A `SeriesBatch`.
-    """
+    """Generates a batch of ``batch_size`` time series of ``NbImages`` frames (the original's
+    getSeries): a `SeriesBatch`. Arguments, keys and compilation as in `jaxaxon.generate`,
+    series ``i`` using the key ``fold_in(key, start_index + i)``."""
     return _generate_series_jit(as_key(key), config, batch_size, start_index_array(start_index))
 
 
@@ -273,36 +250,14 @@ def generate_series(key: jax.Array, config: GeneratorConfig, batch_size: int, st
 def _generate_series_jit(key: jax.Array, config: GeneratorConfig, batch_size: int, start_index: jax.Array) -> SeriesBatch:
     keys = example_keys(key, batch_size, start_index)
     parts = jax.vmap(lambda k: _series_one(k, config))(keys)
-    scene, boutons = parts["scene"], parts["boutons"]
-    n_frames = config.NbImages
-    per_point = (batch_size, config.max_branches, config.NSplinePoints)
+    scene, boutons = parts.pop("scene"), parts.pop("boutons")  # the rest are SeriesBatch fields
+    fields = scene_fields(scene, config)
+    per_frame = (batch_size, config.NbImages, config.max_branches, config.NSplinePoints)
     return SeriesBatch(
-        image=parts["image"],
-        axon_mask=parts["axon_mask"],
-        bouton_mask=parts["bouton_mask"],
-        bouton_label=parts["bouton_label"],
-        clean=parts["clean"],
-        cell_mask=parts["cell_mask"],
-        centerlines=parts["centerlines"],
-        centerline_valid=jnp.broadcast_to(scene.branch_valid[:, None, :, None], (batch_size, n_frames, *per_point[1:])),
-        point_axon_id=jnp.broadcast_to(slot_axon_ids(config)[None, :, None], per_point),
-        point_branch_id=jnp.broadcast_to(slot_branch_ids(config)[None, :, None], per_point),
-        gap=scene.gap,
-        variation=scene.variation,
-        thickness=scene.thickness,
-        bouton_centers=parts["bouton_centers"],
+        **parts,
+        **dict(fields, centerline_valid=jnp.broadcast_to(fields["centerline_valid"][:, None], per_frame)),
         bouton_valid=boutons.valid,
         bouton_kind=boutons.kind,
         bouton_radius=boutons.radius,
-        bouton_first_frame=parts["first"],
-        bouton_duration=parts["duration"],
-        bouton_visible=parts["visible"],
-        bouton_brightness=parts["brightness"],
-        rotation_deg=parts["angles"],
-        shift=parts["shift"],
-        padding=parts["pad"],
-        scene_attempts=scene.attempts,
-        failed_branches=scene.failed_branches,
         failed_boutons=boutons.failed,
-        failed_cells=parts["failed_cells"],
     )

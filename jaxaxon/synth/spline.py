@@ -16,9 +16,9 @@ known, which has a closed-form solution: with ``z = sqrt(3) - 2`` (the root of
 operator on an infinite line, so ``p = g * r`` (a convolution, truncated where ``|z|^k``
 is below float32 resolution) satisfies every interior row, and the two homogeneous
 solutions ``z^(k-1)`` and ``z^(n-2-k)`` fit the edge values (a 2x2 solve). Everything is
-elementwise or a short fixed convolution: no sequential sweep, so a GPU evaluates a whole
-batch of splines in a few fused kernels (a Thomas sweep took 2 x 383 dependent steps, and
-`jax.lax.linalg.tridiagonal_solve` solved one system after another on a GPU).
+elementwise or a short fixed convolution: no sequential sweep (a Thomas sweep is two
+chains of about ``n`` dependent steps), so a GPU evaluates a whole batch of splines in a
+few fused kernels.
 `solve_tridiagonal` (Thomas) stays as the general solver and the tests' cross-check.
 
 The price: XLA fuses the solve differently for different batch shapes and contracts

@@ -202,6 +202,13 @@ def test_compat_mode_runs_and_reproduces_b7():
     assert np.all(np.isfinite(img)) and img.max() <= COMPAT.maxIntensity
 
 
-def test_series_batch_is_a_pytree(series):
-    leaves = jax.tree_util.tree_leaves(series)
-    assert len(leaves) == len(dataclasses.fields(series))
+def test_every_field_is_a_leaf_with_the_series_axis_first(series):
+    """SeriesBatch flattens to its fields, by name, and series ``i`` of every field (not just the
+    image) depends only on ``(key, start_index + i)``: slicing any field by series is safe."""
+    paths = [jax.tree_util.keystr(path) for path, _ in jax.tree_util.tree_flatten_with_path(series)[0]]
+    assert paths == [f".{f.name}" for f in dataclasses.fields(series)]
+    tail = generate_series(jax.random.key(42), SERIES, BATCH, start_index=1)
+    for f in dataclasses.fields(series):
+        head, rest = np.asarray(getattr(series, f.name)), np.asarray(getattr(tail, f.name))
+        assert head.shape[0] == BATCH, f.name
+        np.testing.assert_array_equal(rest[: BATCH - 1], head[1:], err_msg=f.name)

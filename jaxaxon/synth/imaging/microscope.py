@@ -1,20 +1,7 @@
-"""Optics and detection of a two-photon microscope (the ``microscope`` noise model).
+"""Optics and detection of a two-photon microscope: the ``microscope`` imaging model.
 
-Applied to the clean signal (axons, terminal branches, boutons, cells) instead of the
-original's acquisition noise (spec 1.11-1.12), every parameter drawn per image from its
-range (domain randomisation):
-
-1. point-spread function: a normalised Gaussian with its own widths along rows and
-   columns, rotated by an angle, or a user-supplied kernel; linear convolution by FFT
-   (zero padding), so the total signal is preserved away from the borders;
-2. a smooth neuropil-like background (Gaussian-filtered noise, positive) added to the
-   signal, and a smooth positive multiplicative bias field;
-3. photon shot noise: Poisson counts with mean ``photons * signal + dark_counts``
-   (``photons`` = expected photons at the brightest signal pixel);
-4. a photomultiplier-style detector: ``gain * counts + offset + read_noise * N(0, 1)``;
-5. dark-background output scaling ``(V - offset) / (gain * saturation * peak mean count)``
-   clipped to [0, 1] (``saturation < 1`` saturates the brightest structures), an intensity
-   non-linearity ``x ** gamma``, and quantisation to ``0..maxIntensity``.
+PSF blur, neuropil background, bias field, photon shot noise and a detector, every
+parameter drawn per image from its range in the config (domain randomisation).
 """
 
 from __future__ import annotations
@@ -28,17 +15,21 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxaxon.config import GeneratorConfig
+from jaxaxon.synth.imaging.model import ImagingModel
 
 __all__ = [
+    "MODEL",
     "OpticsParams",
+    "draw_params",
     "draw_optics_params",
+    "apply",
+    "to_output",
     "gaussian_psf",
     "fast_fft_size",
     "fft_convolve",
     "smooth_field",
     "bias_field",
     "poisson_counts",
-    "microscope",
     "EXACT_POISSON_MAX",
 ]
 
@@ -77,6 +68,12 @@ def draw_optics_params(key: jax.Array, cfg: GeneratorConfig) -> OpticsParams:
         lo, hi = getattr(cfg, name)
         values[name] = lo + u[i] * (hi - lo)
     return OpticsParams(**values)
+
+
+def draw_params(key: jax.Array, cfg: GeneratorConfig) -> OpticsParams:
+    """`draw_optics_params` on ``fold_in(key, 2)``: `generate` also draws the per-image
+    brightness factors from ``fold_in(key, 1)`` of the same key, and the two stay apart."""
+    return draw_optics_params(jax.random.fold_in(key, 2), cfg)
 
 
 def psf_size(cfg: GeneratorConfig) -> int:
@@ -127,7 +124,8 @@ def fft_convolve(image: jax.Array, kernel: jax.Array) -> jax.Array:
 
 def smooth_field(key: jax.Array, shape: tuple[int, int], scale: jax.Array) -> jax.Array:
     """``shape`` Gaussian random field with correlation length ``scale`` pixels, zero mean
-    and unit standard deviation (white noise low-passed in the Fourier domain)."""
+    and unit standard deviation (white noise low-passed in the Fourier domain); all zeros
+    when ``scale`` is so long that nothing but the mean passes the filter."""
     height, width = shape
     white = jax.random.normal(key, shape)
     fr = jnp.fft.fftfreq(height)[:, None]
@@ -135,7 +133,10 @@ def smooth_field(key: jax.Array, shape: tuple[int, int], scale: jax.Array) -> ja
     transfer = jnp.exp(-2.0 * (jnp.pi * scale) ** 2 * (fr**2 + fc**2))
     field = jnp.fft.irfft2(jnp.fft.rfft2(white) * transfer, shape)
     field = field - jnp.mean(field)
-    return field / jnp.maximum(jnp.std(field), 1e-12)
+    # a constant field can keep a one-ulp offset from its mean with a zero std: dividing
+    # it by a tiny floor would overflow exp() in bias_field (inf / inf = NaN)
+    std = jnp.std(field)
+    return jnp.where(std > 1e-12, field / jnp.maximum(std, 1e-12), 0.0)
 
 
 def bias_field(key: jax.Array, shape: tuple[int, int], strength: jax.Array, scale: jax.Array) -> jax.Array:
@@ -156,8 +157,7 @@ def poisson_counts(key: jax.Array, mean: jax.Array) -> jax.Array:
     small = jnp.minimum(mean, EXACT_POISSON_MAX)
 
     # unrolled: one elementwise chain that XLA fuses into a single pass over the image (a
-    # loop over the terms read and wrote three full-image arrays per term: on a GPU this
-    # stage took 60 % of the `randomised` preset's time)
+    # loop over the terms would read and write three full-image arrays per term)
     pmf = cdf = jnp.exp(-small)
     exact = jnp.zeros_like(mean)
     for k in range(_POISSON_TERMS):
@@ -175,22 +175,36 @@ def _user_kernel(path: str) -> np.ndarray:
     return kernel / kernel.sum()
 
 
-def microscope(key: jax.Array, signal: jax.Array, params: OpticsParams, cfg: GeneratorConfig) -> jax.Array:
-    """Images a clean signal through the optics and detector (module docstring).
+def apply(
+    key: jax.Array, signal: jax.Array, params: OpticsParams, cfg: GeneratorConfig, peak: jax.Array | None = None
+) -> jax.Array:
+    """Images a clean signal through the optics and detector:
+
+    1. point-spread function: a normalised Gaussian with its own widths along rows and
+       columns, rotated by an angle, or a user-supplied kernel; linear convolution by FFT
+       (zero padding), so the total signal is preserved away from the borders;
+    2. a smooth neuropil-like background (Gaussian-filtered noise, positive) added to the
+       signal, and a smooth positive multiplicative bias field;
+    3. photon shot noise: Poisson counts with mean ``photons * signal + dark_counts``
+       (``photons`` = expected photons at the signal level ``peak``);
+    4. a photomultiplier-style detector: ``gain * counts + offset + read_noise * N(0, 1)``;
+    5. dark-background output scaling ``(V - offset) / (gain * saturation * peak mean count)``
+       clipped to [0, 1] (``saturation < 1`` saturates the brightest structures) and an
+       intensity non-linearity ``x ** gamma`` (`to_output` quantises the result).
 
     Args:
       key: PRNG key.
-      signal: ``[H, W]`` non-negative clean signal (any scale; normalised to peak 1 here).
+      signal: ``[H, W]`` non-negative clean signal (any scale; divided by ``peak`` here).
       params: this image's `OpticsParams`.
       cfg: generator parameters (static).
+      peak: the signal level with ``photons`` expected photons; None for the image's maximum.
 
     Returns:
-      ``[H, W]`` float32 integer-valued image in ``0..maxIntensity`` (inverted when
-      ``negative_image``).
+      ``[H, W]`` float32 intensities in ``[0, 1]`` (`to_output` quantises them).
     """
     k_background, k_bias, k_photons, k_read = jax.random.split(key, 4)
     shape = signal.shape
-    peak = jnp.max(signal)
+    peak = jnp.max(signal) if peak is None else peak
     s = jnp.maximum(signal, 0.0) / jnp.where(peak > 0, peak, 1.0)
     if cfg.psf_kernel:
         kernel = jnp.asarray(_user_kernel(cfg.psf_kernel))
@@ -205,6 +219,14 @@ def microscope(key: jax.Array, signal: jax.Array, params: OpticsParams, cfg: Gen
     counts = poisson_counts(k_photons, mean_counts)
     volts = params.gain * counts + params.offset + params.read_noise * jax.random.normal(k_read, shape)
     scale = params.gain * params.saturation * jnp.max(mean_counts)
-    out = jnp.clip((volts - params.offset) / jnp.where(scale > 0, scale, 1.0), 0.0, 1.0) ** params.gamma
-    out = jnp.floor(out * cfg.maxIntensity)
+    return jnp.clip((volts - params.offset) / jnp.where(scale > 0, scale, 1.0), 0.0, 1.0) ** params.gamma
+
+
+def to_output(image: jax.Array, cfg: GeneratorConfig) -> jax.Array:
+    """``[H, W]`` intensities in ``[0, 1]`` quantised to ``0..maxIntensity`` (inverted when
+    ``negative_image``)."""
+    out = jnp.floor(image * cfg.maxIntensity)
     return cfg.maxIntensity - out if cfg.negative_image else out
+
+
+MODEL = ImagingModel(name="microscope", draw_params=draw_params, apply=apply, to_output=to_output)

@@ -1,4 +1,4 @@
-"""Tests of jaxaxon/synth/noise.py: acquisition noise and output scaling (spec 1.11, 1.12)."""
+"""The original imaging model (jaxaxon/synth/imaging/original.py, spec 1.11) and output scaling (spec 1.12)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 from scipy import ndimage, stats
 
-from jaxaxon.synth.noise import add_acquisition_noise, box2x2, draw_noise_params, gauss50, poisson_field, poisson_table, to_output
+from jaxaxon.synth.imaging.original import (
+    NoiseParams,
+    apply,
+    box2x2,
+    draw_params,
+    gauss50,
+    poisson_field,
+    poisson_table,
+)
+from jaxaxon.synth.imaging.output import to_output
 
 
 def gauss50_kernel() -> np.ndarray:
@@ -103,22 +112,22 @@ def test_poisson_field_under_vmap_uses_each_rate(pcfg):
         assert abs(f.mean() - lam) < 5 * np.sqrt(lam / f.size)
 
 
-def test_draw_noise_params(small_cfg):
+def test_draw_params(small_cfg):
     cfg = small_cfg.replace(sigma_noise_min=2.5, sigma_noise_max=10.0, lambdaMin=10, lambdaMax=14)
     keys = jax.random.split(jax.random.key(0), 2000)
-    sigma, lam = jax.vmap(lambda k: draw_noise_params(k, cfg))(keys)
-    sigma, lam = np.asarray(sigma), np.asarray(lam)
+    params = jax.vmap(lambda k: draw_params(k, cfg))(keys)
+    sigma, lam = np.asarray(params.sigma), np.asarray(params.lam)
     assert sigma.min() >= 2.5 and sigma.max() <= 10.0 and sigma.std() > 1.5
     assert set(lam.tolist()) == set(range(10, 15))
     np.testing.assert_allclose(sigma * 1e5, np.round(sigma * 1e5), atol=0.02)
-    s1, l1 = draw_noise_params(jax.random.key(0), small_cfg)  # shipped values: fixed 10 and 14
-    assert abs(float(s1) - 10.0) < 1e-6 and int(l1) == 14
+    p1 = draw_params(jax.random.key(0), small_cfg)  # shipped values: fixed 10 and 14
+    assert abs(float(p1.sigma) - 10.0) < 1e-6 and int(p1.lam) == 14
 
 
 # --- the whole noise stage and output -----------------------------------------------------------
 
 
-def test_add_acquisition_noise(run, small_cfg):
+def test_apply(run, small_cfg):
     cfg = small_cfg
     height, width = cfg.shape
     signal = np.zeros((3, height, width), np.float32)
@@ -127,7 +136,7 @@ def test_add_acquisition_noise(run, small_cfg):
     keys = jax.random.split(jax.random.key(1), 3)
     sigmas = jnp.array([10.0, 0.0, 3.0])
     lams = jnp.array([14, 14, 14], jnp.int32)
-    out = run(lambda k, s, sg, l: add_acquisition_noise(k, s, sg, l, cfg), keys, jnp.asarray(signal), sigmas, lams)
+    out = run(lambda k, s, sg, l: apply(k, s, NoiseParams(sg, l), cfg), keys, jnp.asarray(signal), sigmas, lams)
     assert out.shape == (3, height, width) and out.dtype == np.float32
     np.testing.assert_array_equal(out, np.floor(out))  # integer-valued
     assert out.min() >= 0 and np.all(out.max(axis=(1, 2)) == 255)
@@ -137,11 +146,22 @@ def test_add_acquisition_noise(run, small_cfg):
         assert o[:-1, :-1][full].mean() > o[35:45, :].mean() + 50
 
 
-def test_add_acquisition_noise_without_prescale(small_cfg):
-    signal = jnp.zeros(small_cfg.shape).at[10:20, 10:20].set(100.0)
-    out = np.asarray(add_acquisition_noise(jax.random.key(0), signal, jnp.float32(0.0), jnp.int32(14), small_cfg, prescale=False))
+def test_apply_scales_the_signal_by_peak(small_cfg):
+    """Only ``signal / peak`` matters; no peak means the image's maximum (a series passes its own)."""
+    signal = jnp.zeros(small_cfg.shape).at[10:20, 10:20].set(100.0).at[40:50, 5:60].set(30.0)
+    params = NoiseParams(jnp.float32(0.0), jnp.int32(14))
+
+    def noisy(s, peak=None):
+        return np.asarray(jax.jit(apply, static_argnums=3)(jax.random.key(0), s, params, small_cfg, peak))
+
+    out = noisy(signal, jnp.float32(200.0))
     np.testing.assert_array_equal(out, np.floor(out))
     assert out.max() == 255 and out.min() >= 0
+    np.testing.assert_array_equal(out, noisy(signal / 2, jnp.float32(100.0)))
+    np.testing.assert_array_equal(noisy(signal), noisy(signal, jnp.float32(100.0)))
+    # a brighter peak than the image's own dims the signal against the same background
+    assert not np.array_equal(out, noisy(signal))
+    assert out[12:18, 12:18].mean() - out[25:35].mean() < noisy(signal)[12:18, 12:18].mean() - noisy(signal)[25:35].mean()
 
 
 @pytest.mark.parametrize("negative, max_intensity", [(False, 255), (True, 255), (False, 100), (True, 1000)])

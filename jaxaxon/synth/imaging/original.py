@@ -1,19 +1,12 @@
-"""Acquisition noise and output scaling (spec 1.11, 1.12).
+"""The original's acquisition noise (spec 1.11): the ``original`` imaging model.
 
-Fast but distribution-preserving:
-
-- Poisson field: inverse-CDF sampling against a table of the Poisson CDF for every
-  integer rate in ``lambdaMin..lambdaMax`` (computed once per config in float64, stored as
-  32-bit thresholds); a uniform 32-bit draw ``u`` gives ``X = #{k : u >= T_k}``, counted
-  with one fused compare-and-add per threshold. This is the exact Poisson law up to the
-  2^-32 resolution of the draw.
-- The 50x50, sigma-6 Gaussian with replicate borders is separable; with replicate borders
-  folded into the taps it is a fixed ``[H, H]`` and ``[W, W]`` matrix, so the blur is two
-  small matrix products.
+The signal is scaled to ``0..255`` and blurred by a 2x2 box; a blurred Poisson background
+and white noise are added, and the result is rescaled to ``0..maxIntensity`` (spec 1.12).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 
@@ -23,16 +16,20 @@ import numpy as np
 
 from jaxaxon.config import GeneratorConfig
 from jaxaxon.synth.draws import uniform_int
+from jaxaxon.synth.imaging.model import ImagingModel
+from jaxaxon.synth.imaging.output import rescale_floor, to_output
 
 __all__ = [
-    "draw_noise_params",
+    "MODEL",
+    "NoiseParams",
+    "draw_params",
+    "apply",
+    "to_output",
     "poisson_table",
     "poisson_field",
     "replicate_filter_matrix",
     "box2x2",
     "gauss50",
-    "add_acquisition_noise",
-    "to_output",
 ]
 
 POISSON_BLUR_SIZE = 50
@@ -41,13 +38,27 @@ POISSON_BLUR_CENTRE = 24  # the kernel covers r - 24 .. r + 25
 POISSON_GAIN = 25.0
 
 
-def draw_noise_params(key: jax.Array, cfg: GeneratorConfig) -> tuple[jax.Array, jax.Array]:
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class NoiseParams:
+    """Acquisition noise of one image (scalars).
+
+    Attributes:
+      sigma: white-noise standard deviation.
+      lam: int32 Poisson background rate, in ``lambdaMin..lambdaMax``.
+    """
+
+    sigma: jax.Array
+    lam: jax.Array
+
+
+def draw_params(key: jax.Array, cfg: GeneratorConfig) -> NoiseParams:
     """``sigma ~ U{round(1e5 min)..round(1e5 max)} / 1e5`` and ``lambda ~ U{lambdaMin..lambdaMax}``."""
     u = jax.random.uniform(key, (2,))
     lo, hi = round(1e5 * cfg.sigma_noise_min), round(1e5 * cfg.sigma_noise_max)
     sigma = uniform_int(u[0], lo, hi).astype(jnp.float32) / 1e5
     lam = uniform_int(u[1], cfg.lambdaMin, cfg.lambdaMax)
-    return sigma, lam
+    return NoiseParams(sigma=sigma, lam=lam)
 
 
 @functools.lru_cache(maxsize=64)
@@ -69,12 +80,16 @@ def poisson_table(lambda_min: int, lambda_max: int) -> np.ndarray:
 
 def poisson_field(key: jax.Array, lam: jax.Array, shape: tuple[int, int], cfg: GeneratorConfig) -> jax.Array:
     """``shape`` field of independent ``Poisson(lam)`` draws (float32), ``lam`` an integer in
-    ``lambdaMin..lambdaMax`` (may be traced)."""
+    ``lambdaMin..lambdaMax`` (may be traced).
+
+    Inverse-CDF sampling against `poisson_table` (computed once per config in float64,
+    stored as 32-bit thresholds): a uniform 32-bit draw ``u`` gives ``X = #{k : u >= T_k}``,
+    the exact Poisson law up to the 2^-32 resolution of the draw."""
     table = jnp.asarray(poisson_table(cfg.lambdaMin, cfg.lambdaMax))
     thresholds = table[lam - cfg.lambdaMin]  # [K]
     u = jax.random.bits(key, shape, jnp.uint32)
     # X = #{k : u >= T_k} (= searchsorted(T, u, side="right")) as K fused compare-and-adds:
-    # one pass over the field, about 4x faster on CPU than a binary search with gathers
+    # one pass over the field with no gathers (a binary search gathers from the table per step)
     count = jnp.zeros(shape, jnp.int32)
     for k in range(thresholds.shape[0]):
         count = count + (u >= thresholds[k]).astype(jnp.int32)
@@ -100,7 +115,10 @@ def _gauss_taps(size: int, sigma: float) -> tuple[float, ...]:
 
 
 def gauss50(field: jax.Array) -> jax.Array:
-    """``[..., H, W]`` the original's normalised 50x50 sigma-6 Gaussian, replicate borders."""
+    """``[..., H, W]`` the original's normalised 50x50 sigma-6 Gaussian, replicate borders.
+
+    The Gaussian is separable; with the replicate borders folded into the taps each axis is
+    a fixed ``[H, H]`` or ``[W, W]`` matrix, so the blur is two small matrix products."""
     height, width = field.shape[-2:]
     taps = _gauss_taps(POISSON_BLUR_SIZE, POISSON_BLUR_SIGMA)
     rows = jnp.asarray(replicate_filter_matrix(height, taps, POISSON_BLUR_CENTRE))
@@ -116,41 +134,33 @@ def box2x2(image: jax.Array) -> jax.Array:
     return (pair + right) / 4.0
 
 
-def _rescale_floor(image: jax.Array, top: float) -> jax.Array:
-    """``floor(image * top / max(image))`` (0 for an all-zero image)."""
-    peak = jnp.max(image, axis=(-2, -1), keepdims=True)
-    scaled = jnp.floor(image * top / jnp.where(peak > 0, peak, 1.0))
-    # in float32 (peak * top) / peak can round just below top (about 1 image in 8); the
-    # maximum maps to top exactly, as it does in the original's double precision
-    return jnp.where((image >= peak) & (peak > 0), top, scaled)
-
-
-def add_acquisition_noise(
-    key: jax.Array, signal: jax.Array, sigma: jax.Array, lam: jax.Array, cfg: GeneratorConfig, *, prescale: bool = True
+def apply(
+    key: jax.Array, signal: jax.Array, params: NoiseParams, cfg: GeneratorConfig, peak: jax.Array | None = None
 ) -> jax.Array:
-    """Spec 1.11: ``P = floor(P*255/max P)`` (when ``prescale``), then
+    """Spec 1.11: ``P = floor(P * 255 / peak)``, then
     ``box2x2(P) + 25 * gauss50(Poisson(lambda)) + sigma * N(0, 1)``, negatives to 0, and
-    ``floor(P*255/max P)``.
+    ``floor(P * 255 / max P)``.
 
     Args:
       key: PRNG key.
       signal: ``[H, W]`` noise-free image (axons, boutons, cells).
-      sigma: white-noise sigma.
-      lam: Poisson rate (integer in lambdaMin..lambdaMax).
+      params: this image's `NoiseParams`.
       cfg: generator parameters (static).
-      prescale: apply the first normalisation (a series normalises once globally instead).
+      peak: the signal level scaled to 255; None for the image's maximum (the original's
+        getPatch, whose maximum maps to 255 exactly); a series' maximum over all frames
+        otherwise (the original's getSeries: the plain floor).
 
     Returns:
       ``[H, W]`` float32 integer-valued image in 0..255.
     """
     k_poisson, k_white = jax.random.split(key)
-    image = _rescale_floor(signal, 255.0) if prescale else signal
-    background = POISSON_GAIN * gauss50(poisson_field(k_poisson, lam, signal.shape, cfg))
-    image = box2x2(image) + background + sigma * jax.random.normal(k_white, signal.shape)
-    return _rescale_floor(jnp.maximum(image, 0.0), 255.0)
+    if peak is None:
+        image = rescale_floor(signal, 255.0)
+    else:
+        image = jnp.floor(signal * 255.0 / jnp.where(peak > 0, peak, 1.0))
+    background = POISSON_GAIN * gauss50(poisson_field(k_poisson, params.lam, signal.shape, cfg))
+    image = box2x2(image) + background + params.sigma * jax.random.normal(k_white, signal.shape)
+    return rescale_floor(jnp.maximum(image, 0.0), 255.0)
 
 
-def to_output(image: jax.Array, cfg: GeneratorConfig) -> jax.Array:
-    """Spec 1.12: ``floor(P * maxIntensity / max P)``, inverted when ``negative_image``."""
-    out = _rescale_floor(image, float(cfg.maxIntensity))
-    return cfg.maxIntensity - out if cfg.negative_image else out
+MODEL = ImagingModel(name="original", draw_params=draw_params, apply=apply, to_output=to_output)

@@ -1,4 +1,4 @@
-"""Optics and detection stages (the 'microscope' noise model) and the imaging presets."""
+"""The microscope imaging model (jaxaxon/synth/imaging/microscope.py) and the imaging presets."""
 
 from __future__ import annotations
 
@@ -13,23 +13,30 @@ from scipy import signal, stats
 import jaxaxon
 from jaxaxon.config import PRESETS, ConfigError, GeneratorConfig
 from jaxaxon.synth import image as image_module
-from jaxaxon.synth.optics import (
+from jaxaxon.synth.imaging import IMAGING_MODELS, ImagingModel
+from jaxaxon.synth.imaging.microscope import (
     EXACT_POISSON_MAX,
     OpticsParams,
+    apply,
     bias_field,
     draw_optics_params,
     fast_fft_size,
     fft_convolve,
     gaussian_psf,
-    microscope,
     poisson_counts,
     smooth_field,
+    to_output,
 )
 from jaxaxon.synth.scene import draw_scene
 
-from ..conftest import SMALL
+from ...conftest import SMALL
 
 RANDOMISED_SMALL = GeneratorConfig.from_preset("randomised", **{k: getattr(SMALL, k) for k in ("width", "height", "NSplinePoints", "rowshift", "colshift")}, MaxRadius=12)  # noqa: E501
+
+
+def microscope(key, signal, params, cfg):
+    """The model's output image for given parameters."""
+    return to_output(apply(key, signal, params, cfg), cfg)
 
 
 def _three_ways(fn, *args):
@@ -152,6 +159,16 @@ def test_bias_field_smooth_positive_mean_one():
         assert np.abs(np.diff(b, axis=0)).mean() < 0.05 * b.std() + 1e-6
 
 
+@pytest.mark.parametrize("seed", [0, 1, 63])
+def test_fields_longer_than_the_image_are_flat_not_nan(seed):
+    """A correlation length far beyond the image passes only the mean: the field is zero and the
+    bias field one (with these keys a one-ulp constant is left after the mean is removed)."""
+    key, shape, scale = jax.random.key(seed), (69, 69), jnp.float32(96.0)
+    np.testing.assert_array_equal(np.asarray(smooth_field(key, shape, scale)), 0.0)
+    for strength in (0.05, -0.05, 5.0):
+        np.testing.assert_array_equal(np.asarray(bias_field(key, shape, jnp.float32(strength), scale)), 1.0)
+
+
 # --- per-image draws and the whole stage ------------------------------------------------------------
 
 
@@ -208,13 +225,15 @@ def test_original_preset_is_the_default_and_never_uses_optics(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("the original noise model must not reach the optics stages")
 
-    monkeypatch.setattr(image_module, "microscope", forbidden)
-    monkeypatch.setattr(image_module, "draw_optics_params", forbidden)
+    monkeypatch.setitem(IMAGING_MODELS, "microscope", ImagingModel("microscope", forbidden, forbidden, forbidden))
     # tracing is enough to see which stages are called (no compilation)
     key = jax.random.key(0)
     scene = jax.eval_shape(lambda k: draw_scene(k, SMALL), key)
     jax.eval_shape(lambda k, s: image_module._generate_one(k, s, SMALL), key, scene)
     assert image_module._brightness_scales(jax.random.key(0), SMALL) is None
+    microscope_cfg = SMALL.replace(noise_model="microscope")
+    with pytest.raises(AssertionError, match="optics"):  # the microscope model does reach them
+        jax.eval_shape(lambda k, s: image_module._generate_one(k, s, microscope_cfg), key, scene)
 
 
 def test_presets_from_json_with_overrides(tmp_path):
