@@ -1,4 +1,4 @@
-"""Image statistics of generated or real images, as defined in ``reference/original_stats.json``.
+"""Image statistics of generated or real images (the statistics listed in docs/fidelity.md).
 
 Used by the fidelity report (jaxaxon vs the original generator) and the realism report
 (presets vs real images). Pure NumPy/SciPy, per image, then summarised over images.

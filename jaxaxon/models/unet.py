@@ -1,6 +1,6 @@
 """Segmentation U-Nets (Flax NNX): the original's nano U-Net and its configurable family.
 
-The nano U-Net of the original study (spec section 3) is `UNet(ModelConfig())`:
+The nano U-Net of the original study (docs/original.md, the study) is `UNet(ModelConfig())`:
 
     conv5x5 32 -> pool -> conv5x5 64 -> pool -> conv5x5 128 (dropout 0.3)
       -> upsample, concat -> conv5x5 64 -> upsample, concat -> conv5x5 32 -> conv1x1 -> sigmoid

@@ -1,4 +1,4 @@
-"""Axon image and axon mask from a scene (spec 1.5, 1.8)."""
+"""Axon image and axon mask from a scene (docs/original.md, step 3)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class AxonLayer:
       distance: ``[H, W]`` float32 distance to the nearest centreline point (``+inf``
         outside every branch window).
       variation: ``[H, W]`` float32 intensity map before pixel noise (0 outside).
-      image: ``[H, W]`` float32 axon intensity with pixel noise (spec 1.8).
+      image: ``[H, W]`` float32 axon intensity with pixel noise (docs/original.md, step 3).
       clean: ``[H, W]`` float32 axon intensity without pixel noise.
       mask: ``[H, W]`` bool axon mask ``distance < SegmentationThreshold``.
     """

@@ -1,4 +1,4 @@
-"""Synaptic boutons: en passant and terminal, with their terminal branches (spec 1.9).
+"""Synaptic boutons: en passant and terminal, with their terminal branches (docs/original.md, step 4).
 
 Placement is sequential over a static maximum of boutons (a scan); each bouton draws a
 static number of location proposals at once and keeps the first acceptable one (bounded
@@ -187,7 +187,7 @@ def render_boutons(
     brightness: jax.Array | None = None,
     bounds=None,
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-    """Draws boutons and terminal branches (spec 1.9).
+    """Draws boutons and terminal branches (docs/original.md, step 4).
 
     Args:
       key: PRNG key (bouton distance noise).

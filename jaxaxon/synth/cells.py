@@ -1,4 +1,4 @@
-"""Cells: bright five-source blobs placed off the axons (spec 1.10).
+"""Cells: bright five-source blobs placed off the axons (docs/original.md, step 5).
 
 Each cell is drawn on a static canvas of side ``2 h_max + 1`` (``h_max = MaxRadius +
 ceil(MaxRadius / 2)``), blurred with its own Gaussian as two small matrix products, and
@@ -82,7 +82,7 @@ CELL_DRAWS_FIXED = 8  # uniforms per cell besides its dropout field: 4 source of
 
 
 def draw_cell(key: jax.Array, radius: jax.Array, dropout_level: jax.Array, brightness: jax.Array, cfg: GeneratorConfig):
-    """One cell on the static canvas (spec 1.10, before placement).
+    """One cell on the static canvas (docs/original.md, step 5, before placement).
 
     Args:
       key: PRNG key.

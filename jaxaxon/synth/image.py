@@ -233,13 +233,13 @@ generate._cache_size = _generate_jit._cache_size  # compiled programs (tests che
 
 
 def generate_axons(key: jax.Array, config: GeneratorConfig, batch_size: int, start_index: jax.Array | int = 0) -> dict:
-    """The axon part only (spec 1.1-1.8): scene, axon image and axon mask.
+    """The axon part only (docs/original.md, steps 1-3): scene, axon image and axon mask.
 
     Uses the same per-example keys and scene as `generate`, so its centrelines and axon
     masks equal those of `generate` for the same key.
 
     Returns:
-      A dict with ``image [B, H, W]`` (float32 axon intensity, spec 1.8, not rescaled),
+      A dict with ``image [B, H, W]`` (float32 axon intensity, docs/original.md, step 3, not rescaled),
       ``axon_mask [B, H, W]`` bool, ``distance [B, H, W]`` and the scene arrays
       ``centerlines``, ``centerline_valid``, ``point_axon_id``, ``point_branch_id``,
       ``gap``, ``variation``, ``thickness``, ``scene_attempts``, ``failed_branches``.

@@ -1,4 +1,4 @@
-"""Intensity along a branch ("variations", spec 1.4): constant/linear/cosine profiles and gaps.
+"""Intensity along a branch ("variations", docs/original.md, step 3): constant/linear/cosine profiles and gaps.
 
 Values are fractions (the parameter file's percentages divided by 100).
 """
@@ -101,7 +101,7 @@ def profile_from_uniform(
 
 
 def apply_gap(key: jax.Array, values: jax.Array, min_gap: int, max_gap: int) -> tuple[jax.Array, jax.Array]:
-    """Cuts one gap into a profile (spec 1.4).
+    """Cuts one gap into a profile (docs/original.md, step 3).
 
     ``g ~ U{min_gap..max_gap}`` and a centre index ``c``; the values fall linearly to 0
     from ``c - g`` to ``c`` and rise back from ``c`` to ``c + g`` (clipped at the ends).

@@ -1,4 +1,4 @@
-"""Rasterising centreline points into distance and value maps (spec 1.5).
+"""Rasterising centreline points into distance and value maps (docs/original.md, step 3).
 
 The one shared piece of geometry: axon branches, the terminal branches of boutons and
 the rotated frames of a series all rasterise through `rasterize_nearest`.
@@ -147,7 +147,7 @@ def rasterize_nearest_groups(
     bounds=None,
 ) -> tuple[jax.Array, jax.Array]:
     """`rasterize_nearest` of each group of points (each branch), merged by elementwise
-    minimum of the distance maps and, separately, of the value maps (spec 1.5).
+    minimum of the distance maps and, separately, of the value maps (docs/original.md, step 3).
 
     All groups go through one scatter-min into a ``[G, H * W]`` key buffer and one fused
     decode-and-minimum pass, instead of a full-image pass per group: the result equals the

@@ -1,4 +1,4 @@
-"""The axon scene of one image: branches drawn with bounded vectorised rejection (spec 1.1-1.7).
+"""The axon scene of one image: branches drawn with bounded vectorised rejection (docs/original.md, steps 1-3).
 
 Branch slots follow a fixed layout: slot ``a * MaxBran + b`` holds branch ``b`` of axon
 ``a`` (``b = 0`` is the mother). Each slot has ``branch_candidates`` complete candidate
@@ -434,7 +434,7 @@ def _candidates(state, u, slot, thickness, cfg: GeneratorConfig, bounds, *, moth
 
 
 def _start_candidates(state, slot, cfg: GeneratorConfig, bounds) -> jax.Array:
-    """``[NB, NSP]`` points a daughter in ``slot`` may start on (spec 1.7, bug B3)."""
+    """``[NB, NSP]`` points a daughter in ``slot`` may start on (docs/original.md, step 1, bug B3)."""
     nb, nsp = cfg.max_branches, cfg.NSplinePoints
     slots = jnp.arange(nb)
     same_axon_before = (slots // cfg.MaxBran == slot // cfg.MaxBran) & (slots < slot)
@@ -449,7 +449,7 @@ def _start_candidates(state, slot, cfg: GeneratorConfig, bounds) -> jax.Array:
 
 def _daughter_conflict(footprint, points, inside, hit, centre, thickness, allowed, cfg: GeneratorConfig, bounds):
     """Whether a daughter candidate shares a footprint pixel farther than ``allowed`` from
-    ``centre`` (spec 1.6).
+    ``centre`` (docs/original.md, step 2).
 
     Windows entirely outside the allowed disc use the summed-area test ``hit``; windows
     entirely inside it cannot conflict; windows straddling its rim (a few points where the

@@ -1,4 +1,4 @@
-"""Time series of surrogate images (spec section 2, the original's getSeries).
+"""Time series of surrogate images (docs/original.md, time series, the original's getSeries).
 
 The axons are drawn once on a padded canvas; frame ``t`` rotates every centreline point
 about the canvas centre by its own integer angle (frame 0: no rotation) and re-renders
@@ -93,7 +93,7 @@ class SeriesBatch(ImageFields):
 
 def padding_table(cfg: GeneratorConfig) -> np.ndarray:
     """``p(m) = round(max(W, H) * (sqrt(2) - 1 / cos(45 deg - m deg)))`` for the largest
-    drawn angle ``m = 0..maxRotAngle`` (spec section 2)."""
+    drawn angle ``m = 0..maxRotAngle`` (docs/original.md, time series)."""
     side = max(cfg.width, cfg.height)
     m = np.arange(cfg.maxRotAngle + 1, dtype=np.float64)
     return np.round(side * (np.sqrt(2.0) - 1.0 / np.cos(np.radians(45.0 - m)))).astype(np.int32)

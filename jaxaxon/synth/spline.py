@@ -1,4 +1,4 @@
-"""Not-a-knot interpolating cubic spline through a padded, variable number of points (spec 1.3).
+"""Not-a-knot interpolating cubic spline through a padded, variable number of points (docs/original.md, step 1).
 
 The original uses MATLAB ``csapi`` with control point ``i`` at ``t_i = i / (n - 1)``. With
 uniform knots the spline can be written in the index parameter ``u = t (n - 1)`` (spacing

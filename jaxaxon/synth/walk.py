@@ -1,4 +1,4 @@
-"""Random-walk control points of a branch (spec 1.2, 1.7).
+"""Random-walk control points of a branch (docs/original.md, step 1).
 
 Coordinates are 0-based ``(row, col)`` pixel-centre coordinates: the original's 1-based
 pixel ``(i, j)`` is ``(i - 1, j - 1)`` here. A walk is drawn without any loop: the turning
@@ -18,7 +18,7 @@ __all__ = ["edge_starts", "edge_starts_from_uniform", "random_walk", "walk_from_
 
 
 def edge_starts(key: jax.Array, height: int, width: int, shape: tuple[int, ...] = ()) -> tuple[jax.Array, jax.Array]:
-    """Draws mother-branch starts on the image border (spec 1.2).
+    """Draws mother-branch starts on the image border (docs/original.md, step 1).
 
     One of the 4 edges uniformly; an integer position in the middle half of that edge;
     initial direction perpendicular to the edge, pointing inwards.
@@ -60,7 +60,7 @@ def random_walk(
     conformity: float,
     first_turn_cos: float | None = None,
 ) -> jax.Array:
-    """Positions of a conformity random walk (spec 1.2), without stopping.
+    """Positions of a conformity random walk (docs/original.md, step 1), without stopping.
 
     Each step turns by an angle uniform in ``(-acos(conformity), acos(conformity))``
     (a unit direction uniform among those with ``dot(u, v_prev) > conformity``) and moves

@@ -1,7 +1,7 @@
-"""The original's acquisition noise (spec 1.11): the ``original`` imaging model.
+"""The original's acquisition noise (docs/original.md, step 6): the ``original`` imaging model.
 
 The signal is scaled to ``0..255`` and blurred by a 2x2 box; a blurred Poisson background
-and white noise are added, and the result is rescaled to ``0..maxIntensity`` (spec 1.12).
+and white noise are added, and the result is rescaled to ``0..maxIntensity`` (docs/original.md, step 6).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Output scaling (spec 1.12): an image to integer grey values ``0..maxIntensity``."""
+"""Output scaling (docs/original.md, step 6): an image to integer grey values ``0..maxIntensity``."""
 
 from __future__ import annotations
 
