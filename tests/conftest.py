@@ -6,6 +6,7 @@ the configs below and vary keys and traced values instead.
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -18,6 +19,7 @@ os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_CACHE))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
+import jax  # noqa: E402
 import pytest  # noqa: E402
 
 from jaxaxon.config import GeneratorConfig  # noqa: E402
@@ -46,6 +48,18 @@ SMALL = GeneratorConfig(
     colshift=6,
     branch_candidates=16,
 )
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Frees each test module's compiled programs when it ends. Every CPU executable holds
+    memory maps of its own (LLVM's JIT), and one process may hold at most
+    ``vm.max_map_count`` (65,530 by default): a whole suite's executables kept alive
+    exceed it and the next compilation aborts. Later modules reload what they need from
+    the persistent compilation cache."""
+    yield
+    jax.clear_caches()
+    gc.collect()
 
 
 @pytest.fixture(scope="session")
