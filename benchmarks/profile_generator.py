@@ -34,14 +34,13 @@ _FIELD = re.compile(r'(op_name|source_file|source_line)=("([^"]*)"|\d+)')
 
 
 def hlo_sources(hlo_text: str) -> dict[str, str]:
-    """Maps each optimised-HLO instruction name to ``file:line op_name`` from its metadata."""
+    """Maps each optimised-HLO instruction name to the ``op_name`` in its metadata."""
     sources = {}
     for line in hlo_text.splitlines():
         match = _INSTRUCTION.match(line)
         if not match:
             continue
         fields = {m.group(1): (m.group(3) if m.group(3) is not None else m.group(2)) for m in _FIELD.finditer(match.group(2))}
-        where = f"{os.path.basename(fields.get('source_file', '?'))}:{fields.get('source_line', '?')}"
         sources[match.group(1)] = fields.get("op_name", "")
         sources[match.group(1).replace(".", "_")] = fields.get("op_name", "")  # GPU kernel names
     return sources

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "write_bytes_atomic", "write_json_atomic", "write_text_atomic"]
+__all__ = ["atomic_path", "save_figure", "write_bytes_atomic", "write_json_atomic", "write_text_atomic"]
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -71,3 +71,16 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
 def write_json_atomic(path: str | os.PathLike, data: Any, indent: int = 1) -> Path:
     """Writes ``data`` as JSON (one trailing newline) to ``path`` atomically; returns the path."""
     return write_text_atomic(path, json.dumps(data, indent=indent) + "\n")
+
+
+def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 110) -> Path:
+    """Saves a matplotlib figure to ``path`` atomically (format from the suffix) and closes
+    it, also when saving fails; returns the path."""
+    import matplotlib.pyplot as plt
+
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi)
+    finally:
+        plt.close(fig)
+    return Path(path)

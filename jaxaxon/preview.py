@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from jaxaxon.atomic import atomic_path
+from jaxaxon.atomic import save_figure
 
 __all__ = ["save_grid", "save_batch_preview"]
 
@@ -61,13 +61,7 @@ def save_grid(
             if r == 0 and titles is not None:
                 ax.set_title(titles[c], fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=dpi)
-    finally:
-        plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=dpi)
 
 
 def save_batch_preview(path: str | os.PathLike, batch, columns: int = 8) -> Path:

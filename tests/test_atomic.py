@@ -30,3 +30,19 @@ def test_temporary_path_keeps_the_suffix(tmp_path):
         assert tmp.suffix == ".png" and tmp.parent == tmp_path
         tmp.write_bytes(b"png")
     assert (tmp_path / "plot.png").read_bytes() == b"png"
+
+
+def test_save_figure_writes_the_format_of_the_suffix_and_closes_the_figure(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from jaxaxon.atomic import save_figure
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    path = save_figure(fig, tmp_path / "f.png", dpi=50)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not plt.fignum_exists(fig.number)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.png"]

@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from jaxaxon.atomic import atomic_path, write_json_atomic, write_text_atomic
+from jaxaxon.atomic import save_figure, write_json_atomic, write_text_atomic
 
 __all__ = ["OutputError", "markdown", "save_plots", "target_lines", "write_results", "resolve_out", "result_name"]
 
@@ -182,13 +182,8 @@ def _loglog(ax, xlabel: str, ylabel: str, title: str, legend_size: int) -> None:
 
 
 def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def resolve_out(out: str | os.PathLike, device: dict | None = None) -> Path:

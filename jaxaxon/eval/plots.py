@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxaxon.atomic import atomic_path
+from jaxaxon.atomic import atomic_path, save_figure
 
 __all__ = [
     "plot_dice_threshold",
@@ -36,15 +36,6 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _save_figure(fig, path: str | os.PathLike) -> Path:
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=120)
-    finally:
-        _pyplot().close(fig)
-    return Path(path)
 
 
 def _arr(curve: Mapping, key: str) -> np.ndarray:
@@ -72,7 +63,7 @@ def _plot(curves: Curves, x: str, y: str, xlabel: str, ylabel: str, title: str, 
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
-    return _save_figure(fig, path)
+    return save_figure(fig, path, dpi=120)
 
 
 def plot_roc(curves: Curves, path: str | os.PathLike) -> Path:

@@ -6,19 +6,9 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from jaxaxon.atomic import atomic_path
+from jaxaxon.atomic import save_figure
 
 __all__ = ["plot_history"]
-
-
-def _save(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=110)
-    finally:
-        plt.close(fig)
 
 
 def _series(records: Sequence[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
@@ -75,17 +65,17 @@ def plot_history(
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    _save(fig, out / "training.png")
+    save_figure(fig, out / "training.png")
     written.append(out / "training.png")
     fig, ax = plt.subplots(figsize=(5.5, 4))
     _loss_panel(ax, records)
     fig.tight_layout()
-    _save(fig, out / "loss.png")
+    save_figure(fig, out / "loss.png")
     written.append(out / "loss.png")
     if has_dice:
         fig, ax = plt.subplots(figsize=(5.5, 4))
         _dice_panel(ax, records, heads)
         fig.tight_layout()
-        _save(fig, out / "val_dice.png")
+        save_figure(fig, out / "val_dice.png")
         written.append(out / "val_dice.png")
     return written
