@@ -82,7 +82,7 @@ def scenes(cfg: GeneratorConfig, seed: int, n: int) -> AxonScene:
 def point_distances_np(points, valid, thickness, height: int, width: int) -> np.ndarray:
     """``[P, H, W]`` distance of every pixel of a point's window ``[floor(p - t), ceil(p + t)]``
     (clipped) to the point, by loops; +inf outside the window and for invalid points or points
-    outside the image (spec 1.5)."""
+    outside the image (docs/original.md, step 3)."""
     out = np.full((len(points), height, width), np.inf)
     for i, ((r, c), ok, t) in enumerate(zip(np.asarray(points, np.float64), valid, np.asarray(thickness, np.float64))):
         if not ok or not (0 <= r <= height - 1 and 0 <= c <= width - 1):
@@ -105,7 +105,7 @@ def footprint_np(points, t: float, height: int, width: int) -> np.ndarray:
 
 
 def gaussian_np(d: np.ndarray, sigma: float) -> np.ndarray:
-    """``exp(-d^2 / (2 sigma^2)) / sqrt(2 pi sigma^2)``, 0 where ``d`` is infinite (spec 1.8)."""
+    """``exp(-d^2 / (2 sigma^2)) / sqrt(2 pi sigma^2)``, 0 where ``d`` is infinite (docs/original.md, step 3)."""
     finite = np.isfinite(d)
     dd = np.where(finite, d, 0.0)
     return np.where(finite, np.exp(-(dd**2) / (2 * sigma**2)) / math.sqrt(2 * math.pi * sigma**2), 0.0)

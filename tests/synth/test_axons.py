@@ -1,4 +1,4 @@
-"""Tests of jaxaxon/synth/axons.py: axon image and axon mask from a scene (spec 1.5, 1.8)."""
+"""Tests of jaxaxon/synth/axons.py: axon image and axon mask from a scene (docs/original.md, step 3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of jaxaxon/synth/boutons.py: placement and rendering of boutons (spec 1.9, bug B3)."""
+"""Tests of jaxaxon/synth/boutons.py: placement and rendering of boutons (docs/original.md, step 4, bug B3)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_bouton_profile_reaches_five_percent_at_the_radius():
 
 
 def check_placement(bo, sc, cfg, i):
-    """The rules of spec 1.9 for image ``i`` (NumPy arrays)."""
+    """The rules of docs/original.md, step 4 for image ``i`` (NumPy arrays)."""
     height, width = cfg.shape
     nsp = cfg.NSplinePoints
     valid = bo.valid[i]

@@ -1,4 +1,4 @@
-"""Tests of jaxaxon/synth/cells.py: the blur matrix, cell drawing, placement, merging (spec 1.10)."""
+"""Tests of jaxaxon/synth/cells.py: the blur matrix, cell drawing, placement, merging (docs/original.md, step 5)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def _uniform_int(u, lo, hi):
 
 
 def _ref_cell(u, noise, r, k, b, cfg):
-    """Spec 1.10 in NumPy from the same draws: five sources, distance <= R, 'same' Gaussian blur
+    """docs/original.md, step 5 in NumPy from the same draws: five sources, distance <= R, 'same' Gaussian blur
     of size ceil(R/2) with Inf spreading, dropout to R, noise, intensity."""
     hmax = canvas_halfsize(cfg)
     size = 2 * hmax + 1

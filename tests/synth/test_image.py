@@ -1,4 +1,4 @@
-"""Tests of jaxaxon/synth/image.py: the public `generate` (spec 1.1-1.12 composed)."""
+"""Tests of jaxaxon/synth/image.py: the public `generate` (docs/original.md, steps 1-6 composed)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of jaxaxon/synth/profile.py: intensity profiles along a branch and gaps (spec 1.4, B4, B5)."""
+"""Tests of jaxaxon/synth/profile.py: intensity profiles along a branch and gaps (docs/original.md, step 3, B4, B5)."""
 
 from __future__ import annotations
 

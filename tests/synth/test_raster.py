@@ -1,4 +1,4 @@
-"""Tests of jaxaxon/synth/raster.py against brute-force NumPy loops (spec 1.5)."""
+"""Tests of jaxaxon/synth/raster.py against brute-force NumPy loops (docs/original.md, step 3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of jaxaxon/synth/scene.py: the axon scene (spec 1.1-1.7, bugs B1-B3).
+"""Tests of jaxaxon/synth/scene.py: the axon scene (docs/original.md, steps 1-3, bugs B1-B3).
 
 The crossing rules are checked against footprints computed here by brute force (the union
 of the square windows ``[floor(p - t), ceil(p + t)]`` of the centreline points inside the
@@ -79,7 +79,7 @@ def check_structure(sc, cfg) -> None:
 
 
 def crossing_violations(sc, cfg, i: int, swap: bool = False) -> list[tuple[int, str]]:
-    """Branches of image ``i`` that break the crossing rule of spec 1.6 (brute force).
+    """Branches of image ``i`` that break the crossing rule of docs/original.md, step 2 (brute force).
 
     A mother may share no footprint pixel with earlier branches and may not start on one; a
     daughter may share pixels only within ``straightBranching * thickness`` of its start point

@@ -1,4 +1,4 @@
-"""Time series (spec section 2): shapes, determinism, jit/vmap, geometry and bouton life cycles."""
+"""Time series (docs/original.md, time series): shapes, determinism, jit/vmap, geometry and bouton life cycles."""
 
 from __future__ import annotations
 

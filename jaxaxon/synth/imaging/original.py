@@ -137,7 +137,7 @@ def box2x2(image: jax.Array) -> jax.Array:
 def apply(
     key: jax.Array, signal: jax.Array, params: NoiseParams, cfg: GeneratorConfig, peak: jax.Array | None = None
 ) -> jax.Array:
-    """Spec 1.11: ``P = floor(P * 255 / peak)``, then
+    """The original's noise (docs/original.md, step 6): ``P = floor(P * 255 / peak)``, then
     ``box2x2(P) + 25 * gauss50(Poisson(lambda)) + sigma * N(0, 1)``, negatives to 0, and
     ``floor(P * 255 / max P)``.
 

@@ -20,6 +20,6 @@ def rescale_floor(image: jax.Array, top: float) -> jax.Array:
 
 
 def to_output(image: jax.Array, cfg: GeneratorConfig) -> jax.Array:
-    """Spec 1.12: ``floor(P * maxIntensity / max P)``, inverted when ``negative_image``."""
+    """The original's output (docs/original.md, step 6): ``floor(P * maxIntensity / max P)``, inverted when ``negative_image``."""
     out = rescale_floor(image, float(cfg.maxIntensity))
     return cfg.maxIntensity - out if cfg.negative_image else out

@@ -1,4 +1,4 @@
-"""The original imaging model (jaxaxon/synth/imaging/original.py, spec 1.11) and output scaling (spec 1.12)."""
+"""The original imaging model (jaxaxon/synth/imaging/original.py, docs/original.md, step 6) and output scaling (docs/original.md, step 6)."""
 
 from __future__ import annotations
 
