@@ -20,11 +20,15 @@ from typing import Any, Mapping
 from jaxaxon.atomic import atomic_path
 from jaxaxon.validation import NON_NEGATIVE, POSITIVE, Bound, check_keys, param, unknown_choice, validate
 
-__all__ = ["ConfigError", "GeneratorConfig", "PROFILES", "COMPAT_MODES", "NOISE_MODELS", "PRESETS"]
+__all__ = [
+    "ConfigError", "GeneratorConfig", "PROFILES", "COMPAT_MODES", "NOISE_MODELS", "DEPTH_MODES", "DEPTH_LABELS", "PRESETS",
+]  # fmt: skip
 
 PROFILES = ("constant", "linear", "cosine")
 COMPAT_MODES = ("fixed", "original")
 NOISE_MODELS = ("original", "microscope")
+DEPTH_MODES = ("off", "section", "max", "mean")
+DEPTH_LABELS = ("in_focus", "all")
 
 # Hard limits on derived static sizes: beyond them a parameter set "cannot fit".
 MAX_IMAGE_SIDE = 8192
@@ -45,9 +49,11 @@ def _option(default: Any, doc: str, **checks: Any) -> Any:
     return param(default, doc, jaxaxon=True, **checks)
 
 
-def _range(default: tuple[float, float], doc: str, lo: float, hi: float, *, open_lo: bool = False) -> Any:
+def _range(
+    default: tuple[float, float], doc: str, lo: float, hi: float, *, open_lo: bool = False, length: bool = False
+) -> Any:
     """A ``(min, max)`` range drawn per image; the JSON value is a number or ``[min, max]``."""
-    return _option(default, doc, bounds=Bound(lo, hi, low_open=open_lo))
+    return _option(default, doc, bounds=Bound(lo, hi, low_open=open_lo), length=length)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,8 +72,8 @@ class GeneratorConfig:
     maxIntensity: int = param(255, "maximum grey value of the output images", bounds=POSITIVE)
     # --- time series ---------------------------------------------------------------------
     NbImages: int = param(6, "frames per time series", bounds=POSITIVE)
-    rowshift: int = param(20, "maximum random row offset of a series frame's crop", bounds=POSITIVE)
-    colshift: int = param(20, "maximum random column offset of a series frame's crop", bounds=POSITIVE)
+    rowshift: int = param(20, "maximum random row offset of a series frame's crop", bounds=POSITIVE, length=True)
+    colshift: int = param(20, "maximum random column offset of a series frame's crop", bounds=POSITIVE, length=True)
     maxRotAngle: int = param(
         4, "maximum rotation of a series frame, integer degrees", bounds=Bound(0, 45, high_open=True), unit="degrees"
     )
@@ -87,13 +93,13 @@ class GeneratorConfig:
         "random-walk conformity: cosine of the largest turn per step",
         bounds=Bound(0, 1, low_open=True, high_open=True),
     )
-    MinThickness: float = param(1.5, "branch thickness, lower bound (pixels)", bounds=POSITIVE)
-    MaxThickness: float = param(3.0, "branch thickness, upper bound (pixels)", not_below="MinThickness")
+    MinThickness: float = param(1.5, "branch thickness, lower bound (pixels)", bounds=POSITIVE, length=True)
+    MaxThickness: float = param(3.0, "branch thickness, upper bound (pixels)", not_below="MinThickness", length=True)
     MinGapSize: int = param(0, "gap half-length in centreline points, lower bound", bounds=NON_NEGATIVE)
     MaxGapSize: int = param(
         4, "gap half-length in centreline points, upper bound (0: no gaps)", not_below="MinGapSize"
     )
-    StepSize: float = param(2.0, "random-walk step length (pixels)", bounds=POSITIVE)
+    StepSize: float = param(2.0, "random-walk step length (pixels)", bounds=POSITIVE, length=True)
     NSplinePoints: int = param(200, "centreline points per branch", bounds=Bound(2, MAX_SPLINE_POINTS))
     crossingOK: bool = param(False, "1 allows crossing branches, 0 forbids them")
     straightBranching: float = param(
@@ -101,8 +107,12 @@ class GeneratorConfig:
         "a daughter may touch other branches only within this many thicknesses of its start",
         bounds=NON_NEGATIVE,
     )
-    SegmentationThreshold: float = param(2.7, "axon mask: distance to the centreline below this", bounds=POSITIVE)
-    sigma_spread: float = param(1.0, "sigma of the Gaussian cross-section of an axon (pixels)", bounds=POSITIVE)
+    SegmentationThreshold: float = param(
+        2.7, "axon mask: distance to the centreline below this", bounds=POSITIVE, length=True
+    )
+    sigma_spread: float = param(
+        1.0, "sigma of the Gaussian cross-section of an axon (pixels)", bounds=POSITIVE, length=True
+    )
     MinAxonIntensity: float = param(10.0, "axon intensity, lower bound (percent)", percent=True)
     # the original draws intensities strictly inside the range: U(Min + 1 %, Max - 1 %)
     MaxAxonIntensity: float = param(
@@ -125,15 +135,14 @@ class GeneratorConfig:
     )
     sigma_noise_bouton: float = param(1.0, "noise added to the distance map of a bouton", bounds=NON_NEGATIVE)
     minDistBetweenBoutons: float = param(
-        8.0, "minimum distance between bouton centres (pixels)", bounds=NON_NEGATIVE
-    )
+        8.0, "minimum distance between bouton centres (pixels)", bounds=NON_NEGATIVE, length=True)
     # --- cells ---------------------------------------------------------------------------
     MinNbCircles: int = param(13, "cells per image, lower bound", bounds=NON_NEGATIVE)
     MaxNbCircles: int = param(
         13, "cells per image, upper bound", bounds=Bound(high=MAX_OBJECTS), not_below="MinNbCircles"
     )
-    MinRadius: int = param(3, "cell radius, lower bound (pixels)", bounds=POSITIVE)
-    MaxRadius: int = param(20, "cell radius, upper bound (pixels)", not_below="MinRadius")
+    MinRadius: int = param(3, "cell radius, lower bound (pixels)", bounds=POSITIVE, length=True)
+    MaxRadius: int = param(20, "cell radius, upper bound (pixels)", not_below="MinRadius", length=True)
     CircleBrightness: int = param(1, "kept from the original files; not used by the generator", bounds=NON_NEGATIVE)
     MinBrightnessCircles: int = param(10, "cell brightness, lower bound (percent)", percent=True)
     MaxBrightnessCircles: int = param(
@@ -162,7 +171,7 @@ class GeneratorConfig:
         "bias field, shot noise and detector (jaxaxon.synth.imaging.microscope)",
         choices=NOISE_MODELS,
     )
-    psf_sigma: tuple[float, float] = _range((1.0, 1.0), "PSF Gaussian sigma along its first axis (px)", 0, 20)
+    psf_sigma: tuple[float, float] = _range((1.0, 1.0), "PSF Gaussian sigma along its first axis (px)", 0, 20, length=True)
     psf_aspect: tuple[float, float] = _range((1.0, 1.0), "PSF width ratio, second axis / first", 0, 10, open_lo=True)
     psf_angle: tuple[float, float] = _range((0.0, 0.0), "PSF rotation (degrees)", -360, 360)
     psf_kernel: str = _option("", "optional .npy file with a user PSF kernel (odd sides), replacing the Gaussian")
@@ -174,11 +183,11 @@ class GeneratorConfig:
     )
     background_contrast: tuple[float, float] = _range((0.5, 0.5), "relative std of the neuropil background", 0, 10)
     background_scale: tuple[float, float] = _range(
-        (8.0, 8.0), "correlation length of the neuropil (px)", 0, 10**4, open_lo=True
+        (8.0, 8.0), "correlation length of the neuropil (px)", 0, 10**4, open_lo=True, length=True
     )
     bias: tuple[float, float] = _range((0.0, 0.0), "std of the log multiplicative bias field", 0, 5)
     bias_scale: tuple[float, float] = _range(
-        (64.0, 64.0), "correlation length of the bias field (px)", 0, 10**4, open_lo=True
+        (64.0, 64.0), "correlation length of the bias field (px)", 0, 10**4, open_lo=True, length=True
     )
     dark_counts: tuple[float, float] = _range((0.0, 0.0), "mean dark counts per pixel", 0, 10**4)
     gain: tuple[float, float] = _range((1.0, 1.0), "detector gain per photon", 0, 10**6, open_lo=True)
@@ -196,6 +205,39 @@ class GeneratorConfig:
     )
     cell_brightness: tuple[float, float] = _range(
         (1.0, 1.0), "per-image factor on cell intensities", 0, 100, open_lo=True
+    )
+
+    # --- physical scale (optional keys) -----------------------------------------------------
+    pixel_size: float = _option(
+        0.0, "micrometres per pixel of the generated images (0: not known)", bounds=Bound(0, 1000), unit="um"
+    )
+    image_scale: float = _option(
+        1.0,
+        "resampling factor from the images these parameters describe (e.g. calibration images) "
+        "to the generated grid: 0.5 = half their resolution",
+        bounds=Bound(0, 1000, low_open=True),
+    )
+    # --- depth: a 3-D slab seen by the microscope (optional keys) ----------------------------
+    depth_mode: str = _option(
+        "off",
+        "'off': a 2-D scene; 'section': one optical section of a slab; 'max'/'mean': a maximum/mean "
+        "projection of a z-stack (defocused axons dimmer and wider)",
+        choices=DEPTH_MODES,
+    )
+    defocused_axons: tuple[float, float] = _range(
+        (0.0, 0.0), "extra out-of-focus axons per image (depth modes; unlabelled unless depth_labels='all')", 0, 1024
+    )
+    slab_depth: float = _option(40.0, "thickness of the tissue slab holding the axons (px)", bounds=POSITIVE, length=True)
+    axial_sigma: float = _option(4.0, "axial PSF sigma: the depth of field (px)", bounds=POSITIVE, length=True)
+    stack_depth: float = _option(
+        20.0, "z extent of the stack projected by depth_mode 'max'/'mean' (px)", bounds=NON_NEGATIVE, length=True
+    )
+    depth_labels: str = _option(
+        "in_focus", "'in_focus': labels hold only the in-focus axons; 'all': every axon", choices=DEPTH_LABELS
+    )
+    # --- bouton shape (optional keys) --------------------------------------------------------
+    bouton_size: tuple[float, float] = _range(
+        (0.0, 0.0), "bouton radius relative to its branch thickness (0: the original's floor(thickness) + 1)", 0, 20
     )
 
     # ------------------------------------------------------------------------------------
