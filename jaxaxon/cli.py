@@ -268,8 +268,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     try:
         written = predict_folder(
-            args.checkpoint, args.input, args.out, threshold=args.threshold, pixel_size=args.pixel_size, scale=args.scale
-        )
+            args.checkpoint, args.input, args.out, threshold=args.threshold,
+            pixel_size=args.pixel_size, scale=args.scale,
+        )  # fmt: skip
     except ScaleError as err:
         print(f"jaxaxon predict: error: {err}", file=sys.stderr)
         return 2

@@ -17,7 +17,8 @@ BASE = GeneratorConfig(
 def test_length_fields_are_the_marked_ones():
     marked = {f.name for f in dataclasses.fields(GeneratorConfig) if f.metadata.get("length")}
     assert set(LENGTH_FIELDS) == marked
-    assert {"rowshift", "MinThickness", "psf_sigma", "stack_depth", "sigma_noise_bouton", "sigma_noise_circle"} <= marked
+    expected = {"rowshift", "MinThickness", "psf_sigma", "stack_depth", "sigma_noise_bouton", "sigma_noise_circle"}
+    assert expected <= marked
     assert not {"width", "height", "NSplinePoints", "MaxGapSize", "bouton_size", "pixel_size"} & marked
 
 

@@ -209,7 +209,8 @@ def test_pixel_size_from_metadata_flag_or_neither(tiny_run, generated, tmp_path,
     monkeypatch.setattr(inference, "load_model", known)
     predict_folder(tiny_run[0], src, tmp_path / "p2")
     record = json.loads((tmp_path / "p2" / "predictions.json").read_text())["input_scale"]
-    assert record["per_image"]["a"] == {"zoom": pytest.approx(2.0), "source": "metadata", "pixel_size": pytest.approx(0.8)}
+    expected = {"zoom": pytest.approx(2.0), "source": "metadata", "pixel_size": pytest.approx(0.8)}
+    assert record["per_image"]["a"] == expected
     assert np.load(tmp_path / "p2" / "a_axon_prob.npy").shape == image.shape
     metrics = evaluate_checkpoint(tiny_run[0], src / "a.tif", tmp_path / "e", pixel_size=0.2)
     assert (metrics["input_scale"]["zoom"], metrics["input_scale"]["source"]) == (pytest.approx(0.5), "flag")
