@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -232,11 +233,17 @@ def _add_train_parser(sub) -> None:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from jaxaxon.eval.evaluate import evaluate_checkpoint
+    from jaxaxon.eval.scale import ScaleError
 
     sigmas = None if args.frangi_sigmas is None else [float(x) for x in args.frangi_sigmas.split(",")]
-    metrics = evaluate_checkpoint(
-        args.checkpoint, args.data, args.out, baselines=args.baselines, frangi_sigmas=sigmas, limit=args.limit
-    )
+    try:
+        metrics = evaluate_checkpoint(
+            args.checkpoint, args.data, args.out, baselines=args.baselines, frangi_sigmas=sigmas, limit=args.limit,
+            pixel_size=args.pixel_size, scale=args.scale,
+        )  # fmt: skip
+    except ScaleError as err:
+        print(f"jaxaxon evaluate: error: {err}", file=sys.stderr)
+        return 2
     keys = ("best_threshold", "dice", "cldice", "tpr", "fpr", "precision", "bouton_precision", "bouton_recall", "bouton_f1")
     rows = [("model", metrics)] + [(name, m) for name, m in metrics.get("baselines", {}).items()]
     print("| method | " + " | ".join(keys) + " |")
@@ -244,16 +251,46 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     for name, m in rows:
         cells = [f"{m[k]:.4f}" if isinstance(m.get(k), (int, float)) else "-" for k in keys]
         print(f"| {name} | " + " | ".join(cells) + " |")
+    print(_zoom_line(metrics["input_scale"]))
     print(f"wrote {Path(args.out) / 'metrics.json'}, plots and predictions")
     return 0
 
 
-def _cmd_predict(args: argparse.Namespace) -> int:
-    from jaxaxon.eval.evaluate import predict_folder
+def _zoom_line(record: dict) -> str:
+    zoom = "per image" if record["zoom"] is None else f"{record['zoom']:g}"
+    return f"input zoom {zoom} (from {record['source']})"
 
-    written = predict_folder(args.checkpoint, args.input, args.out, threshold=args.threshold)
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import json
+
+    from jaxaxon.eval.evaluate import predict_folder
+    from jaxaxon.eval.scale import ScaleError
+
+    try:
+        written = predict_folder(
+            args.checkpoint, args.input, args.out, threshold=args.threshold,
+            pixel_size=args.pixel_size, scale=args.scale,
+        )  # fmt: skip
+    except ScaleError as err:
+        print(f"jaxaxon predict: error: {err}", file=sys.stderr)
+        return 2
+    print(_zoom_line(json.loads((Path(args.out) / "predictions.json").read_text())["input_scale"]))
     print(f"wrote {len(written)} probability maps (and masks, PNG previews) to {args.out}")
     return 0
+
+
+def _add_scale_arguments(p: argparse.ArgumentParser) -> None:
+    """``--pixel-size`` / ``--scale``: how input images are resampled to the run's pixel size."""
+    g = p.add_argument_group(
+        "physical scale",
+        "images are resampled to the training pixel size and the maps back to the image's grid; default: the "
+        "TIFF metadata's pixel size when the run's is known, else the run's generator image_scale (1: none)",
+    ).add_mutually_exclusive_group()
+    g.add_argument("--pixel-size", dest="pixel_size", type=_positive_float, metavar="UM",
+                   help="micrometres per pixel of the input images (the run must record its pixel size)")
+    g.add_argument("--scale", type=_positive_float, metavar="F",
+                   help="resample every input image by F before the network (0.5: half the pixels per side)")
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -381,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baselines", action="store_true", help="also evaluate the Frangi and LoG baselines side by side")
     p.add_argument("--frangi-sigmas", help="comma-separated Frangi scales (default: matched to the axon widths)")
     p.add_argument("--limit", type=_positive_int, help="evaluate only the first N images")
+    _add_scale_arguments(p)
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser(
@@ -393,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="folder of images (or one image, or a volume .npz)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--threshold", type=float, default=0.5, help="mask threshold on the probability (default 0.5)")
+    _add_scale_arguments(p)
     p.set_defaults(func=_cmd_predict)
 
     from jaxaxon.bench import SECTIONS  # light import: no JAX
@@ -432,6 +471,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
     return value
 
 

@@ -22,6 +22,7 @@ from jaxaxon.validation import NON_NEGATIVE, POSITIVE, Bound, check_keys, param,
 
 __all__ = [
     "ConfigError", "GeneratorConfig", "PROFILES", "COMPAT_MODES", "NOISE_MODELS", "DEPTH_MODES", "DEPTH_LABELS", "PRESETS",
+    "PRESET_PIXEL_SIZE", "LENGTH_FIELDS",
 ]  # fmt: skip
 
 PROFILES = ("constant", "linear", "cosine")
@@ -133,7 +134,9 @@ class GeneratorConfig:
     MaxBrightnessBouton: int = param(
         40, "bouton brightness, upper bound (percent)", percent=True, not_below="MinBrightnessBouton", margin=2
     )
-    sigma_noise_bouton: float = param(1.0, "noise added to the distance map of a bouton", bounds=NON_NEGATIVE)
+    sigma_noise_bouton: float = param(
+        1.0, "noise added to the distance map of a bouton (pixels)", bounds=NON_NEGATIVE, length=True
+    )
     minDistBetweenBoutons: float = param(
         8.0, "minimum distance between bouton centres (pixels)", bounds=NON_NEGATIVE, length=True)
     # --- cells ---------------------------------------------------------------------------
@@ -148,7 +151,9 @@ class GeneratorConfig:
     MaxBrightnessCircles: int = param(
         30, "cell brightness, upper bound (percent)", percent=True, not_below="MinBrightnessCircles"
     )
-    sigma_noise_circle: float = param(1.3, "noise added to the distance map of a cell", bounds=NON_NEGATIVE)
+    sigma_noise_circle: float = param(
+        1.3, "noise added to the distance map of a cell (pixels)", bounds=NON_NEGATIVE, length=True
+    )
     # --- jaxaxon options (optional keys) ---------------------------------------------------
     compat: str = _option(
         "fixed",
@@ -250,7 +255,10 @@ class GeneratorConfig:
         """Builds a config from a mapping with the parameter-file keys.
 
         Missing keys take the shipped defaults; unknown keys, wrong types and invalid
-        values raise `ConfigError` naming the key.
+        values raise `ConfigError` naming the key. With ``"preset"``, the preset's values come
+        first and the mapping's own keys override them; when both the preset and the mapping
+        give a non-zero ``pixel_size``, the preset's lengths (`LENGTH_FIELDS`, its own and the
+        defaults it keeps) are first converted to the mapping's pixel size.
         """
         if not isinstance(data, Mapping):
             raise ConfigError(f"parameters must be a JSON object, got {type(data).__name__}")
@@ -259,7 +267,14 @@ class GeneratorConfig:
             name = values.pop("preset")
             if name not in PRESETS:
                 raise ConfigError(f"preset: {unknown_choice(name, list(PRESETS), 'preset')}")
-            values = {**PRESETS[name], **values}
+            check_keys(values, cls, ConfigError)
+            preset = _preset_values(name, values.get("pixel_size"))
+            try:
+                return cls(**{**preset, **values})
+            except ConfigError as err:
+                if preset == PRESETS[name]:
+                    raise
+                raise ConfigError(f"preset {name!r} converted to pixel_size {values['pixel_size']!r}: {err}") from None
         check_keys(values, cls, ConfigError)
         return cls(**values)
 
@@ -317,6 +332,33 @@ class GeneratorConfig:
         """Returns a validated copy with some parameters changed (original key names)."""
         check_keys(changes, type(self), ConfigError)
         return dataclasses.replace(self, **changes)
+
+    def rescaled(self, factor: float) -> "GeneratorConfig":
+        """The same scene on a grid ``factor`` times finer (``factor < 1``: coarser).
+
+        Every length in pixels (fields with ``length=True`` metadata, `LENGTH_FIELDS`) is
+        multiplied by ``factor``: integers are rounded (half up) and kept at or above their
+        lower bound, ranges are scaled at both ends. ``pixel_size`` is divided by ``factor``
+        when known (non-zero) and ``image_scale`` multiplied by it. The image size in pixels
+        is kept, so the field of view changes by ``1 / factor``. The result is validated as
+        usual (a length grown too large for the image raises `ConfigError`).
+
+        Args:
+          factor: positive finite scale factor (2: every structure twice as many pixels wide).
+
+        Raises:
+          ConfigError: a non-positive or non-finite factor, a user PSF kernel file (its
+            pixels cannot be rescaled) or a rescaled value that is invalid.
+        """
+        factor = _check_factor(factor)
+        if self.psf_kernel and factor != 1.0:
+            raise ConfigError(f"psf_kernel: a user PSF kernel file ({self.psf_kernel!r}) cannot be rescaled")
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values = _scale_lengths(values, factor)
+        if self.pixel_size:
+            values["pixel_size"] = self.pixel_size / factor
+        values["image_scale"] = self.image_scale * factor
+        return type(self)(**values)
 
     # --- derived static sizes -----------------------------------------------------------
     @property
@@ -465,6 +507,12 @@ def _walk_steps(cfg: GeneratorConfig) -> int:
     return int(math.ceil(max(ballistic, diffusive)))
 
 
+# Nominal micrometres per pixel of the 'realistic' and 'randomised' presets: at 0.4 um/px their
+# axons (Gaussian cross-section, sigma_spread 1 px) have a FWHM of 0.94 um and their boutons
+# (radius floor(thickness) + 1: 2-3 px in 'realistic', 2-4 px in 'randomised') a diameter of
+# 1.6-2.4 um (1.6-3.2 um).
+PRESET_PIXEL_SIZE = 0.4
+
 # Named presets: values applied before a parameter file's own keys (`from_dict`). 'original'
 # is the shipped behaviour; 'realistic' a fixed two-photon-like setting (dark, grainy
 # background, blurred thin crossing axons, many boutons); 'randomised' draws the imaging
@@ -472,6 +520,7 @@ def _walk_steps(cfg: GeneratorConfig) -> int:
 PRESETS: dict[str, dict[str, Any]] = {
     "original": {},
     "realistic": {
+        "pixel_size": PRESET_PIXEL_SIZE,
         "noise_model": "microscope",
         "crossingOK": 1,
         "branch_candidates": 4,
@@ -503,6 +552,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "bouton_brightness": 0.8,
     },
     "randomised": {
+        "pixel_size": PRESET_PIXEL_SIZE,
         "noise_model": "microscope",
         "crossingOK": 1,
         "branch_candidates": 4,
@@ -543,3 +593,63 @@ PRESETS: dict[str, dict[str, Any]] = {
 def default_params_path() -> Path:
     """Path of the bundled default parameter file (the shipped 256x256 set)."""
     return Path(__file__).parent / "params" / "256x256.json"
+
+
+# --- physical scale -----------------------------------------------------------------------
+
+LENGTH_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(GeneratorConfig) if f.metadata.get("length"))
+"""Names of the fields measured in pixels (``length=True``), scaled by `GeneratorConfig.rescaled`."""
+
+
+def _check_factor(factor: Any) -> float:
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor) or factor <= 0:
+        raise ConfigError(f"rescaled: the factor must be a positive finite number, got {factor!r}")
+    return float(factor)
+
+
+def _int_floor(field: dataclasses.Field) -> int:
+    """The smallest integer the field's bounds allow (0 when unbounded below)."""
+    floor = 0
+    for bound in field.metadata.get("bounds", ()):
+        if bound.low is not None:
+            low = math.floor(bound.low) + 1 if bound.low_open else math.ceil(bound.low)
+            floor = max(floor, low)
+    return floor
+
+
+def _scale_lengths(values: Mapping[str, Any], factor: float) -> dict[str, Any]:
+    """``values`` (field name -> value, JSON spellings allowed) with every length times ``factor``."""
+    out = dict(values)
+    for f in dataclasses.fields(GeneratorConfig):
+        if not f.metadata.get("length") or f.name not in out:
+            continue
+        value = out[f.name]
+        if isinstance(value, (list, tuple)):
+            out[f.name] = tuple(float(v) * factor for v in value)
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue  # left for validation to report
+        elif f.type in (int, "int"):
+            floor = _int_floor(f)
+            low_name = f.metadata.get("not_below")
+            if low_name and isinstance(out.get(low_name), int):
+                floor = max(floor, out[low_name])  # the (already scaled) Min... of this Max...
+            out[f.name] = max(floor, math.floor(value * factor + 0.5))
+        else:
+            out[f.name] = float(value) * factor
+    return out
+
+
+def _preset_values(name: str, pixel_size: Any) -> dict[str, Any]:
+    """A preset's values, its lengths converted to ``pixel_size`` um/px when both are known.
+
+    All of the preset's lengths (its own keys and the defaults it keeps) are scaled by
+    ``preset pixel size / pixel_size``; ``image_scale`` is left as it is.
+    """
+    preset = PRESETS[name]
+    source = preset.get("pixel_size", 0.0)
+    if not source or not pixel_size or isinstance(pixel_size, bool) or not isinstance(pixel_size, (int, float)):
+        return dict(preset)
+    if not math.isfinite(pixel_size) or pixel_size < 0 or pixel_size == source:
+        return dict(preset)
+    defaults = {f.name: f.default for f in dataclasses.fields(GeneratorConfig) if f.metadata.get("length")}
+    return _scale_lengths({**defaults, **preset}, source / pixel_size)

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import warnings
 from collections.abc import Iterator
@@ -59,6 +60,7 @@ __all__ = [
     "read_boxes",
     "read_image",
     "read_mask",
+    "read_pixel_size",
     "read_volume",
     "scan_folder",
     "validate_boxes",
@@ -227,6 +229,75 @@ def read_array(path: str | os.PathLike, *, allow_bool: bool = False) -> np.ndarr
     if arr.size == 0:
         raise ImageDataError(f"{path}: is empty (shape {tuple(arr.shape)})")
     return arr
+
+
+# micrometres per unit, for the unit spellings of OME-XML (UnitsLength) and ImageJ
+_UM_PER_UNIT = {
+    "m": 1e6, "meter": 1e6, "metre": 1e6, "cm": 1e4, "centimeter": 1e4, "mm": 1e3, "millimeter": 1e3,
+    "um": 1.0, "\u00b5m": 1.0, "\u03bcm": 1.0, "micron": 1.0, "microns": 1.0, "micrometer": 1.0, "micrometre": 1.0,
+    "\\u00b5m": 1.0, "nm": 1e-3, "nanometer": 1e-3, "pm": 1e-6, "\u00e5": 1e-4, "angstrom": 1e-4,
+}  # fmt: skip
+
+
+def _micrometres(value: float, unit: str) -> float | None:
+    factor = _UM_PER_UNIT.get(unit.strip().lower())
+    if factor is None or not math.isfinite(value) or value <= 0:
+        return None
+    return value * factor
+
+
+def _ome_pixel_size(xml: str) -> float | None:
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return None
+    for element in root.iter():
+        if element.tag.rsplit("}", 1)[-1] == "Pixels" and "PhysicalSizeX" in element.attrib:
+            try:
+                value = float(element.attrib["PhysicalSizeX"])
+            except ValueError:
+                return None
+            return _micrometres(value, element.attrib.get("PhysicalSizeXUnit", "\u00b5m"))
+    return None
+
+
+def _imagej_pixel_size(tif) -> float | None:
+    unit = (tif.imagej_metadata or {}).get("unit")
+    tag = tif.pages[0].tags.get("XResolution")
+    if not isinstance(unit, str) or tag is None:
+        return None
+    num, den = tag.value
+    if not num or not den:
+        return None
+    return _micrometres(den / num, unit)
+
+
+def read_pixel_size(path: str | os.PathLike) -> float | None:
+    """The pixel size (um per pixel, along x) stored in a TIFF file's metadata, else None.
+
+    Read from OME-XML (``Pixels/@PhysicalSizeX`` with ``PhysicalSizeXUnit``, default um), else
+    from ImageJ metadata (``unit`` with the ``XResolution`` tag, pixels per unit). Plain TIFF
+    resolution tags without ImageJ's unit are ignored: they usually hold a print resolution
+    (72 dpi), not the microscope's. Other file types, unreadable files and unknown units give None.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in (".tif", ".tiff") or not path.is_file():
+        return None
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if tif.is_ome and tif.ome_metadata:
+                size = _ome_pixel_size(tif.ome_metadata)
+                if size is not None:
+                    return size
+            if tif.is_imagej:
+                return _imagej_pixel_size(tif)
+    except Exception:  # noqa: BLE001 -- tifffile raises many types; unreadable metadata is absent metadata
+        return None
+    return None
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:

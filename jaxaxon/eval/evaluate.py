@@ -19,12 +19,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxaxon.data.images import ImageDataError, Sample, load_samples
+from jaxaxon.data.images import ImageDataError, Sample, load_samples, read_pixel_size
 from jaxaxon.eval.inference import TilingConfig, predict_image
 from jaxaxon.eval.metrics import boxes_from_label
 from jaxaxon.eval.report import evaluate_baselines, evaluate_predictions, write_json
+from jaxaxon.eval.scale import ScaleError, Zoom, check_scale_value, resample, resample_back, resolve_zoom
 
-__all__ = ["model_tiling", "probability_maps", "load_labelled", "evaluate_checkpoint", "predict_folder"]
+__all__ = [
+    "model_tiling", "probability_maps", "input_zooms", "scale_record", "load_labelled", "evaluate_checkpoint",
+    "predict_folder",
+]  # fmt: skip
 
 
 def model_tiling(run_config, max_whole_pixels: int = 2048 * 2048) -> TilingConfig:
@@ -55,18 +59,76 @@ def _forward(model, run_config) -> Callable[[np.ndarray], np.ndarray]:
     return lambda batch: np.asarray(probs(model, jnp.asarray(batch, jnp.float32)))
 
 
-def probability_maps(model, run_config, images: Sequence[np.ndarray], tiling: TilingConfig | None = None) -> list[np.ndarray]:
-    """Per-image probability maps ``[H, W, C]`` (one channel per head) at each image's own size."""
+def probability_maps(
+    model,
+    run_config,
+    images: Sequence[np.ndarray],
+    tiling: TilingConfig | None = None,
+    zooms: Sequence[float] | None = None,
+) -> list[np.ndarray]:
+    """Per-image probability maps ``[H, W, C]`` (one channel per head) at each image's own size.
+
+    Args:
+      model: the network.
+      run_config: its `RunConfig` (normalisation, model layout).
+      images: ``[H, W]`` images of any size.
+      tiling: override the automatic tiling.
+      zooms: per image, the factor it is resampled by before normalisation and the network
+        (`jaxaxon.eval.scale.resample`); the maps are resampled back to ``[H, W]``. None: no
+        resampling.
+    """
     from jaxaxon.train.normalise import normalise
 
     tiling = model_tiling(run_config) if tiling is None else tiling
     forward = _forward(model, run_config)
+    zooms = [1.0] * len(images) if zooms is None else list(zooms)
+    if len(zooms) != len(images):
+        raise ValueError(f"probability_maps: {len(zooms)} zooms for {len(images)} images")
     out = []
-    for image in images:
-        x = np.asarray(normalise(jnp.asarray(np.asarray(image, np.float32))[None], run_config.normalise))[0]
+    for image, zoom in zip(images, zooms):
+        image = np.asarray(image, np.float32)
+        zoomed = resample(image, zoom)
+        x = np.asarray(normalise(jnp.asarray(zoomed)[None], run_config.normalise))[0]
         prob = predict_image(forward, x, tiling)
-        out.append(prob if prob.ndim == 3 else prob[..., None])
+        prob = prob if prob.ndim == 3 else prob[..., None]
+        out.append(resample_back(prob, image.shape))
     return out
+
+
+def input_zooms(
+    run_config, samples: Sequence[Sample], *, pixel_size: float | None = None, scale: float | None = None
+) -> list[Zoom]:
+    """Per sample, the zoom of `jaxaxon.eval.scale.resolve_zoom`: the flags, else the pixel size
+    in the sample's TIFF metadata (`read_pixel_size`), else the run's ``image_scale``."""
+    found: dict[str, float | None] = {}
+    zooms = []
+    for sample in samples:
+        file_px = None
+        if pixel_size is None and scale is None and sample.source:
+            if sample.source not in found:
+                found[sample.source] = read_pixel_size(sample.source)
+            file_px = found[sample.source]
+        zooms.append(resolve_zoom(run_config, pixel_size=pixel_size, scale=scale, file_pixel_size=file_px))
+    return zooms
+
+
+def scale_record(run_config, samples: Sequence[Sample], zooms: Sequence[Zoom]) -> dict:
+    """The ``input_scale`` entry of ``metrics.json`` / ``predictions.json``: the zoom used and why.
+
+    ``zoom`` and ``source`` are those shared by every image (``None`` and ``"mixed"`` when they
+    differ); ``per_image`` lists them by name with the image pixel size used (um, or None).
+    """
+    values = {z.zoom for z in zooms}
+    sources = {z.source for z in zooms}
+    return {
+        "zoom": values.pop() if len(values) == 1 else None,
+        "source": sources.pop() if len(sources) == 1 else "mixed",
+        "run_pixel_size": float(run_config.generator.pixel_size),
+        "run_image_scale": float(run_config.generator.image_scale),
+        "per_image": {
+            s.name: {"zoom": z.zoom, "source": z.source, "pixel_size": z.pixel_size} for s, z in zip(samples, zooms)
+        },
+    }
 
 
 def _is_dataset(path: Path) -> bool:
@@ -121,8 +183,14 @@ def evaluate_checkpoint(
     frangi_sigmas: Sequence[float] | None = None,
     limit: int | None = None,
     tiling: TilingConfig | None = None,
+    pixel_size: float | None = None,
+    scale: float | None = None,
 ) -> dict:
     """Evaluates a checkpoint on labelled data; writes ``OUT/metrics.json``, plots, predictions.
+
+    Each image is resampled to the run's pixel size first (`input_zooms`) and its maps back
+    to its own grid, so masks and boxes are scored at the image's own resolution; the zoom
+    used and why are recorded under ``input_scale``. Baselines run at the images' own size.
 
     Args:
       checkpoint: a training directory or checkpoint (`jaxaxon.train.inference.load_model`).
@@ -133,22 +201,32 @@ def evaluate_checkpoint(
       frangi_sigmas: Frangi scales (default: matched to the generator's axon widths).
       limit: evaluate only the first ``limit`` images.
       tiling: override the automatic tiling.
+      pixel_size: the images' pixel size in um (``--pixel-size``; needs a run of known pixel size).
+      scale: resample every image by this factor (``--scale``; excludes ``pixel_size``).
 
     Returns:
       The ``metrics.json`` content.
+
+    Raises:
+      ScaleError: invalid ``pixel_size`` / ``scale`` (see `jaxaxon.eval.scale.resolve_zoom`).
     """
     from jaxaxon.train.inference import load_model
 
+    _check_zoom_flags(pixel_size, scale)
     model, rc = load_model(checkpoint)
     if getattr(rc.model, "kind", "") == "autoencoder" or "axon" not in tuple(rc.model.heads):
         raise ValueError(f"{checkpoint}: not a segmentation checkpoint with an axon head (heads: {rc.model.heads})")
     samples = load_labelled(data, limit=limit)
-    probs = probability_maps(model, rc, [s.image for s in samples], tiling)
+    zooms = input_zooms(rc, samples, pixel_size=pixel_size, scale=scale)
+    probs = probability_maps(model, rc, [s.image for s in samples], tiling, [z.zoom for z in zooms])
     heads = list(rc.model.heads)
     axon = [p[..., heads.index("axon")] for p in probs]
     bouton = [p[..., heads.index("bouton")] for p in probs] if "bouton" in heads else None
     out_dir = Path(out_dir)
-    extra = {"checkpoint": str(checkpoint), "data": str(data), "heads": heads}
+    extra = {
+        "checkpoint": str(checkpoint), "data": str(data), "heads": heads,
+        "input_scale": scale_record(rc, samples, zooms),
+    }  # fmt: skip
     metrics = evaluate_predictions(samples, axon, out_dir, bouton_maps=bouton, extra=extra)
     if baselines:
         from jaxaxon.eval import baselines as bl
@@ -158,6 +236,16 @@ def evaluate_checkpoint(
         metrics["baselines"] = {name: _summary(m) for name, m in base.items() if m is not None}
         write_json(out_dir / "metrics.json", metrics)
     return metrics
+
+
+def _check_zoom_flags(pixel_size: float | None, scale: float | None) -> None:
+    """Checks ``pixel_size`` / ``scale`` before any work (`ScaleError`)."""
+    if pixel_size is not None and scale is not None:
+        raise ScaleError("give either a pixel size or a scale, not both")
+    if pixel_size is not None:
+        check_scale_value(pixel_size, "pixel size")
+    if scale is not None:
+        check_scale_value(scale, "scale")
 
 
 _SUMMARY_KEYS = ("best_threshold", "dice", "cldice", "tpr", "fpr", "precision", "bouton_precision", "bouton_recall", "bouton_f1")
@@ -174,11 +262,16 @@ def predict_folder(
     *,
     threshold: float = 0.5,
     tiling: TilingConfig | None = None,
+    pixel_size: float | None = None,
+    scale: float | None = None,
 ) -> list[Path]:
     """Probability maps and masks for a folder of images (PNG/TIFF/NumPy, any size).
 
     Writes per image and head ``NAME_HEAD_prob.npy`` (float32), ``NAME_HEAD_prob.png`` and
-    ``NAME_HEAD_mask.png`` (``prob > threshold``), plus ``predictions.json`` listing them.
+    ``NAME_HEAD_mask.png`` (``prob > threshold``), plus ``predictions.json`` listing them and
+    the input zoom (``input_scale``). Images are resampled as in `evaluate_checkpoint`
+    (``pixel_size``, ``scale``, file metadata, the run's ``image_scale``); the maps are
+    written at each image's own size.
 
     Returns:
       The written ``.npy`` paths.
@@ -189,11 +282,13 @@ def predict_folder(
 
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must lie in 0..1, got {threshold}")
+    _check_zoom_flags(pixel_size, scale)
     model, rc = load_model(checkpoint)
     samples = load_samples(input_dir)
     if not samples:
         raise ImageDataError(f"{input_dir}: no images found")
-    probs = probability_maps(model, rc, [s.image for s in samples], tiling)
+    zooms = input_zooms(rc, samples, pixel_size=pixel_size, scale=scale)
+    probs = probability_maps(model, rc, [s.image for s in samples], tiling, [z.zoom for z in zooms])
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     heads = list(rc.model.heads)
@@ -207,5 +302,9 @@ def predict_folder(
             Image.fromarray(((p > threshold) * 255).astype(np.uint8)).save(f"{stem}_mask.png")
             written.append(Path(f"{stem}_prob.npy"))
             index.append({"image": sample.source or sample.name, "head": head, "prob": f"{stem.name}_prob.npy"})
-    write_json(out_dir / "predictions.json", {"checkpoint": str(checkpoint), "threshold": threshold, "files": index})
+    record = {
+        "checkpoint": str(checkpoint), "threshold": threshold, "files": index,
+        "input_scale": scale_record(rc, samples, zooms),
+    }  # fmt: skip
+    write_json(out_dir / "predictions.json", record)
     return written

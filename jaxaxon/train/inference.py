@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jaxaxon.eval.scale import resample, resample_back, zoomed_shape
 from jaxaxon.models import build_model
 from jaxaxon.train.checkpoint import CheckpointError, find_checkpoint, read_model_checkpoint
 from jaxaxon.train.config import RunConfig, RunConfigError, read_run_config
@@ -79,6 +80,7 @@ def predict(
     images: np.ndarray | jax.Array | Sequence[np.ndarray],
     *,
     batch_size: int = 4,
+    zoom: float | None = None,
 ) -> np.ndarray | list[np.ndarray]:
     """Probability maps of images.
 
@@ -88,6 +90,9 @@ def predict(
       images: ``[B, H, W]`` or ``[H, W]`` array of any numeric dtype, or a list of 2-D
         arrays of different sizes.
       batch_size: images per forward pass (memory bound for large images).
+      zoom: resample every image by this factor before normalisation and the network, and
+        the maps back to the image's size (`jaxaxon.eval.scale`; e.g.
+        ``input_zoom(run_config, pixel_size=0.2)``). None: no resampling.
 
     Returns:
       float32 ``[B, H, W, C]`` probabilities in 0..1, one channel per head in
@@ -96,10 +101,16 @@ def predict(
       normalised scale, not a probability).
     """
     if isinstance(images, (list, tuple)):
-        return [predict(model, run_config, np.asarray(im)[None], batch_size=batch_size)[0] for im in images]
+        return [predict(model, run_config, np.asarray(im)[None], batch_size=batch_size, zoom=zoom)[0] for im in images]
     arr = np.asarray(images)
     if arr.ndim == 2:
-        return predict(model, run_config, arr[None], batch_size=batch_size)[0]
+        return predict(model, run_config, arr[None], batch_size=batch_size, zoom=zoom)[0]
+    if zoom is not None and arr.ndim == 3 and zoomed_shape(arr.shape[1:], zoom) != arr.shape[1:]:
+        if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+            raise ValueError(f"predict: expected numeric images, got dtype {arr.dtype}")
+        small = np.stack([resample(im, zoom) for im in arr])
+        probs = predict(model, run_config, small, batch_size=batch_size)
+        return np.stack([resample_back(p, arr.shape[1:]) for p in probs])
     if arr.ndim != 3:
         raise ValueError(f"predict: expected images [B, H, W] or [H, W], got shape {arr.shape}")
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):

@@ -17,6 +17,7 @@ from jaxaxon.data.images import (
     read_boxes,
     read_image,
     read_mask,
+    read_pixel_size,
     validate_boxes,
 )
 
@@ -267,3 +268,37 @@ def test_shared_real_vesselnn(shared_real):
     assert vols == {"santos2015_lowContrastVessels", "burgess2014_bbbDisruption", "burgess2014_noisySparseVessels"}
     fg = np.mean([s.mask.mean() for s in samples if s.volume == "burgess2014_noisySparseVessels"])
     assert abs(fg - 0.4205) < 0.01  # index.json's foreground fraction
+
+
+# --------------------------------------------------------------------------- pixel size metadata
+
+
+@pytest.mark.parametrize(
+    "size, unit, expected", [(0.25, "µm", 0.25), (250.0, "nm", 0.25), (0.0003, "mm", 0.3), (0.5, "um", 0.5)]
+)
+def test_pixel_size_from_ome_tiff(tmp_path, size, unit, expected):
+    path = tmp_path / "a.ome.tif"
+    tifffile.imwrite(path, np.zeros((8, 9), np.uint16), ome=True,
+                     metadata={"axes": "YX", "PhysicalSizeX": size, "PhysicalSizeXUnit": unit})  # fmt: skip
+    assert read_pixel_size(path) == pytest.approx(expected)
+    assert read_image(path).shape == (8, 9)
+
+
+@pytest.mark.parametrize("unit, per_unit, expected", [("um", 0.3, 0.3), ("micron", 0.3, 0.3), ("mm", 0.0004, 0.4),
+                                                      ("\\u00B5m", 0.2, 0.2)])  # fmt: skip
+def test_pixel_size_from_imagej_tiff(tmp_path, unit, per_unit, expected):
+    path = tmp_path / "a.tif"
+    tifffile.imwrite(path, np.zeros((8, 9), np.uint8), imagej=True, resolution=(1 / per_unit, 1 / per_unit),
+                     metadata={"unit": unit})  # fmt: skip
+    assert read_pixel_size(path) == pytest.approx(expected, rel=1e-5)
+
+
+def test_no_pixel_size_without_metadata(tmp_path):
+    tifffile.imwrite(tmp_path / "plain.tif", np.zeros((8, 9), np.uint8), resolution=(72, 72))  # a print resolution
+    tifffile.imwrite(tmp_path / "ij.tif", np.zeros((8, 9), np.uint8), imagej=True)
+    tifffile.imwrite(tmp_path / "odd.tif", np.zeros((8, 9), np.uint8), imagej=True, resolution=(2, 2),
+                     metadata={"unit": "parsec"})  # fmt: skip
+    Image.fromarray(np.zeros((8, 9), np.uint8)).save(tmp_path / "a.png")
+    (tmp_path / "broken.tif").write_bytes(b"not a tiff")
+    for name in ("plain.tif", "ij.tif", "odd.tif", "a.png", "broken.tif", "missing.tif"):
+        assert read_pixel_size(tmp_path / name) is None, name

@@ -138,3 +138,90 @@ def test_bad_inputs_give_clear_errors(tiny_run, labelled_folder, tmp_path, capsy
     assert "error" in capsys.readouterr().err
     with pytest.raises(ValueError, match="threshold"):
         predict_folder(tiny_run[0], labelled_folder / "images", tmp_path / "o5", threshold=2.0)
+
+
+# --- physical scale: --scale / --pixel-size / TIFF metadata ------------------------------------
+
+
+def test_evaluate_with_scale_resamples_and_scores_at_the_images_grid(tiny_run, labelled_folder, generated, tmp_path):
+    from jaxaxon.eval.scale import resample, resample_back
+
+    workdir, _ = tiny_run
+    out = tmp_path / "half"
+    assert main(["evaluate", "--checkpoint", str(workdir), "--data", str(labelled_folder), "--out", str(out),
+                 "--scale", "0.5"]) == 0  # fmt: skip
+    metrics = json.loads((out / "metrics.json").read_text())
+    scale = metrics["input_scale"]
+    assert (scale["zoom"], scale["source"]) == (0.5, "flag")
+    assert set(scale["per_image"]) == {"img0", "img1", "img2"}
+    assert 0.0 <= metrics["dice"] <= 1.0
+    saved = sorted((out / "predictions").glob("*_prob.npy"))
+    assert saved and all(np.load(p).shape == (64, 64) for p in saved)
+    model, rc = load_model(workdir)
+    image = np.asarray(generated.image[0]).astype(np.float32)
+    direct = probability_maps(model, rc, [image], zooms=[0.5])[0]
+    by_hand = resample_back(probability_maps(model, rc, [resample(image, 0.5)])[0], image.shape)
+    assert direct.shape == (64, 64, 1)
+    np.testing.assert_allclose(direct, by_hand, atol=1e-6)
+    np.testing.assert_array_equal(probability_maps(model, rc, [image], zooms=[1.0])[0],
+                                  probability_maps(model, rc, [image])[0])  # fmt: skip
+
+
+def test_predict_with_scale_writes_maps_at_the_input_size(tiny_run, generated, tmp_path):
+    src = tmp_path / "new"
+    src.mkdir()
+    Image.fromarray(np.asarray(generated.image[0]).astype(np.uint8)[:50, :37]).save(src / "small.png")
+    out = tmp_path / "pred"
+    assert main(["predict", "--checkpoint", str(tiny_run[0]), "--input", str(src), "--out", str(out),
+                 "--scale", "0.5"]) == 0  # fmt: skip
+    assert np.load(out / "small_axon_prob.npy").shape == (50, 37)
+    record = json.loads((out / "predictions.json").read_text())["input_scale"]
+    assert (record["zoom"], record["source"], record["run_pixel_size"]) == (0.5, "flag", 0.0)
+    plain = predict_folder(tiny_run[0], src, tmp_path / "plain")
+    assert json.loads((tmp_path / "plain" / "predictions.json").read_text())["input_scale"]["source"] == "run"
+    assert np.load(plain[0]).shape == (50, 37)
+
+
+def test_pixel_size_from_metadata_flag_or_neither(tiny_run, generated, tmp_path, monkeypatch, capsys):
+    import tifffile
+
+    import jaxaxon.train.inference as inference
+
+    src = tmp_path / "tif"
+    src.mkdir()
+    image = np.asarray(generated.image[1]).astype(np.uint16)
+    tifffile.imwrite(src / "a.tif", image, imagej=True, resolution=(1 / 0.8, 1 / 0.8), metadata={"unit": "um"})
+    # the tiny run's pixel size is unknown: the file's metadata is ignored, --pixel-size refused in one line
+    predict_folder(tiny_run[0], src, tmp_path / "p0")
+    record = json.loads((tmp_path / "p0" / "predictions.json").read_text())["input_scale"]
+    assert (record["zoom"], record["source"]) == (1.0, "run")
+    argv = ["predict", "--checkpoint", str(tiny_run[0]), "--input", str(src), "--out", str(tmp_path / "p1")]
+    assert main(argv + ["--pixel-size", "0.4"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("jaxaxon predict: error:") and "--scale" in err and "\n" not in err
+    # a run trained at 0.4 um/px: the file's 0.8 um/px doubles the image, --pixel-size overrides it
+    load = inference.load_model
+
+    def known(path):
+        model, rc = load(path)
+        return model, rc.replace(generator=rc.generator.replace(pixel_size=0.4))
+
+    monkeypatch.setattr(inference, "load_model", known)
+    predict_folder(tiny_run[0], src, tmp_path / "p2")
+    record = json.loads((tmp_path / "p2" / "predictions.json").read_text())["input_scale"]
+    expected = {"zoom": pytest.approx(2.0), "source": "metadata", "pixel_size": pytest.approx(0.8)}
+    assert record["per_image"]["a"] == expected
+    assert np.load(tmp_path / "p2" / "a_axon_prob.npy").shape == image.shape
+    metrics = evaluate_checkpoint(tiny_run[0], src / "a.tif", tmp_path / "e", pixel_size=0.2)
+    assert (metrics["input_scale"]["zoom"], metrics["input_scale"]["source"]) == (pytest.approx(0.5), "flag")
+
+
+@pytest.mark.parametrize("extra", [["--scale", "0"], ["--scale", "-2"], ["--pixel-size", "inf"], ["--scale", "x"],
+                                   ["--scale", "0.5", "--pixel-size", "0.4"]])  # fmt: skip
+def test_scale_options_refuse_bad_values(tmp_path, capsys, extra):
+    for argv in (["predict", "--input", "x"], ["evaluate", "--data", "x"]):
+        with pytest.raises(SystemExit) as stop:
+            main(argv + ["--checkpoint", "c", "--out", str(tmp_path / "o")] + extra)
+        assert stop.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err.startswith(f"jaxaxon {argv[0]}: error: argument --")

@@ -41,3 +41,16 @@ def test_predict_any_size_and_dtype(loaded):
     np.testing.assert_allclose(predict(model, rc, img, batch_size=1), probs, atol=1e-6)
     with pytest.raises(ValueError, match="shape"):
         predict(model, rc, img[None])
+
+
+def test_predict_with_a_zoom_returns_maps_at_the_input_size(loaded):
+    from jaxaxon.eval.scale import resample, resample_back
+
+    model, rc = loaded
+    img = np.random.default_rng(1).integers(0, 255, size=(2, 50, 70)).astype(np.uint8)
+    probs = predict(model, rc, img, zoom=0.5)
+    assert probs.shape == (2, 50, 70, 1) and probs.dtype == np.float32
+    by_hand = resample_back(predict(model, rc, resample(img[1], 0.5)), (50, 70))
+    np.testing.assert_allclose(probs[1], by_hand, atol=1e-6)
+    assert predict(model, rc, img[0], zoom=0.5).shape == (50, 70, 1)
+    np.testing.assert_array_equal(predict(model, rc, img, zoom=1.0), predict(model, rc, img))
