@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxaxon.config import GeneratorConfig
+from jaxaxon.config import ConfigError, GeneratorConfig
 from jaxaxon.synth.axons import render_axons
 from jaxaxon.synth.boutons import Boutons, place_boutons, render_boutons
 from jaxaxon.synth.cells import place_cells, render_cells
@@ -242,7 +242,16 @@ def _series_one(key: jax.Array, cfg: GeneratorConfig) -> dict:
 def generate_series(key: jax.Array, config: GeneratorConfig, batch_size: int, start_index: jax.Array | int = 0) -> SeriesBatch:
     """Generates a batch of ``batch_size`` time series of ``NbImages`` frames (the original's
     getSeries): a `SeriesBatch`. Arguments, keys and compilation as in `jaxaxon.generate`,
-    series ``i`` using the key ``fold_in(key, start_index + i)``."""
+    series ``i`` using the key ``fold_in(key, start_index + i)``.
+
+    Raises:
+      ConfigError: a depth mode (``depth_mode`` other than 'off'): series are 2-D only.
+    """
+    if config.depth_mode != "off":
+        raise ConfigError(
+            f"depth_mode: time series are 2-D only (got {config.depth_mode!r}); use depth_mode 'off' for "
+            "generate_series, or generate single images"
+        )
     return _generate_series_jit(as_key(key), config, batch_size, start_index_array(start_index))
 
 
