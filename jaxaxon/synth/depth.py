@@ -246,8 +246,9 @@ def _upsample(x: jax.Array, factor: int, axis: int) -> jax.Array:
     weighted per phase: elementwise work only (a dense resampling matrix is far slower)."""
     if factor == 1:
         return x
-    prev = jnp.concatenate([jax.lax.slice_in_dim(x, 0, 1, axis=axis), jax.lax.slice_in_dim(x, 0, -1, axis=axis)], axis)
-    nxt = jnp.concatenate([jax.lax.slice_in_dim(x, 1, None, axis=axis), jax.lax.slice_in_dim(x, -1, None, axis=axis)], axis)
+    part = lambda start, stop: jax.lax.slice_in_dim(x, start, stop, axis=axis)  # noqa: E731
+    prev = jnp.concatenate([part(0, 1), part(0, -1)], axis)
+    nxt = jnp.concatenate([part(1, None), part(-1, None)], axis)
     phases = []
     for p in range(factor):
         o = (p + 0.5) / factor - 0.5  # offset of fine sample p from its coarse sample, in coarse pixels
@@ -326,7 +327,8 @@ def _label_mask(axons: DefocusedAxons, cfg: GeneratorConfig) -> jax.Array:
     seg = jnp.linalg.norm(jnp.diff(axons.points, axis=1), axis=-1)
     arc = 0.5 * (jnp.pad(seg, ((0, 0), (1, 0))) + jnp.pad(seg, ((0, 0), (0, 1))))
     weight = jnp.where(axons.valid, arc, 0.0).ravel()
-    density = _splat(axons.points.reshape(-1, 2), [(jnp.zeros(weight.shape, jnp.int32), weight)], 1, (rows, cols), 1, pad)
+    only_bin = [(jnp.zeros(weight.shape, jnp.int32), weight)]
+    density = _splat(axons.points.reshape(-1, 2), only_bin, 1, (rows, cols), 1, pad)
     kernel = np.exp(-2 * np.pi**2 * (sigma**2 - grid_variance(1)) * _frequencies2(rows, cols)).astype(np.float32)
     blurred = jnp.fft.irfft2(jnp.fft.rfft2(density[0]) * kernel, (rows, cols))[pad : pad + height, pad : pad + width]
     return blurred > math.exp(-2.0) / (math.sqrt(2 * math.pi) * sigma)
