@@ -193,9 +193,15 @@ def test_validation(small_cfg):
         small_cfg.replace(bouton_size=(-1.0, 2.0))
 
 
-def test_series_refuses_depth(depth_cfgs):
-    with pytest.raises(ConfigError, match="depth_mode: time series are 2-D only"):
-        generate_series(jax.random.key(0), depth_cfgs["section"], 1)
+def test_series_in_depth(depth_cfgs):
+    """A series in a depth mode: every frame shows the defocused axons, labelled ('all')."""
+    cfg = depth_cfgs["mean"]
+    series = jax.tree.map(np.asarray, generate_series(jax.random.key(0), cfg, 1))
+    assert series.image.shape == (1, cfg.NbImages, *cfg.shape)
+    for t in range(cfg.NbImages):
+        outside = ~series.axon_mask[0, t] & ~series.bouton_mask[0, t] & ~series.cell_mask[0, t]
+        assert np.mean(series.clean[0, t][outside] > 0) > 0.2  # defocused light beyond every mask
+        assert series.axon_mask[0, t].mean() > 0.15  # in-focus and defocused axons labelled
 
 
 def test_no_defocused_axons(small_cfg):
