@@ -50,10 +50,10 @@ _SIGNALS: dict = {}
 
 
 @pytest.mark.parametrize("mode", ["section", "max", "mean"])
-def test_modes_plain_jit_vmap(run_heavy, depth_cfgs, mode):
+def test_modes_plain_jit_vmap(run, depth_cfgs, mode):
     cfg = depth_cfgs[mode]
     keys = jax.random.split(jax.random.key(3), 2)
-    out = run_heavy(_signal(cfg), keys)
+    out = run(_signal(cfg), keys)
     assert out.shape == (2, *cfg.shape)
     assert np.all(np.isfinite(out)) and np.all(out >= 0)
     assert np.all(out.max(axis=(1, 2)) > 0)  # at least 4 defocused axons show
