@@ -256,7 +256,7 @@ def _presets(ctx: Context) -> dict:
     return {"image_shape": list(cfg.shape), "batch": batch, "rows": rows}
 
 
-# 3-D slab settings of the depth section: the realistic preset seen as a slab (examples/depth_mean.json)
+# 3-D slab settings of the depth section: the realistic preset seen as a slab (jaxaxon/params/depth_mean.json)
 DEPTH_BENCH = {"defocused_axons": [25, 45], "slab_depth": 30, "axial_sigma": 6, "stack_depth": 6}
 DEPTH_BENCH_VARIANTS = (("section", "in_focus"), ("max", "in_focus"), ("mean", "in_focus"), ("mean", "all"))
 DEPTH_COST_BUDGET = 2.0  # a depth mode may cost at most this many times its 2-D twin
