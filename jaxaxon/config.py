@@ -473,8 +473,45 @@ def _walk_fits(cfg: GeneratorConfig) -> str | None:
     return None
 
 
+def _defocused_counts(cfg: GeneratorConfig) -> str | None:
+    lo, hi = cfg.defocused_axons
+    if lo != int(lo) or hi != int(hi):
+        return f"defocused_axons: expected whole numbers of axons, got {[lo, hi]!r}"
+    return None
+
+
+def _slab_holds_defocused(cfg: GeneratorConfig) -> str | None:
+    """Defocused axons lie beyond the depth of field (one axial_sigma beyond the focal plane,
+    or beyond the stack in 'max'/'mean'), inside the slab (jaxaxon.synth.depth.depth_range)."""
+    if cfg.depth_mode == "off" or cfg.defocused_axons[1] == 0:
+        return None
+    near = (0.0 if cfg.depth_mode == "section" else cfg.stack_depth / 2) + cfg.axial_sigma
+    if cfg.slab_depth / 2 < near:
+        return (
+            f"slab_depth: a slab of {cfg.slab_depth!r} px has no room for defocused axons beyond the depth of field "
+            f"(depth_mode {cfg.depth_mode!r} needs at least {2 * near:g} px: 2 * ("
+            + ("" if cfg.depth_mode == "section" else "stack_depth / 2 + ")
+            + "axial_sigma))"
+        )
+    return None
+
+
+def _bouton_fits(cfg: GeneratorConfig) -> str | None:
+    radius = cfg.bouton_size[1] * cfg.MaxThickness
+    limit = min(cfg.width, cfg.height) / 4
+    if radius >= limit:
+        return (
+            f"bouton_size: boutons of radius up to {radius:g} px (bouton_size * MaxThickness) are too large for a "
+            f"{cfg.height}x{cfg.width} image (limit {limit:g})"
+        )
+    return None
+
+
 _RULES = (
     _kernel_file,
+    _defocused_counts,
+    _slab_holds_defocused,
+    _bouton_fits,
     _cells_visible,
     _fits_image("StepSize", 4),
     _fits_image("MaxThickness", 4),

@@ -5,6 +5,7 @@
 SECTIONS = (
     "generator_batch",
     "presets",
+    "depth",
     "generator_size",
     "stages",
     "series",

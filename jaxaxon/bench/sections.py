@@ -21,7 +21,7 @@ from jaxaxon.bench.table import num, table
 from jaxaxon.bench.timing import Timing, load_average
 from jaxaxon.config import ConfigError, GeneratorConfig
 
-__all__ = ["Context", "Section", "REGISTRY", "section_lines", "static_sizes", "stage_shares"]
+__all__ = ["Context", "Section", "REGISTRY", "section_lines", "static_sizes", "stage_shares", "depth_configs"]
 
 
 @dataclasses.dataclass
@@ -254,6 +254,96 @@ def _presets(ctx: Context) -> dict:
         if base is not None and "items_per_s" in r:
             r["relative_to_original"] = r["items_per_s"] / base["items_per_s"]
     return {"image_shape": list(cfg.shape), "batch": batch, "rows": rows}
+
+
+# 3-D slab settings of the depth section: the realistic preset seen as a slab (jaxaxon/params/depth_mean.json)
+DEPTH_BENCH = {"defocused_axons": [25, 45], "slab_depth": 30, "axial_sigma": 6, "stack_depth": 6}
+DEPTH_BENCH_VARIANTS = (("section", "in_focus"), ("max", "in_focus"), ("mean", "in_focus"), ("mean", "all"))
+DEPTH_COST_BUDGET = 2.0  # a depth mode may cost at most this many times its 2-D twin
+
+
+def depth_configs(cfg: GeneratorConfig) -> tuple[GeneratorConfig, list[tuple[str, GeneratorConfig]]]:
+    """The depth section's 2-D twin (the realistic preset at ``cfg``'s size) and its depth
+    variants ``(label, config)``."""
+    twin = GeneratorConfig.from_preset("realistic", width=cfg.width, height=cfg.height)
+    variants = [
+        (f"{mode}, labels {labels}", twin.replace(depth_mode=mode, depth_labels=labels, **{
+            k: tuple(v) if isinstance(v, list) else v for k, v in DEPTH_BENCH.items()}))
+        for mode, labels in DEPTH_BENCH_VARIANTS
+    ]  # fmt: skip
+    return twin, variants
+
+
+def _depth_lines(rec: dict, result: dict) -> list[str]:
+    rows = [
+        (r["variant"], num(r["items_per_s"]), f"{r['ms_per_item']:.2f}", num(r.get("cost_ratio"), 2, ""))
+        for r in _ok(rec["rows"])
+    ]
+    head = [
+        f"Depth modes ({_shape(rec['image_shape'])}, batch {rec['batch']}; realistic preset with {rec['settings']}) "
+        f"against their 2-D twin: cost = median over {rec['rounds']} interleaved rounds of ms/image over the twin's "
+        f"(budget {rec['budget']:g}x; all within: {rec['within_budget']}):",
+        "",
+    ]
+    lines = table(["variant", "images/s", "ms/image", "cost / 2-D twin"], rows)
+    return head + lines + _failed(rec["rows"], "variant") + [""]
+
+
+def _interleaved_seconds(cfgs: list[GeneratorConfig], batch: int, rounds: int) -> list[list[float]]:
+    """``[round][config]`` seconds of one call of each (compiled) generator, the configs
+    taking turns in every round, so a load that drifts during the run weighs on all alike."""
+    import numpy as np
+
+    from jaxaxon.synth.image import _generate_jit, as_key, start_index_array
+
+    args = (as_key(0), batch, start_index_array(0))
+    out = []
+    for _ in range(rounds):
+        row = []
+        for cfg in cfgs:
+            t0 = time.perf_counter()
+            jax.block_until_ready(_generate_jit(args[0], cfg, args[1], args[2]))
+            row.append(time.perf_counter() - t0)
+        out.append(row)
+    return np.asarray(out).tolist()
+
+
+@_register("depth", "Depth modes", "rows", _depth_lines)
+def _depth(ctx: Context) -> dict:
+    """Each depth mode against the same config with depth off: the cost of the defocused
+    population and the projection. Each config is compiled and timed (`Context.generator`),
+    then all take turns for ``repeats`` more rounds; ``cost_ratio`` is the median over the
+    rounds of a variant's time over the twin's in the same round."""
+    import numpy as np
+
+    batch = max(ctx.settings.batches)
+    twin, variants = depth_configs(ctx.cfg)
+    shape = f"{ctx.cfg.height}x{ctx.cfg.width}"
+    rows = [{"variant": "off (2-D twin)", **ctx.generator(twin, batch, f"depth off (2-D twin) {shape} batch {batch}")}]
+    cfgs = [twin]
+    for label, cfg in variants:
+        rows.append({"variant": label, **ctx.generator(cfg, batch, f"depth {label} {shape} batch {batch}")})
+        cfgs.append(cfg)
+    ok = [i for i, r in enumerate(rows) if "items_per_s" in r]
+    rounds = ctx.settings.repeats
+    if ok and ok[0] == 0:
+        seconds = np.asarray(_interleaved_seconds([cfgs[i] for i in ok], batch, rounds))  # [rounds, len(ok)]
+        for j, i in enumerate(ok):
+            rows[i]["interleaved_s"] = seconds[:, j].tolist()
+            rows[i]["cost_ratio"] = float(np.median(seconds[:, j] / seconds[:, 0]))
+    ratios = [r["cost_ratio"] for r in rows[1:] if "cost_ratio" in r]
+    costs = ", ".join(f"{r['variant']} {r['cost_ratio']:.2f}" for r in rows[1:] if "cost_ratio" in r)
+    ctx.say(f"depth cost / 2-D twin: {costs}")
+    return {
+        "image_shape": list(ctx.cfg.shape),
+        "batch": batch,
+        "settings": DEPTH_BENCH,
+        "budget": DEPTH_COST_BUDGET,
+        "rounds": rounds,
+        "max_cost_ratio": max(ratios) if ratios else None,
+        "within_budget": bool(ratios) and max(ratios) <= DEPTH_COST_BUDGET,
+        "rows": rows,
+    }
 
 
 def _generator_size_lines(rec: dict, result: dict) -> list[str]:

@@ -21,7 +21,10 @@ from jaxaxon.synth.raster import inside_image, point_windows
 from jaxaxon.synth.scene import AxonScene
 from jaxaxon.synth.spline import resample_spline
 
-__all__ = ["Boutons", "place_boutons", "render_boutons", "bouton_sigma", "TERMINAL_POINTS", "EN_PASSANT", "TERMINAL"]
+__all__ = [
+    "Boutons", "place_boutons", "render_boutons", "bouton_sigma", "bouton_halfsize", "TERMINAL_POINTS", "EN_PASSANT",
+    "TERMINAL",
+]  # fmt: skip
 
 EN_PASSANT, TERMINAL = 0, 1
 TERMINAL_POINTS = 20  # samples of a terminal branch spline
@@ -36,7 +39,8 @@ class Boutons:
       centre: ``[NBOU, 2]`` float32 integer-valued (row, col) centres.
       valid: ``[NBOU]`` bool, the slot holds a placed bouton.
       kind: ``[NBOU]`` int32, `EN_PASSANT` (0) or `TERMINAL` (1).
-      radius: ``[NBOU]`` int32 ``floor(thickness of its branch) + 1``.
+      radius: ``[NBOU]`` int32 ``floor(thickness of its branch) + 1``, or with ``bouton_size``
+        ``max(1, round(s * thickness))`` for a factor ``s`` drawn per bouton.
       brightness: ``[NBOU]`` float32 peak brightness (fraction).
       slot: ``[NBOU]`` int32 branch slot of the centreline point it hangs on.
       point: ``[NBOU]`` int32 index of that centreline point.
@@ -59,6 +63,19 @@ class Boutons:
 def bouton_sigma(radius: jax.Array, brightness: jax.Array) -> jax.Array:
     """Width ``v`` of a bouton's Gaussian so that it falls to 0.05 at its radius."""
     return jnp.sqrt(-(radius.astype(jnp.float32) ** 2) / (2.0 * jnp.log(0.05 / brightness)))
+
+
+def bouton_halfsize(cfg: GeneratorConfig) -> int:
+    """Static half-size of a bouton's window: its largest possible radius."""
+    return max(math.floor(cfg.MaxThickness) + 1, math.ceil(cfg.bouton_size[1] * cfg.MaxThickness))
+
+
+def _size_factors(key: jax.Array, cfg: GeneratorConfig) -> jax.Array | None:
+    """``[NBOU]`` radius factors ``U(bouton_size)``; None for the original rule (0, 0)."""
+    lo, hi = cfg.bouton_size
+    if (lo, hi) == (0.0, 0.0):
+        return None
+    return lo + jax.random.uniform(jax.random.fold_in(key, 1), (cfg.MaxNbBouton,)) * (hi - lo)
 
 
 def candidate_points(scene: AxonScene, cfg: GeneratorConfig, bounds=None) -> jax.Array:
@@ -119,6 +136,7 @@ def place_boutons(
     count_any = jnp.cumsum(eligible.ravel())
     count_inner = jnp.cumsum(inner.ravel())
     min_dist = cfg.minDistBetweenBoutons
+    size = _size_factors(key, cfg)
 
     def body(carry, inputs):
         centres, placed = carry
@@ -130,7 +148,10 @@ def place_boutons(
         flat = jnp.searchsorted(counts, uniform_int(u[:proposals], 1, jnp.maximum(counts[-1], 1)), method="compare_all")
         slot, point = flat // nsp, flat % nsp
         anchor = scene.points[slot, point]  # [P, 2]
-        radius = jnp.floor(scene.thickness[slot]) + 1.0
+        if size is None:
+            radius = jnp.floor(scene.thickness[slot]) + 1.0
+        else:
+            radius = jnp.maximum(jnp.round(size[i] * scene.thickness[slot]), 1.0)
         # terminal: offset by rho towards the next point (previous one at a branch end), rotated by theta
         toward = scene.points[slot, jnp.minimum(point + 1, nsp - 1)] - anchor
         toward = jnp.where((point + 1 < nsp)[:, None], toward, anchor - scene.points[slot, jnp.maximum(point - 1, 0)])
@@ -221,9 +242,11 @@ def render_boutons(
     noise = cfg.sigma_noise_axon * pixel_noise
     n_pix = height * width
     n_tp = boutons.branch_points.shape[1]
+    half = bouton_halfsize(cfg)
+    branch_half = max(cfg.raster_halfwidth, math.ceil(half / 2) + 1)  # terminal branch thickness r / 2
     flat_b, in_b, dist_b = point_windows(
         boutons.branch_points.reshape(-1, 2), jnp.repeat(terminal, n_tp),
-        jnp.repeat(boutons.radius.astype(jnp.float32) / 2, n_tp), height, width, cfg.raster_halfwidth, bounds,
+        jnp.repeat(boutons.radius.astype(jnp.float32) / 2, n_tp), height, width, branch_half, bounds,
     )  # fmt: skip
     profile_b = gaussian_profile(jnp.where(in_b, dist_b, jnp.inf), 0.75 * cfg.sigma_spread)  # [NBOU * TP, W2]
     value_b = jnp.repeat(value, n_tp)[:, None]
@@ -234,7 +257,6 @@ def render_boutons(
     branch_img, branch_clean = branch_img.reshape(height, width), branch_clean.reshape(height, width)
 
     # bouton discs, scatter-max of a static (2R+1)^2 window per bouton
-    half = math.floor(cfg.MaxThickness) + 1
     span = jnp.arange(-half, half + 1)
     offsets = jnp.stack(jnp.meshgrid(span, span, indexing="ij"), -1).reshape(-1, 2)  # [W2, 2]
     pix = boutons.centre.astype(jnp.int32)[:, None, :] + offsets[None]  # [NBOU, W2, 2]

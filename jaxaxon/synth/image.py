@@ -13,6 +13,7 @@ from jaxaxon.config import GeneratorConfig
 from jaxaxon.synth.axons import render_axons
 from jaxaxon.synth.boutons import place_boutons, render_boutons
 from jaxaxon.synth.cells import place_cells, render_cells
+from jaxaxon.synth.depth import project, render_defocused
 from jaxaxon.synth.imaging import imaging_model
 from jaxaxon.synth.imaging.output import to_output
 from jaxaxon.synth.scene import AxonScene, draw_scenes, slot_axon_ids, slot_branch_ids
@@ -48,11 +49,13 @@ class Batch(ImageFields):
 
     Attributes:
       image: float32 final image, integer-valued in 0..maxIntensity.
-      axon_mask: bool ground-truth axon mask (continuous through gaps).
+      axon_mask: bool ground-truth axon mask (continuous through gaps); with
+        ``depth_labels='all'`` also the defocused axons.
       bouton_mask: bool bouton mask.
       bouton_label: int32, 1 + bouton slot at bouton pixels, 0 elsewhere.
       clean: float32 noise-free axons, terminal branches and boutons (no cells, background
-        or pixel noise), scaled like the image to 0..maxIntensity.
+        or pixel noise), scaled like the image to 0..maxIntensity; in depth modes with the
+        defocused axons, projected like the image (`jaxaxon.synth.depth.project`).
       cell_mask: bool pixels covered by a cell (the distractors).
       centerlines: ``[B, NB, NSP, 2]`` float32 centreline points (row, col), 0-based.
       centerline_valid: ``[B, NB, NSP]`` bool.
@@ -138,12 +141,21 @@ def _generate_one(key: jax.Array, scene: AxonScene, cfg: GeneratorConfig) -> dic
         cells = place_cells(k_cells, before_cells != 0, cfg)
         cell_img = render_cells(cells, cfg)
     signal = jnp.maximum(before_cells, cell_img if scales is None else cell_img * scales[2])
+    clean_signal = jnp.maximum(axon_clean, bouton_clean)
+    axon_mask = axons.mask
+    if cfg.depth_mode != "off":  # a 3-D slab: defocused axons and the projection (jaxaxon.synth.depth)
+        with jax.named_scope("depth"):
+            layer = render_defocused(jax.random.fold_in(k_params, 3), cfg)
+            if scales is not None:
+                layer = dataclasses.replace(layer, planes=layer.planes * scales[0])
+            signal, clean_signal = project(signal, layer, cfg), project(clean_signal, layer, cfg)
+            axon_mask = axon_mask | layer.mask
     with jax.named_scope("noise"):
         image = imaging_model(cfg.noise_model).image(k_params, k_noise, signal, cfg)
-    clean = to_output(jnp.maximum(axon_clean, bouton_clean), cfg)
+    clean = to_output(clean_signal, cfg)
     return dict(
         image=image,
-        axon_mask=axons.mask,
+        axon_mask=axon_mask,
         bouton_mask=bouton_mask,
         bouton_label=bouton_label,
         clean=clean,

@@ -8,6 +8,8 @@ run of frames with a linear brightness ramp. Cells are placed once and do not ro
 imaging model (`GeneratorConfig.noise_model`) images every frame with the same acquisition
 parameters, drawn once per series, and the series' maximum signal as full scale; each frame
 gets its own noise, is cut at its own random offset and scaled to the output on its own.
+In depth modes one defocused population (`jaxaxon.synth.depth`) is drawn per series and
+rotates with the frames like the scene.
 
 Coordinates: the padded canvas (side ``view + 2 p``) holds the scene; the "view" is the
 canvas without its padding (side ``H + rowshift - 1`` by ``W + colshift - 1``), where noise
@@ -29,6 +31,7 @@ from jaxaxon.config import GeneratorConfig
 from jaxaxon.synth.axons import render_axons
 from jaxaxon.synth.boutons import Boutons, place_boutons, render_boutons
 from jaxaxon.synth.cells import place_cells, render_cells
+from jaxaxon.synth.depth import draw_defocused, project, render_lines
 from jaxaxon.synth.draws import uniform_int
 from jaxaxon.synth.image import ImageFields, as_key, example_keys, scene_fields, start_index_array
 from jaxaxon.synth.imaging import imaging_model
@@ -202,6 +205,8 @@ def _series_one(key: jax.Array, cfg: GeneratorConfig) -> dict:
     cells = place_cells(k_cells, frames["signal"][0] != 0, view_cfg)  # placed once, on frame 0
     cell_img = render_cells(cells, view_cfg)
     signal = jnp.maximum(frames["signal"], cell_img[None])
+    if cfg.depth_mode != "off":  # one defocused population, rotated with the frames (jaxaxon.synth.depth)
+        signal, frames = _defocus_frames(jax.random.fold_in(k_params, 3), signal, frames, angles, view_cfg)
     peak = jnp.max(signal)  # one intensity scale for the whole series
     model = imaging_model(cfg.noise_model)
     params = model.draw_params(k_params, cfg)  # one microscope for the whole series
@@ -239,10 +244,31 @@ def _series_one(key: jax.Array, cfg: GeneratorConfig) -> dict:
     )
 
 
+def _defocus_frames(key: jax.Array, signal: jax.Array, frames: dict, angles: jax.Array, view_cfg: GeneratorConfig):
+    """Depth modes in a series: the defocused axons are drawn once in the view and rotated
+    with each frame about the view's centre (the canvas centre, which the scene rotates
+    about); each frame's signal and clean image are projected with them, and with
+    ``depth_labels='all'`` its axon mask covers them.
+
+    Returns:
+      ``signal [T, Hv, Wv]`` and ``frames`` with ``clean`` and ``axon_mask`` replaced.
+    """
+    axons = draw_defocused(key, view_cfg)
+    centre = jnp.array([view_cfg.height - 1, view_cfg.width - 1], jnp.float32) / 2.0
+
+    def one(t):
+        layer = render_lines(dataclasses.replace(axons, points=_rotate(axons.points, angles[t], centre)), view_cfg)
+        return project(signal[t], layer, view_cfg), project(frames["clean"][t], layer, view_cfg), layer.mask
+
+    signal, clean, mask = jax.vmap(one)(jnp.arange(angles.shape[0]))
+    return signal, dict(frames, clean=clean, axon_mask=frames["axon_mask"] | mask)
+
+
 def generate_series(key: jax.Array, config: GeneratorConfig, batch_size: int, start_index: jax.Array | int = 0) -> SeriesBatch:
     """Generates a batch of ``batch_size`` time series of ``NbImages`` frames (the original's
     getSeries): a `SeriesBatch`. Arguments, keys and compilation as in `jaxaxon.generate`,
-    series ``i`` using the key ``fold_in(key, start_index + i)``."""
+    series ``i`` using the key ``fold_in(key, start_index + i)``. Depth modes: one
+    defocused population per series, rotated with the frames (`_defocus_frames`)."""
     return _generate_series_jit(as_key(key), config, batch_size, start_index_array(start_index))
 
 

@@ -81,3 +81,17 @@ def test_every_setting_can_be_set_from_text():
         value = getattr(QUICK, field.name)
         text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
         assert getattr(with_settings(QUICK, [f"{field.name}={text}"]), field.name) == value, field.name
+
+
+def test_depth_section_configs_and_lines():
+    twin, variants = sections.depth_configs(GeneratorConfig(width=128, height=128))
+    assert twin.depth_mode == "off" and twin.shape == (128, 128)
+    assert [cfg.depth_mode for _, cfg in variants] == ["section", "max", "mean", "mean"]
+    assert all(cfg.replace(depth_mode="off", depth_labels="in_focus", defocused_axons=(0.0, 0.0), slab_depth=40.0,
+                           axial_sigma=4.0, stack_depth=20.0) == twin for _, cfg in variants)  # fmt: skip
+    row = {"items_per_s": 10.0, "ms_per_item": 100.0, "cost_ratio": 1.5}
+    rec = {"image_shape": [128, 128], "batch": 4, "settings": sections.DEPTH_BENCH, "budget": 2.0, "rounds": 3,
+           "within_budget": True, "rows": [{"variant": "off (2-D twin)", **row, "cost_ratio": 1.0},
+                                           {"variant": "max, labels in_focus", **row}]}  # fmt: skip
+    lines = sections.section_lines("depth", rec, {})
+    assert "all within: True" in lines[0] and any("| max, labels in_focus | 10.0 | 100.00 | 1.50 |" in x for x in lines)
