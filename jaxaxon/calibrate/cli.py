@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -42,6 +41,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if args.pixel_size is not None and not args.pixel_size > 0:
         raise CalibrationError(f"--pixel-size must be positive, got {args.pixel_size}")
+    if args.n < 1 or args.corrections < 0:
+        raise CalibrationError(f"--n must be positive and --corrections non-negative, got {args.n}, {args.corrections}")
     out = Path(args.out)
     if out.suffix != ".json":
         raise CalibrationError(f"--out must name a .json file, got {str(out)!r}")
@@ -106,7 +107,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--corrections", type=int, default=2,
                    help="correction steps against generated images (default 2; 0: none)")  # fmt: skip
     p.add_argument("--profile", choices=("gaussian", "bar", "auto"), default="gaussian",
-                   help="tube cross-section family (default gaussian; auto: the closer of both, two more compilations)")  # fmt: skip
+                   help="tube cross-section family (default gaussian; auto: the closer of both, "
+                   "two more compilations)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="seed of the generated images (default 0)")
     p.add_argument("--no-realism", dest="realism", action="store_false", help="skip the realism table")
     p.set_defaults(func=cmd_calibrate)

@@ -36,7 +36,8 @@ def geometry(p: dict, est: dict, width_scale: float = 1.0, profile: str = "gauss
 
     The generator draws a Gaussian cross-section of sigma ``sigma_spread`` cut at the branch's
     thickness ``t``. ``'gaussian'``: ``sigma_spread = u50``, thickness ``u10 .. max(2 u50, u90)``
-    (thin lines of one width). ``'bar'``: ``sigma_spread = u95``, thickness ``sqrt 3 u10 ..
+    (lines of about one width; thinner branches are cut to bars). ``'bar'``: ``sigma_spread = u95``,
+    thickness ``sqrt 3 u10 ..
     sqrt 3 u95`` (a bar of half-width ``t`` has sigma ``t / sqrt 3``): flat tubes of widely varying
     width, e.g. blood vessels. Thickness is capped at `MAX_THICKNESS`.
     """
@@ -61,8 +62,7 @@ def initial_params(est: dict, pixel_size: float | None = None, profile: str = "g
     p: dict[str, Any] = {"preset": "realistic", "noise_model": "microscope", "_est": dict(est)}
     geometry(p, est, 1.0, profile)
     p["psf_sigma"] = _rng(est["psf_sigma"], 0.15, 0.3, 20)
-    span = max(est["p99_5"] - est["offset"], 1e-6)
-    p["background"] = _rng(max(est["background_level"] - est["offset"], 0.0) / span, 0.3, 0.0, 10)
+    p["background"] = _rng(max(est["background_level"], 0.0) / max(est["p99_5"], 1e-6), 0.3, 0.0, 10)
     p["background_contrast"] = _rng(min(est["background_contrast"], 5.0), 0.3, 0.0, 10)
     p["background_scale"] = _rng(min(max(est["background_scale"], 1.0), 64.0), 0.3, 0.5, 10**4, 2)
     p["bias"] = _rng(min(est["bias"], 2.0), 0.3, 0.0, 5)
@@ -119,8 +119,8 @@ def _ratio(real: float, gen: float, lo: float = 0.25, hi: float = 4.0) -> float:
 
 
 def _hist_median(m: dict) -> float:
-    cdf = np.cumsum(m["histogram"])
-    return float(HIST_BINS[1:][np.searchsorted(cdf, 0.5)])
+    cdf = np.concatenate([[0.0], np.cumsum(m["histogram"])])
+    return float(np.interp(0.5, cdf, HIST_BINS))
 
 
 def _scale(values: list[float], factor: float, digits: int = 4) -> list[float]:

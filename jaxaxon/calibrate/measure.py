@@ -46,7 +46,8 @@ def check_images(images: Sequence[np.ndarray]) -> list[np.ndarray]:
             raise CalibrationError(f"image {i}: expected a 2-D image, got shape {x.shape}")
         if min(x.shape) < MIN_SIDE:
             raise CalibrationError(
-                f"image {i}: {x.shape[0]}x{x.shape[1]} is too small to calibrate from (need at least {MIN_SIDE}x{MIN_SIDE})"
+                f"image {i}: {x.shape[0]}x{x.shape[1]} is too small to calibrate from "
+                f"(need at least {MIN_SIDE}x{MIN_SIDE})"
             )
         if not np.all(np.isfinite(x)):
             raise CalibrationError(f"image {i}: holds non-finite values")
@@ -66,7 +67,8 @@ def crops(images: Sequence[np.ndarray], side: int = 256, limit: int = 64) -> lis
         if h < side or w < side:
             out.append(x)
             continue
-        out += [x[r : r + side, c : c + side] for r in range(0, h - side + 1, side) for c in range(0, w - side + 1, side)]
+        starts = [(r, c) for r in range(0, h - side + 1, side) for c in range(0, w - side + 1, side)]
+        out += [x[r : r + side, c : c + side] for r, c in starts]
     if len(out) > limit:
         out = [out[i] for i in np.linspace(0, len(out) - 1, limit).round().astype(int)]
     return out
@@ -90,7 +92,8 @@ def photon_transfer(images: Sequence[np.ndarray]) -> dict:
     The noise of each pixel is ``x - mean_3x3(x)`` (variance ``8/9`` of the white-noise variance);
     its variance and the mean of the image are taken over non-overlapping 8x8 patches. Structure
     adds variance, so in each of 24 quantile bins of the patch means the 20th percentile of the
-    patch variances is kept (flat patches), divided by its value for pure white noise (0.829), and ``var = gain * mean + c`` is fitted to the bins by
+    patch variances is kept (flat patches), divided by its value for pure white noise (0.829), and
+    ``var = gain * mean + c`` is fitted to the bins by
     least squares weighted by the patch counts. ``var = gain (mean - offset) + read_noise^2`` does not
     separate offset and read noise: a negative ``c`` is read as an offset (``offset = -c / gain``, no
     read noise), a positive one as read noise (``read_noise = sqrt(c)``, offset 0).

@@ -21,7 +21,8 @@ import numpy as np
 from scipy import ndimage
 
 __all__ = [
-    "RIDGE_SCALES", "BLOB_SCALES", "Ridges", "Blobs", "find_ridges", "find_blobs", "ridge_scales", "noise_std", "detect",
+    "RIDGE_SCALES", "BLOB_SCALES", "Ridges", "Blobs", "find_ridges", "find_blobs", "ridge_scales", "noise_std",
+    "detect",
 ]  # fmt: skip
 
 RIDGE_SCALES = tuple(float(s) for s in np.geomspace(0.7, 16.0, 14))
