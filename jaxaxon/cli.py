@@ -404,6 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_generate)
 
     _add_train_parser(sub)
+    from jaxaxon.calibrate.cli import add_parser as add_calibrate_parser
+
+    add_calibrate_parser(sub)
 
     p = sub.add_parser(
         "evaluate",

@@ -1,0 +1,150 @@
+"""From estimates (`jaxaxon.calibrate.measure.measure`) to generator parameters, and their correction
+from the same estimates measured on images generated with them.
+
+Starts from the ``realistic`` preset (``noise_model='microscope'``); every value written is derived
+from an estimate (formulas in docs/calibration.md) or kept from the preset.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from jaxaxon.config import GeneratorConfig
+from jaxaxon.eval.realism import HIST_BINS
+
+__all__ = ["AXON_LENGTH", "MAX_THICKNESS", "PROFILES", "geometry", "initial_params", "correct_params", "to_config"]
+
+MAX_THICKNESS = 24.0  # raster window cost grows with its square; below 256 / 4
+AXON_LENGTH = 200.0  # centreline pixels found per generated axon in a 256x256 image (measured, realistic preset)
+
+
+def _rng(centre: float, rel: float, lo: float = 0.0, hi: float = math.inf, digits: int = 3) -> list[float]:
+    a, b = centre * (1 - rel), centre * (1 + rel)
+    return [round(float(np.clip(a, lo, hi)), digits), round(float(np.clip(b, lo, hi)), digits)]
+
+
+PROFILES = ("gaussian", "bar")
+"""Cross-section families tried by `jaxaxon.calibrate.calibrate` (`geometry`)."""
+
+
+def geometry(p: dict, est: dict, width_scale: float = 1.0, profile: str = "gaussian") -> None:
+    """Sets thickness, cross-section and mask threshold in ``p`` from the ridge widths of ``est``
+    (times ``width_scale``; PSF removed in quadrature: ``u = sqrt(w^2 - psf^2)``).
+
+    The generator draws a Gaussian cross-section of sigma ``sigma_spread`` cut at the branch's
+    thickness ``t``. ``'gaussian'``: ``sigma_spread = u50``, thickness ``u10 .. max(2 u50, u90)``
+    (lines of about one width; thinner branches are cut to bars). ``'bar'``: ``sigma_spread = u95``,
+    thickness ``sqrt 3 u10 ..
+    sqrt 3 u95`` (a bar of half-width ``t`` has sigma ``t / sqrt 3``): flat tubes of widely varying
+    width, e.g. blood vessels. Thickness is capped at `MAX_THICKNESS`.
+    """
+    psf = est["psf_sigma"]
+    u = {q: math.sqrt(max((est[f"width_p{q}"] * width_scale) ** 2 - psf**2, 0.25)) for q in (10, 50, 90, 95)}
+    if profile == "gaussian":
+        spread, lo, hi = u[50], u[10], max(2 * u[50], u[90])
+    else:
+        spread, lo, hi = u[95], math.sqrt(3) * u[10], math.sqrt(3) * u[95]
+    p["sigma_spread"] = round(min(max(spread, 0.5), MAX_THICKNESS / 2), 3)
+    p["MinThickness"] = round(min(max(lo, 0.5), MAX_THICKNESS / 2), 3)
+    p["MaxThickness"] = round(min(max(hi, p["MinThickness"] + 0.5, 1.0), MAX_THICKNESS), 3)
+    seg = 2 * p["sigma_spread"] if profile == "gaussian" else (p["MinThickness"] + p["MaxThickness"]) / 2
+    p["SegmentationThreshold"] = round(min(max(seg, 1.0), p["MaxThickness"] + 1), 3)
+    p["_width_scale"] = width_scale
+    p["_profile"] = profile
+
+
+def initial_params(est: dict, pixel_size: float | None = None, profile: str = "gaussian") -> dict[str, Any]:
+    """A parameter dict (GeneratorConfig keys, ``realistic`` preset underneath; private ``_`` entries
+    for `correct_params`) from the estimates."""
+    p: dict[str, Any] = {"preset": "realistic", "noise_model": "microscope", "_est": dict(est)}
+    geometry(p, est, 1.0, profile)
+    p["psf_sigma"] = _rng(est["psf_sigma"], 0.15, 0.3, 20)
+    p["background"] = _rng(max(est["background_level"], 0.0) / max(est["p99_5"], 1e-6), 0.3, 0.0, 10)
+    p["background_contrast"] = _rng(min(est["background_contrast"], 5.0), 0.3, 0.0, 10)
+    p["background_scale"] = _rng(min(max(est["background_scale"], 1.0), 64.0), 0.3, 0.5, 10**4, 2)
+    p["bias"] = _rng(min(est["bias"], 2.0), 0.3, 0.0, 5)
+    p["photons"] = _rng(min(max(est["photons_peak"], 1.0), 1e5), 0.3, 0.5, 10**6, 2)
+    p["gain"] = _rng(max(est["gain"], 1e-3), 0.1, 1e-3, 10**6, 4)
+    p["offset"] = _rng(est["offset"], 0.0, -(10**6), 10**6)
+    p["read_noise"] = _rng(est["read_noise"], 0.2, 0.0, 10**6)
+    p["dark_counts"] = [0.0, 0.0]
+    # axons: intensity spread from the ridge amplitudes
+    ratio = est["amplitude_p10"] / max(est["amplitude_p90"], 1e-9)
+    p["MaxAxonIntensity"] = 40.0
+    p["MinAxonIntensity"] = round(float(np.clip(40.0 * ratio, 2.0, 36.0)), 2)
+    axons = est["length_per_256"] / AXON_LENGTH
+    _counts(p, axons, est["blobs_per_256"])
+    # boutons: LoG sigma of a disc of radius R is about R / sqrt(2)
+    blob = math.sqrt(max(est["blob_scale_p50"] ** 2 - est["psf_sigma"] ** 2, 0.25))
+    p["bouton_size"] = _rng(math.sqrt(2) * blob / max(p["sigma_spread"] * 2, 0.5), 0.3, 0.0, 20)
+    p["bouton_brightness"] = _rng(min(max(est["blob_ratio_p50"], 0.2), 5.0) * 0.6, 0.25, 0.01, 100)
+    p["MinBrightnessBouton"], p["MaxBrightnessBouton"] = 30, 40
+    # axon peak (sigma_spread-normalised Gaussian profile) = bouton peak / blob ratio
+    bouton_peak = 0.35 * float(np.mean(p["bouton_brightness"]))
+    axon_peak = bouton_peak / min(max(est["blob_ratio_p50"], 1.0), 5.0)
+    mean_intensity = (p["MinAxonIntensity"] + p["MaxAxonIntensity"]) / 200
+    factor = axon_peak * math.sqrt(2 * math.pi) * p["sigma_spread"] / mean_intensity
+    p["axon_brightness"] = _rng(min(max(factor, 0.05), 60.0), 0.2, 0.01, 100)
+    # depth keys: a 2-D scene (depth_mode 'off'); the others describe a stack if depth is switched on
+    p["depth_mode"] = "off"
+    p["defocused_axons"] = [0.0, float(round(p["MaxAxons"] * est["dim_fraction"] + est["bright_fraction"], 2))]
+    p["axial_sigma"] = round(3.0 * est["psf_sigma"], 3)
+    p["slab_depth"] = round(max(10 * est["psf_sigma"], 8 * p["sigma_spread"]), 3)
+    p["stack_depth"] = round(2 * p["axial_sigma"], 3)
+    p["depth_labels"] = "in_focus"
+    p["pixel_size"] = float(pixel_size) if pixel_size else 0.0
+    return p
+
+
+def _counts(p: dict, axons: float, blobs: float) -> None:
+    n = max(axons, 1.0)
+    p["MinAxons"] = max(1, int(math.floor(0.75 * n)))
+    p["MaxAxons"] = max(p["MinAxons"], int(math.ceil(1.25 * n)))
+    p["MaxAxons"] = min(p["MaxAxons"], 64)
+    p["MinAxons"] = min(p["MinAxons"], p["MaxAxons"])
+    p["_axons"] = axons
+    p["_blobs"] = blobs
+    p["MinNbBouton"] = max(0, int(math.floor(0.7 * blobs)))
+    p["MaxNbBouton"] = max(p["MinNbBouton"], int(math.ceil(1.3 * blobs)))
+    p["MaxNbCircles"] = p["MaxNbCircles"] if "MaxNbCircles" in p else 4
+
+
+def _ratio(real: float, gen: float, lo: float = 0.25, hi: float = 4.0) -> float:
+    if not (gen > 0 and real > 0):
+        return 1.0
+    return float(np.clip(real / gen, lo, hi))
+
+
+def _hist_median(m: dict) -> float:
+    cdf = np.concatenate([[0.0], np.cumsum(m["histogram"])])
+    return float(np.interp(0.5, cdf, HIST_BINS))
+
+
+def _scale(values: list[float], factor: float, digits: int = 4) -> list[float]:
+    return [round(v * factor, digits) for v in values]
+
+
+def correct_params(p: dict, real: dict, gen: dict) -> dict:
+    """Corrects ``p`` from the realism measures (`jaxaxon.eval.realism.set_measures`) of the real
+    crops and of images generated from ``p``: each quantity is rescaled by the ratio real / generated
+    of the measure it drives (formulas in docs/calibration.md)."""
+    q = dict(p)
+    width = _ratio(np.median(real["ridge_widths"]), np.median(gen["ridge_widths"]), 0.5, 2.0)
+    geometry(q, q["_est"], p["_width_scale"] * width, p["_profile"])
+    axons = p["_axons"] * _ratio(real["tube_density"], gen["tube_density"])
+    blobs = p["_blobs"] * _ratio(1 + real["blob_density"], 1 + gen["blob_density"])
+    _counts(q, axons, blobs)
+    q["background"] = _scale(p["background"], _ratio(_hist_median(real), _hist_median(gen)))
+    top = float(np.mean(gen["psd"][-2:]) - np.mean(real["psd"][-2:]))
+    q["photons"] = _scale(p["photons"], float(np.clip(10**top, 0.1, 10.0)), 2)
+    ratio = lambda m: float(np.median(m["blob_ratios"])) if m["blob_ratios"].size else 0.0  # noqa: E731
+    q["axon_brightness"] = _scale(p["axon_brightness"], _ratio(ratio(gen), ratio(real), 0.5, 2.0))
+    return q
+
+
+def to_config(p: dict) -> GeneratorConfig:
+    """The `GeneratorConfig` of a parameter dict (private ``_`` entries dropped)."""
+    return GeneratorConfig.from_dict({k: v for k, v in p.items() if not k.startswith("_")})
