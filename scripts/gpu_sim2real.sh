@@ -8,6 +8,6 @@ export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 PYTHONWARNI
 OUT=${OUT:-runs/gpu}; TAG=${TAG:-gpu}; REAL=${REAL:?REAL=DIR of the development images}; mkdir -p "$OUT"
 STEPS=${STEPS:-3000}; BATCH=${BATCH:-64}
 nvidia-smi --query-gpu=name,memory.used --format=csv,noheader
-python3 -m jaxaxon.cli bench --sections presets depth --batches 4096 --repeats 3 --out "$OUT/${TAG}_depth.json" 2>&1 | tail -20
+python3 -m jaxaxon.cli bench --sections depth --batches 2048 --repeats 3 --out "$OUT/${TAG}_depth.json" 2>&1 | tail -20
 python3 scripts/sim2real_experiment.py --real "$REAL" --out "$OUT/sim2real" --steps "$STEPS" --batch "$BATCH" \
-  --picture "$OUT/sim2real.png" 2>&1 | tail -40
+  --picture "$OUT/sim2real.png" --no-baselines 2>&1 | tail -40

@@ -46,6 +46,7 @@ def _training_images(args, folds: rp.Folds, name: str) -> list[np.ndarray]:
 def calibrate_set(images: Sequence[np.ndarray], path: Path, *, log=print) -> Path:
     """Calibrates the generator on ``images`` and writes the parameter file ``path`` (kept
     when it exists: re-runs reuse it)."""
+    from jaxaxon.atomic import write_json_atomic
     from jaxaxon.calibrate import calibrate
 
     if path.exists():
@@ -53,7 +54,8 @@ def calibrate_set(images: Sequence[np.ndarray], path: Path, *, log=print) -> Pat
         return path
     t0 = time.perf_counter()
     calibration = calibrate(images)
-    calibration.write(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, dict(calibration.params))
     log(f"{path}: calibrated on {len(images)} images in {time.perf_counter() - t0:.0f} s")
     return path
 
@@ -121,6 +123,8 @@ def picture(out: Path, folds: rp.Folds, runs: dict[str, Path], params: dict[str,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    import jax
+
     import jaxaxon
     from jaxaxon.atomic import save_figure
     from jaxaxon.data.images import load_samples
@@ -131,7 +135,7 @@ def picture(out: Path, folds: rp.Folds, runs: dict[str, Path], params: dict[str,
     fig, axes = plt.subplots(len(names), 4, figsize=(16, 4 * len(names)), squeeze=False)
     for row, name in zip(axes, names):
         real = _training_images(args, folds, name)[0]
-        batch = jaxaxon.generate(jaxaxon.GeneratorConfig.from_json(params[name]), 0, 1)
+        batch = jaxaxon.generate(jax.random.key(0), jaxaxon.GeneratorConfig.from_json(params[name]), 1)
         held = load_samples(out / "data" / f"test_{name}")[0]
         model, rc = load_model(rp.final_checkpoint(runs[name]))
         prob = probability_maps(model, rc, [held.image])[0]
@@ -159,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--sets", default=",".join(SETS), help="image sets to run (default bass2017,vesselnn)")
     parser.add_argument("--picture", metavar="PNG", help="also save the overview picture here")
+    parser.add_argument("--no-baselines", action="store_true", help="leave out the Frangi and LoG rows (CPU-bound)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     try:
@@ -182,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows.append({"set": name, "seed": seed, "zoom": f"{rc.generator.image_scale:.3g}",
                              "train_seconds": seconds, **row})  # fmt: skip
                 runs.setdefault(name, workdir)
-        baselines = rp.baseline_rows(args, folds, out / "eval" / "baselines")
+        baselines = [] if args.no_baselines else rp.baseline_rows(args, folds, out / "eval" / "baselines")
         rc0 = _run_config(args, params[sets[0]], sets[0], seeds[0])
         result = {
             **rp.result_header("sim2real_experiment.py", argv, folds),
