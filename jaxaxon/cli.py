@@ -133,6 +133,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from jaxaxon.train import CheckpointError, RunConfigError, TrainingInterrupted, get_preset, train
     from jaxaxon.train.config import parse_overrides
     from jaxaxon.train.history import HistoryError
+    from jaxaxon.train.presets import with_generator
 
     changes = {}
     try:
@@ -158,7 +159,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         else:
             rc = get_preset(args.preset or "quick")
             if args.params is not None:
-                changes["generator"] = _load_config(args.params)
+                rc = with_generator(rc, _load_config(args.params), heads_given="model.heads" in changes)
             if args.steps is not None:
                 changes["steps"] = args.steps
             if real is not None:

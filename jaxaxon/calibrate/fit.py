@@ -90,7 +90,7 @@ def initial_params(est: dict, pixel_size: float | None = None, profile: str = "g
     p["axon_brightness"] = _rng(min(max(factor, 0.05), 60.0), 0.2, 0.01, 100)
     # depth keys: a 2-D scene (depth_mode 'off'); the others describe a stack if depth is switched on
     p["depth_mode"] = "off"
-    p["defocused_axons"] = [0.0, float(round(p["MaxAxons"] * est["dim_fraction"] + est["bright_fraction"], 2))]
+    p["defocused_axons"] = [0, max(1, round(p["MaxAxons"] * est["dim_fraction"] + est["bright_fraction"]))]
     p["axial_sigma"] = round(3.0 * est["psf_sigma"], 3)
     p["slab_depth"] = round(max(10 * est["psf_sigma"], 8 * p["sigma_spread"]), 3)
     p["stack_depth"] = round(2 * p["axial_sigma"], 3)

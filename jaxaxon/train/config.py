@@ -140,6 +140,11 @@ class RunConfig:
       checkpoint_every: save a checkpoint every this many steps (and at the end).
       keep_checkpoints: latest checkpoints kept (the best one is kept separately).
       init_from: checkpoint the parameters were initialised from, if any (informative).
+      axon_width: when positive, the generator parameters are rescaled
+        (`GeneratorConfig.rescaled`) so that the apparent axon width
+        (`apparent_axon_sigma`) is this many pixels of the training grid; the factor is
+        recorded in ``generator.image_scale``, and evaluate/predict resample inputs by it.
+        0 keeps the parameters' own scale.
       real: labelled real images mixed into the training batches (`RealMixing`), or None.
     """
 
@@ -168,8 +173,16 @@ class RunConfig:
     keep_checkpoints: int = param(3, bounds=_AT_LEAST_1)
     init_from: str | None = None
     real: RealMixing | None = None
+    axon_width: float = param(0.0, bounds=Bound(0, 100), what="a width", unit="pixels (0 = the parameters' scale)")
 
     def __post_init__(self) -> None:
+        if self.axon_width > 0:  # idempotent: a stored, already rescaled config is left as it is
+            factor = self.axon_width / apparent_axon_sigma(self.generator)
+            if abs(factor - 1.0) > 1e-6:
+                try:
+                    object.__setattr__(self, "generator", self.generator.rescaled(factor))
+                except ConfigError as err:
+                    raise RunConfigError(f"axon_width: rescaling the generator by {factor:.3g} fails: {err}") from None
         validate(self, RunConfigError, rules=_RULES)
 
     # --- derived sizes ---------------------------------------------------------------------
@@ -283,6 +296,15 @@ class RunConfig:
     def to_json(self, path: str | os.PathLike) -> None:
         """Writes ``config.json`` atomically."""
         write_json_atomic(path, self.to_dict())
+
+
+def apparent_axon_sigma(generator: GeneratorConfig) -> float:
+    """The Gaussian sigma (pixels) of an in-focus axon's cross-section in the image: its
+    ``sigma_spread``, widened by the mean PSF sigma under the microscope imaging model."""
+    if generator.noise_model != "microscope":
+        return generator.sigma_spread
+    psf = sum(generator.psf_sigma) / 2
+    return math.hypot(generator.sigma_spread, psf)
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:

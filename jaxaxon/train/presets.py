@@ -4,6 +4,10 @@
 - ``original``: the original study's settings (nano U-Net, Adam 1e-5, batch 64, 128x128
   inputs, negative soft Dice, 40 epochs of 26,200 images).
 - ``unet``: a stronger configurable U-Net for an accelerator.
+- ``real``: synthetic-only training on a calibrated parameter file (`jaxaxon calibrate`,
+  then ``--params``): both heads when the file draws boutons, at a training grid where the
+  axons are 1.5 px wide (the run records the factor; evaluate/predict resample by it);
+  within 30 minutes on a 2-core CPU.
 - ``ae-quick`` / ``ae-original``: autoencoder pre-training whose encoder fits ``quick`` /
   ``original`` (continue with ``--preset quick|original --init-from DIR``).
 """
@@ -17,7 +21,7 @@ from jaxaxon.models.config import ModelConfig
 from jaxaxon.train.config import RunConfig, RunConfigError
 from jaxaxon.validation import unknown_choice
 
-__all__ = ["PRESETS", "get_preset", "preset_names"]
+__all__ = ["PRESETS", "get_preset", "preset_names", "with_generator"]
 
 
 def _original() -> RunConfig:
@@ -52,6 +56,21 @@ def _quick() -> RunConfig:
         model=ModelConfig(base_width=16),
         crop=64, batch_size=32, steps=100, lr=3e-3, schedule="warmup_cosine", warmup_steps=10, clip_norm=1.0,
         val_images=16, val_batch=8, eval_every=20, log_every=5, checkpoint_every=20,
+    )  # fmt: skip
+
+
+def _real() -> RunConfig:
+    # The quick network with both heads and the Dice + cross-entropy loss, on 96x96 tiles
+    # of 256x256 images rescaled so that axons are 1.5 px wide (apparent sigma): a real
+    # image of the calibration's microscope is resampled by the same factor before the
+    # network sees it. The parameter file is the run's --params (default: the realistic preset).
+    return _quick().replace(
+        preset="real",
+        model=ModelConfig(base_width=16, heads=("axon", "bouton")),
+        generator=GeneratorConfig.from_preset("realistic"),
+        axon_width=1.5,
+        crop=96, batch_size=16, steps=600, loss="dice+bce", lr=2e-3, warmup_steps=30,
+        val_images=16, val_batch=8, eval_every=100, log_every=10, checkpoint_every=100,
     )  # fmt: skip
 
 
@@ -91,6 +110,7 @@ PRESETS: dict[str, Callable[[], RunConfig]] = {
     "quick": _quick,
     "original": _original,
     "unet": _unet,
+    "real": _real,
     "ae-quick": _ae_quick,
     "ae-original": _ae_original,
 }
@@ -105,3 +125,11 @@ def get_preset(name: str) -> RunConfig:
     if name not in PRESETS:
         raise RunConfigError(unknown_choice(name, list(PRESETS), "preset"))
     return PRESETS[name]()
+
+
+def with_generator(rc: RunConfig, generator: GeneratorConfig, *, heads_given: bool = False) -> RunConfig:
+    """``rc`` with other generator parameters (``--params``). For the ``real`` preset
+    without explicit heads, the bouton head is dropped when the parameters draw no boutons."""
+    if rc.preset == "real" and not heads_given and generator.MaxNbBouton == 0:
+        return rc.replace(generator=generator, **{"model.heads": ["axon"]})
+    return rc.replace(generator=generator)
