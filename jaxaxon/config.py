@@ -241,6 +241,12 @@ class GeneratorConfig:
         "in_focus", "'in_focus': labels hold only the in-focus axons; 'all': every axon", choices=DEPTH_LABELS
     )
     # --- bouton shape (optional keys) --------------------------------------------------------
+    bouton_label_contrast: float = _option(
+        0.0,
+        "label only boutons whose peak is at least this many times their axon's peak (clean signal); "
+        "fainter ones are drawn but left out of the bouton mask (0: every bouton is labelled)",
+        bounds=Bound(0, 1000),
+    )
     bouton_size: tuple[float, float] = _range(
         (0.0, 0.0), "bouton radius relative to its branch thickness (0: the original's floor(thickness) + 1)", 0, 20
     )

@@ -22,7 +22,8 @@ from jaxaxon.synth.scene import AxonScene
 from jaxaxon.synth.spline import resample_spline
 
 __all__ = [
-    "Boutons", "place_boutons", "render_boutons", "bouton_sigma", "bouton_halfsize", "TERMINAL_POINTS", "EN_PASSANT",
+    "Boutons", "place_boutons", "render_boutons", "bouton_sigma", "bouton_halfsize", "bouton_contrast", "TERMINAL_POINTS",
+    "EN_PASSANT",
     "TERMINAL",
 ]  # fmt: skip
 
@@ -198,6 +199,24 @@ def place_boutons(
     )
 
 
+def bouton_contrast(
+    boutons: Boutons, scene: AxonScene, cfg: GeneratorConfig, brightness: jax.Array | None = None, scale=1.0
+) -> jax.Array:
+    """``[NBOU]`` peak of each bouton over the peak of its axon's cross-section at the centreline
+    point it hangs on (clean signal: ``variation / sqrt(2 pi) sigma_spread``).
+
+    Args:
+      boutons: placed `Boutons`.
+      scene: the image's `AxonScene`.
+      cfg: generator parameters (static).
+      brightness: optional ``[NBOU]`` brightness overriding ``boutons.brightness``.
+      scale: bouton brightness factor over the axon brightness factor of the image.
+    """
+    bright = boutons.brightness if brightness is None else brightness
+    axon_peak = scene.variation[boutons.slot, boutons.point] / (math.sqrt(2 * math.pi) * cfg.sigma_spread)
+    return bright * scale / jnp.maximum(axon_peak, 1e-6)
+
+
 def render_boutons(
     key: jax.Array,
     boutons: Boutons,
@@ -207,6 +226,7 @@ def render_boutons(
     visible: jax.Array | None = None,
     brightness: jax.Array | None = None,
     bounds=None,
+    labelled: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """Draws boutons and terminal branches (docs/original.md, step 4).
 
@@ -221,6 +241,8 @@ def render_boutons(
       brightness: optional ``[NBOU]`` brightness overriding ``boutons.brightness``.
       bounds: optional image box for the terminal branches' points
         (`jaxaxon.synth.raster.point_windows`).
+      labelled: optional ``[NBOU]`` bool, which drawn boutons enter the mask and label
+        (default: all of them).
 
     Returns:
       ``image [H, W]`` (boutons and terminal branches, merged by maximum), ``clean [H, W]``
@@ -273,7 +295,8 @@ def render_boutons(
     bouton_img = jnp.zeros((n_pix,), jnp.float32).at[flat].max(intensity.ravel(), mode="drop")
     bouton_clean = jnp.zeros((n_pix,), jnp.float32).at[flat].max(intensity_clean.ravel(), mode="drop")
     slot_id = jnp.broadcast_to(jnp.arange(1, boutons.valid.shape[0] + 1, dtype=jnp.int32)[:, None], inside.shape)
-    label = jnp.zeros((n_pix,), jnp.int32).at[flat].max(jnp.where(inside, slot_id, 0).ravel(), mode="drop")
+    in_label = inside if labelled is None else inside & labelled[:, None]
+    label = jnp.zeros((n_pix,), jnp.int32).at[flat].max(jnp.where(in_label, slot_id, 0).ravel(), mode="drop")
     shape = (height, width)
     image = jnp.maximum(branch_img, bouton_img.reshape(shape))
     clean = jnp.maximum(branch_clean, bouton_clean.reshape(shape))

@@ -11,7 +11,7 @@ import numpy as np
 
 from jaxaxon.config import GeneratorConfig
 from jaxaxon.synth.axons import render_axons
-from jaxaxon.synth.boutons import place_boutons, render_boutons
+from jaxaxon.synth.boutons import bouton_contrast, place_boutons, render_boutons
 from jaxaxon.synth.cells import place_cells, render_cells
 from jaxaxon.synth.depth import project, render_defocused
 from jaxaxon.synth.imaging import imaging_model
@@ -128,11 +128,17 @@ def _generate_one(key: jax.Array, scene: AxonScene, cfg: GeneratorConfig) -> dic
     with jax.named_scope("render_axons"):
         pixel_noise = jax.random.normal(k_pixel, cfg.shape)
         axons = render_axons(pixel_noise, scene, cfg)
+    scales = _brightness_scales(jax.random.fold_in(k_params, 1), cfg)
     with jax.named_scope("boutons"):
         boutons = place_boutons(k_place, scene, cfg)
-        bouton_img, bouton_clean, bouton_mask, bouton_label = render_boutons(k_bouton, boutons, scene, pixel_noise, cfg)
+        labelled = None
+        if cfg.bouton_label_contrast > 0:  # faint boutons drawn, not labelled
+            ratio = 1.0 if scales is None else scales[1] / scales[0]
+            labelled = bouton_contrast(boutons, scene, cfg, scale=ratio) >= cfg.bouton_label_contrast
+        bouton_img, bouton_clean, bouton_mask, bouton_label = render_boutons(
+            k_bouton, boutons, scene, pixel_noise, cfg, labelled=labelled
+        )
     axon_img, axon_clean = axons.image, axons.clean
-    scales = _brightness_scales(jax.random.fold_in(k_params, 1), cfg)
     if scales is not None:  # domain randomisation of object brightness (never in 'original')
         axon_img, axon_clean = axon_img * scales[0], axon_clean * scales[0]
         bouton_img, bouton_clean = bouton_img * scales[1], bouton_clean * scales[1]

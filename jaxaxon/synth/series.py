@@ -29,7 +29,7 @@ import numpy as np
 
 from jaxaxon.config import GeneratorConfig
 from jaxaxon.synth.axons import render_axons
-from jaxaxon.synth.boutons import Boutons, place_boutons, render_boutons
+from jaxaxon.synth.boutons import Boutons, bouton_contrast, place_boutons, render_boutons
 from jaxaxon.synth.cells import place_cells, render_cells
 from jaxaxon.synth.depth import draw_defocused, project, render_lines
 from jaxaxon.synth.draws import uniform_int
@@ -189,9 +189,13 @@ def _series_one(key: jax.Array, cfg: GeneratorConfig) -> dict:
             centre=jnp.round(to_view(boutons.centre, t)),
             branch_points=to_view(boutons.branch_points, t),
         )
+        labelled = None
+        if cfg.bouton_label_contrast > 0:  # faint boutons drawn, not labelled
+            contrast = bouton_contrast(frame_boutons, frame_scene, view_cfg, brightness[:, t])
+            labelled = contrast >= cfg.bouton_label_contrast
         bouton_img, bouton_clean, bouton_mask, bouton_label = render_boutons(
             jax.random.fold_in(frame_keys[t], 0), frame_boutons, frame_scene, pixel_noise[t], view_cfg,
-            visible=visible[:, t], brightness=brightness[:, t], bounds=view_box,
+            visible=visible[:, t], brightness=brightness[:, t], bounds=view_box, labelled=labelled,
         )  # fmt: skip
         return dict(
             signal=jnp.maximum(axons.image, bouton_img),

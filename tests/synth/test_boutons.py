@@ -11,7 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxaxon.synth.boutons import EN_PASSANT, TERMINAL, TERMINAL_POINTS, bouton_sigma, place_boutons, render_boutons
+from jaxaxon.synth.boutons import (
+    EN_PASSANT, TERMINAL, TERMINAL_POINTS, bouton_contrast, bouton_sigma, place_boutons, render_boutons,
+)  # fmt: skip
 
 from .helpers import gaussian_np, generated_many, point_distances_np, scene_from_batch, scenes
 
@@ -218,3 +220,36 @@ def test_render_boutons_visible_brightness_and_noise(small_cfg, bcfg):
     assert np.abs(image_n - clean_n)[mask_n].max() > 1e-3
     assert np.all(image_n[mask_n] <= bo_b.brightness[0][bo_b.valid[0]].max() + 1e-6)
     assert np.all(image_n[mask_n] > 0)
+
+
+def test_faint_boutons_are_drawn_but_left_out_of_the_labels(small_cfg, bcfg):
+    first = jax.tree.map(lambda a: a[:1], scenes(small_cfg, 1, 16))
+    bo_b = _place(bcfg, first, 14)
+    one = jax.tree.map(lambda a: jnp.asarray(a[0]), first)
+    bo = jax.tree.map(lambda a: jnp.asarray(a[0]), bo_b)
+    valid = bo_b.valid[0]
+    assert valid.sum() >= 2
+    contrast = np.asarray(bouton_contrast(bo, one, bcfg))
+    peak = one.variation[bo.slot, bo.point] / (math.sqrt(2 * math.pi) * bcfg.sigma_spread)
+    np.testing.assert_allclose(contrast, np.asarray(bo.brightness / peak), rtol=1e-5)
+    threshold = float(np.median(contrast[valid]))
+    labelled = jnp.asarray(contrast >= threshold)
+    render = jax.jit(lambda lab: render_boutons(jax.random.key(0), bo, one, jnp.zeros(bcfg.shape), bcfg, labelled=lab))
+    img_all, clean_all, mask_all, label_all = map(np.asarray, render(jnp.ones_like(labelled)))
+    img, clean, mask, label = map(np.asarray, render(labelled))
+    np.testing.assert_array_equal(img, img_all)  # every bouton is still drawn
+    np.testing.assert_array_equal(clean, clean_all)
+    kept = {int(i) + 1 for i in np.flatnonzero(valid & (contrast >= threshold))}
+    assert set(np.unique(label).tolist()) - {0} == kept
+    assert np.all(mask <= mask_all) and mask.sum() < mask_all.sum()
+    np.testing.assert_array_equal(mask, label > 0)
+
+
+def test_generate_with_a_label_contrast_keeps_the_image_and_thins_the_labels(small_cfg):
+    import jaxaxon
+
+    base = jaxaxon.generate(jax.random.key(3), small_cfg, 4)
+    none = jaxaxon.generate(jax.random.key(3), small_cfg.replace(bouton_label_contrast=1000.0), 4)
+    np.testing.assert_array_equal(np.asarray(none.image), np.asarray(base.image))
+    np.testing.assert_array_equal(np.asarray(none.axon_mask), np.asarray(base.axon_mask))
+    assert np.asarray(base.bouton_mask).any() and not np.asarray(none.bouton_mask).any()
