@@ -22,7 +22,7 @@ import numpy as np
 
 from jaxaxon.experiments import protocol as rp
 
-__all__ = ["main", "markdown", "calibrate_set", "SETS"]
+__all__ = ["main", "markdown", "calibrate_set", "SETS", "PROFILES"]
 
 USAGE = """\
 Outputs: OUT/sim2real_results.md and .json; OUT/calib/<set>.json (the calibrated parameter files,
@@ -31,6 +31,8 @@ OUT/eval/<set>_seed<S>/; OUT/eval/baselines/. Re-running the same command keeps 
 and resumes interrupted ones."""
 
 SETS = ("bass2017", "vesselnn")
+# cross-section family of each set's tubes (`jaxaxon calibrate --profile`): thin axons, flat vessels
+PROFILES = {"bass2017": "gaussian", "vesselnn": "bar"}
 
 
 def _training_images(args, folds: rp.Folds, name: str) -> list[np.ndarray]:
@@ -43,7 +45,7 @@ def _training_images(args, folds: rp.Folds, name: str) -> list[np.ndarray]:
     return [s.image for v in folds.description["vesselnn_train"] for s in read_volume(real / "vesselnn" / f"{v}.npz")]
 
 
-def calibrate_set(images: Sequence[np.ndarray], path: Path, *, log=print) -> Path:
+def calibrate_set(images: Sequence[np.ndarray], path: Path, *, profile: str = "gaussian", log=print) -> Path:
     """Calibrates the generator on ``images`` and writes the parameter file ``path`` (kept
     when it exists: re-runs reuse it)."""
     from jaxaxon.atomic import write_json_atomic
@@ -53,10 +55,10 @@ def calibrate_set(images: Sequence[np.ndarray], path: Path, *, log=print) -> Pat
         log(f"{path}: calibrated already")
         return path
     t0 = time.perf_counter()
-    calibration = calibrate(images)
+    calibration = calibrate(images, profile=profile)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, dict(calibration.params))
-    log(f"{path}: calibrated on {len(images)} images in {time.perf_counter() - t0:.0f} s")
+    log(f"{path}: calibrated on {len(images)} images ({profile} tubes) in {time.perf_counter() - t0:.0f} s")
     return path
 
 
@@ -176,7 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         folds = rp.prepare_folds(args, out)
         tests = _test_dirs(folds, out)
-        params = {n: calibrate_set(_training_images(args, folds, n), out / "calib" / f"{n}.json") for n in sets}
+        params = {n: calibrate_set(_training_images(args, folds, n), out / "calib" / f"{n}.json", profile=PROFILES[n])
+                  for n in sets}  # fmt: skip
         rows, runs = [], {}
         for name in sets:
             for seed in seeds:
