@@ -176,7 +176,9 @@ class GeneratorConfig:
         "bias field, shot noise and detector (jaxaxon.synth.imaging.microscope)",
         choices=NOISE_MODELS,
     )
-    psf_sigma: tuple[float, float] = _range((1.0, 1.0), "PSF Gaussian sigma along its first axis (px)", 0, 20, length=True)
+    psf_sigma: tuple[float, float] = _range(
+        (1.0, 1.0), "PSF Gaussian sigma along its first axis (px)", 0, 20, length=True
+    )
     psf_aspect: tuple[float, float] = _range((1.0, 1.0), "PSF width ratio, second axis / first", 0, 10, open_lo=True)
     psf_angle: tuple[float, float] = _range((0.0, 0.0), "PSF rotation (degrees)", -360, 360)
     psf_kernel: str = _option("", "optional .npy file with a user PSF kernel (odd sides), replacing the Gaussian")
@@ -232,7 +234,9 @@ class GeneratorConfig:
     defocused_axons: tuple[float, float] = _range(
         (0.0, 0.0), "extra out-of-focus axons per image (depth modes; unlabelled unless depth_labels='all')", 0, 1024
     )
-    slab_depth: float = _option(40.0, "thickness of the tissue slab holding the axons (px)", bounds=POSITIVE, length=True)
+    slab_depth: float = _option(
+        40.0, "thickness of the tissue slab holding the axons (px)", bounds=POSITIVE, length=True
+    )
     axial_sigma: float = _option(4.0, "axial PSF sigma: the depth of field (px)", bounds=POSITIVE, length=True)
     stack_depth: float = _option(
         20.0, "z extent of the stack projected by depth_mode 'max'/'mean' (px)", bounds=NON_NEGATIVE, length=True

@@ -186,7 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rc = _run_config(args, params[name], name, seed)
                 workdir = out / f"{name}_seed{seed}"
                 seconds = rp.run_training(workdir, rc)
-                row = rp.evaluate_run(workdir, dataclasses.replace(folds, test_dir=tests[name]), out / "eval" / workdir.name)
+                held_out = dataclasses.replace(folds, test_dir=tests[name])
+                row = rp.evaluate_run(workdir, held_out, out / "eval" / workdir.name)
                 rows.append({"set": name, "seed": seed, "zoom": f"{rc.generator.image_scale:.3g}",
                              "train_seconds": seconds, **row})  # fmt: skip
                 runs.setdefault(name, workdir)

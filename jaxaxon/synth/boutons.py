@@ -22,8 +22,8 @@ from jaxaxon.synth.scene import AxonScene
 from jaxaxon.synth.spline import resample_spline
 
 __all__ = [
-    "Boutons", "place_boutons", "render_boutons", "bouton_sigma", "bouton_halfsize", "bouton_contrast", "TERMINAL_POINTS",
-    "EN_PASSANT",
+    "Boutons", "place_boutons", "render_boutons", "bouton_sigma", "bouton_halfsize", "bouton_contrast",
+    "TERMINAL_POINTS", "EN_PASSANT",
     "TERMINAL",
 ]  # fmt: skip
 
