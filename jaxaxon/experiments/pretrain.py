@@ -57,13 +57,7 @@ def markdown(result: dict) -> str:
         f"{rp.fmt(cfg['ae_final_loss'], 4)}, {cfg['ae_seconds']:.0f} s. Segmentation: preset `{cfg['preset']}`, {cfg['steps']} steps x "
         f"{cfg['batch_size']} examples, real share {cfg['real_share']:g}, heads {', '.join(cfg['heads'])}; the final "
         "checkpoint of each run is evaluated.",
-        "",
-        result["folds_text"],
-        "",
-        *rp.metric_table(["initialisation", "seed"], runs, ["train time (s)"]),
-        "",
-        rp.METRICS_NOTE,
-        "",
+        *rp.runs_section(result, ["initialisation", "seed"], runs, ["train time (s)"]),
     ]
     return "\n".join(lines)
 

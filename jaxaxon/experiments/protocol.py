@@ -363,6 +363,11 @@ def metric_table(first: Sequence[str], rows: Sequence[tuple[Sequence[Any], dict,
     return table(header, [[*lead, *(fmt(r.get(k)) for k, _ in COLUMNS), *tail] for lead, r, tail in rows])
 
 
+def runs_section(result: dict[str, Any], first: Sequence[str], rows, last: Sequence[str] = ()) -> list[str]:
+    """The folds in words, the runs' `metric_table` and the metrics note (Markdown lines)."""
+    return ["", result["folds_text"], "", *metric_table(first, rows, last), "", METRICS_NOTE, ""]
+
+
 def seeds_of(args: argparse.Namespace) -> list[int]:
     try:
         seeds = [int(s) for s in csv_items(args.seeds)]

@@ -108,13 +108,7 @@ def markdown(result: dict) -> str:
         f"Training: preset `{cfg['preset']}`, {cfg['steps']} steps x {cfg['batch_size']} examples "
         f"({cfg['crop']}x{cfg['crop']} crops) on generated images only; the final checkpoint is evaluated on the "
         "held-out images at their own resolution (inputs resampled by the run's recorded scale, outputs back).",
-        "",
-        result["folds_text"],
-        "",
-        *rp.metric_table(["run", "seed", "input zoom"], rows, ["train time (s)"]),
-        "",
-        rp.METRICS_NOTE,
-        "",
+        *rp.runs_section(result, ["run", "seed", "input zoom"], rows, ["train time (s)"]),
     ])  # fmt: skip
 
 
