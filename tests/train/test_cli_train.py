@@ -14,7 +14,7 @@ from jaxaxon.cli import main
     [
         (
             ["--preset", "quik"],
-            "unknown preset 'quik' (choose one of quick, original, unet, ae-quick, ae-original); did you mean 'quick'?",
+            "unknown preset 'quik' (choose one of quick, original, unet, real, ae-quick, ae-original); did you mean 'quick'?",
         ),
         (["--set", "lr=-1"], "lr: expected a number in (0.0, 10.0], got -1"),
         (["--set", "model.norm=bach"], "did you mean 'batch'"),
