@@ -254,6 +254,13 @@ class GeneratorConfig:
     bouton_size: tuple[float, float] = _range(
         (0.0, 0.0), "bouton radius relative to its branch thickness (0: the original's floor(thickness) + 1)", 0, 20
     )
+    bouton_radius: tuple[float, float] = _range(
+        (0.0, 0.0),
+        "bouton radius in px, drawn per bouton whatever its branch's thickness (0: use bouton_size)",
+        0,
+        64,
+        length=True,
+    )
 
     # ------------------------------------------------------------------------------------
     def __post_init__(self) -> None:
@@ -507,11 +514,16 @@ def _slab_holds_defocused(cfg: GeneratorConfig) -> str | None:
 
 
 def _bouton_fits(cfg: GeneratorConfig) -> str | None:
-    radius = cfg.bouton_size[1] * cfg.MaxThickness
+    if cfg.bouton_radius != (0.0, 0.0):
+        if cfg.bouton_size != (0.0, 0.0):
+            return "bouton_size and bouton_radius: give one of them (the other [0, 0])"
+        key, radius, rule = "bouton_radius", cfg.bouton_radius[1], "bouton_radius"
+    else:
+        key, radius, rule = "bouton_size", cfg.bouton_size[1] * cfg.MaxThickness, "bouton_size * MaxThickness"
     limit = min(cfg.width, cfg.height) / 4
     if radius >= limit:
         return (
-            f"bouton_size: boutons of radius up to {radius:g} px (bouton_size * MaxThickness) are too large for a "
+            f"{key}: boutons of radius up to {radius:g} px ({rule}) are too large for a "
             f"{cfg.height}x{cfg.width} image (limit {limit:g})"
         )
     return None

@@ -41,7 +41,8 @@ class Boutons:
       valid: ``[NBOU]`` bool, the slot holds a placed bouton.
       kind: ``[NBOU]`` int32, `EN_PASSANT` (0) or `TERMINAL` (1).
       radius: ``[NBOU]`` int32 ``floor(thickness of its branch) + 1``, or with ``bouton_size``
-        ``max(1, round(s * thickness))`` for a factor ``s`` drawn per bouton.
+        ``max(1, round(s * thickness))`` for a factor ``s`` drawn per bouton, or with
+        ``bouton_radius`` ``max(1, round(r))`` for a radius ``r`` drawn per bouton.
       brightness: ``[NBOU]`` float32 peak brightness (fraction).
       slot: ``[NBOU]`` int32 branch slot of the centreline point it hangs on.
       point: ``[NBOU]`` int32 index of that centreline point.
@@ -68,12 +69,17 @@ def bouton_sigma(radius: jax.Array, brightness: jax.Array) -> jax.Array:
 
 def bouton_halfsize(cfg: GeneratorConfig) -> int:
     """Static half-size of a bouton's window: its largest possible radius."""
-    return max(math.floor(cfg.MaxThickness) + 1, math.ceil(cfg.bouton_size[1] * cfg.MaxThickness))
+    return max(
+        math.floor(cfg.MaxThickness) + 1,
+        math.ceil(cfg.bouton_size[1] * cfg.MaxThickness),
+        math.floor(cfg.bouton_radius[1] + 0.5),
+    )
 
 
 def _size_factors(key: jax.Array, cfg: GeneratorConfig) -> jax.Array | None:
-    """``[NBOU]`` radius factors ``U(bouton_size)``; None for the original rule (0, 0)."""
-    lo, hi = cfg.bouton_size
+    """``[NBOU]`` radius factors ``U(bouton_size)`` (or radii ``U(bouton_radius)``); None for the
+    original rule."""
+    lo, hi = cfg.bouton_radius if cfg.bouton_radius != (0.0, 0.0) else cfg.bouton_size
     if (lo, hi) == (0.0, 0.0):
         return None
     return lo + jax.random.uniform(jax.random.fold_in(key, 1), (cfg.MaxNbBouton,)) * (hi - lo)
@@ -151,6 +157,8 @@ def place_boutons(
         anchor = scene.points[slot, point]  # [P, 2]
         if size is None:
             radius = jnp.floor(scene.thickness[slot]) + 1.0
+        elif cfg.bouton_radius != (0.0, 0.0):
+            radius = jnp.full(slot.shape, jnp.maximum(jnp.round(size[i]), 1.0))
         else:
             radius = jnp.maximum(jnp.round(size[i] * scene.thickness[slot]), 1.0)
         # terminal: offset by rho towards the next point (previous one at a branch end), rotated by theta

@@ -253,3 +253,25 @@ def test_generate_with_a_label_contrast_keeps_the_image_and_thins_the_labels(sma
     np.testing.assert_array_equal(np.asarray(none.image), np.asarray(base.image))
     np.testing.assert_array_equal(np.asarray(none.axon_mask), np.asarray(base.axon_mask))
     assert np.asarray(base.bouton_mask).any() and not np.asarray(none.bouton_mask).any()
+
+
+def test_bouton_radius_is_drawn_whatever_the_thickness(small_cfg):
+    cfg = small_cfg.replace(bouton_radius=(2.6, 5.4))
+    sc = scenes(small_cfg, 7, 4)
+    boutons = _place(cfg, sc, 2)
+    valid = boutons.valid
+    assert valid.sum() > 4
+    radius = boutons.radius[valid]
+    assert radius.min() >= 3 and radius.max() <= 5 and len(np.unique(radius)) > 1
+    thickness = np.take_along_axis(sc.thickness, boutons.slot, axis=1)[valid]
+    assert np.any(radius > np.floor(thickness) + 1)  # not the thickness rule
+
+
+def test_bouton_radius_config_rules(small_cfg):
+    from jaxaxon.config import ConfigError
+
+    with pytest.raises(ConfigError, match="give one of them"):
+        small_cfg.replace(bouton_radius=(2, 3), bouton_size=(1, 2))
+    with pytest.raises(ConfigError, match="bouton_radius: boutons of radius up to 20"):
+        small_cfg.replace(bouton_radius=(2, 20))
+    assert small_cfg.replace(bouton_radius=(2, 4), pixel_size=0.2).rescaled(2.0).bouton_radius == (4, 8)
