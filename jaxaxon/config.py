@@ -54,7 +54,7 @@ MAX_LAMBDA = 1000  # Poisson background rate: 25 * lambda grey levels against a 
 _SIDE = (POSITIVE, Bound(16, MAX_IMAGE_SIDE))
 _LENGTH = (POSITIVE, Bound(MIN_LENGTH, MAX_LENGTH))  # a positive length in pixels
 _NN_LENGTH = (NON_NEGATIVE, Bound(0, MAX_LENGTH))  # a length in pixels that may be 0
-_COUNT_OF_BRANCHES = Bound(1, MAX_BRANCH_SLOTS)
+_COUNT_OF_BRANCHES = (POSITIVE, Bound(1, MAX_BRANCH_SLOTS))
 _COUNT_OF_OBJECTS = Bound(0, MAX_OBJECTS)
 _MAX_PERIODS = MAX_SPLINE_POINTS / 2  # more cosine periods than half the points of a branch alias
 
@@ -116,11 +116,11 @@ class GeneratorConfig:
         not_below="lambdaMin",
     )
     # --- axons ---------------------------------------------------------------------------
-    MinAxons: int = param(2, "axons per image, lower bound", bounds=(POSITIVE, _COUNT_OF_BRANCHES))
-    MaxAxons: int = param(2, "axons per image, upper bound", bounds=(POSITIVE, _COUNT_OF_BRANCHES), not_below="MinAxons")
-    MinBran: int = param(2, "branches per axon (mother included), lower bound", bounds=(POSITIVE, _COUNT_OF_BRANCHES))
+    MinAxons: int = param(2, "axons per image, lower bound", bounds=_COUNT_OF_BRANCHES)
+    MaxAxons: int = param(2, "axons per image, upper bound", bounds=_COUNT_OF_BRANCHES, not_below="MinAxons")
+    MinBran: int = param(2, "branches per axon (mother included), lower bound", bounds=_COUNT_OF_BRANCHES)
     MaxBran: int = param(
-        2, "branches per axon (mother included), upper bound", bounds=(POSITIVE, _COUNT_OF_BRANCHES), not_below="MinBran"
+        2, "branches per axon (mother included), upper bound", bounds=_COUNT_OF_BRANCHES, not_below="MinBran"
     )
     conformity: float = param(
         0.99,
@@ -209,7 +209,9 @@ class GeneratorConfig:
         choices=COMPAT_MODES,
     )
     branch_candidates: int = _option(
-        32, "candidate walks drawn per branch; the first acceptable one is kept", bounds=(POSITIVE, Bound(1, MAX_OBJECTS))
+        32,
+        "candidate walks drawn per branch; the first acceptable one is kept",
+        bounds=(POSITIVE, Bound(1, MAX_OBJECTS)),
     )
     scene_attempts: int = _option(
         0,
@@ -332,7 +334,8 @@ class GeneratorConfig:
             except ConfigError as err:
                 if preset == PRESETS[name]:
                     raise
-                raise ConfigError(f"preset {name!r} converted to pixel_size {brief(values['pixel_size'])}: {err}") from None
+                converted = f"preset {name!r} converted to pixel_size {brief(values['pixel_size'])}"
+                raise ConfigError(f"{converted}: {err}") from None
         check_keys(values, cls, ConfigError)
         return cls(**values)
 

@@ -223,7 +223,8 @@ def _below_floor(spec: _Spec, obj: Any, prefix: str) -> str | None:
         return None
     if margin and high - low < margin:
         unit = " (percent)" if spec.meta.get("percent") else ""
-        return f"{spec.name}: must exceed {prefix}{low_name} by at least {margin}{unit}, got {brief(low)}..{brief(high)}"
+        got = f"{brief(low)}..{brief(high)}"
+        return f"{spec.name}: must exceed {prefix}{low_name} by at least {margin}{unit}, got {got}"
     if low > high:
         return f"{low_name} > {prefix}{spec.name}: {brief(low)} > {brief(high)}"
     return None

@@ -425,7 +425,8 @@ def test_generate_on_a_latin1_file_prints_one_line(tmp_path, capsys):
 
     path = tmp_path / "latin.json"
     path.write_bytes('{"psf_kernel": "caf\xe9"}'.encode("latin-1"))
-    assert main(["generate", "--out", str(tmp_path / "out"), "--params", str(path), "--n", "1", "--no-distributed"]) == 2
+    argv = ["generate", "--out", str(tmp_path / "out"), "--params", str(path), "--n", "1", "--no-distributed"]
+    assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "latin.json" in err and "UTF-8 JSON" in err
     assert not (tmp_path / "out").exists()
