@@ -283,7 +283,7 @@ class RunConfig:
                 flat["generator"] = flat.get("generator", self.generator).replace(**nested["generator"])
             if "normalise" in nested:
                 base = flat.get("normalise", self.normalise)
-                flat["normalise"] = Normalisation(**{**base.to_dict(), **nested["normalise"]})
+                flat["normalise"] = Normalisation.from_dict({**base.to_dict(), **nested["normalise"]})
             if "real" in nested:
                 base = flat.get("real", self.real)
                 if base is None:

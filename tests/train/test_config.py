@@ -101,3 +101,8 @@ def test_train_names_a_latin1_parameter_file(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "latin.json" in err and "UTF-8 JSON" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_set_names_an_unknown_normalise_option():
+    with pytest.raises(RunConfigError, match=r"^unknown key 'normalise.clip'$"):
+        get_preset("quick").replace(**parse_overrides(["normalise.clip=3"]))
