@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from jaxaxon.atomic import atomic_path
+from jaxaxon.echo import brief
+from jaxaxon.jsonfile import read_json
 from jaxaxon.validation import NON_NEGATIVE, POSITIVE, Bound, check_keys, param, unknown_choice, validate
 
 __all__ = [
@@ -38,7 +40,23 @@ MAX_SPLINE_POINTS = 100_000
 MAX_BRANCH_SLOTS = 1024
 MAX_OBJECTS = 4096
 
+MAX_FRAMES = 1024
+MAX_GREY = 2**24
+
+# Every number has a finite range (tests/test_config.py checks it): the generator computes in
+# float32, where a huge value overflows to inf and a tiny positive one becomes 0.
+MIN_LENGTH = 0.01  # the resolution of drawn thicknesses; shorter positive lengths round to nothing
+MAX_LENGTH = MAX_IMAGE_SIDE  # no length in pixels needs to exceed the largest image side
+MIN_FACTOR = 0.001  # smallest positive scale factor, ratio, gain or photon count (0.1 % of its default)
+MAX_NOISE_GREY = 1000  # white-noise sigma: four times the 0..255 signal it is added to
+MAX_LAMBDA = 1000  # Poisson background rate: 25 * lambda grey levels against a 255 signal
+
 _SIDE = (POSITIVE, Bound(16, MAX_IMAGE_SIDE))
+_LENGTH = (POSITIVE, Bound(MIN_LENGTH, MAX_LENGTH))  # a positive length in pixels
+_NN_LENGTH = (NON_NEGATIVE, Bound(0, MAX_LENGTH))  # a length in pixels that may be 0
+_COUNT_OF_BRANCHES = (POSITIVE, Bound(1, MAX_BRANCH_SLOTS))
+_COUNT_OF_OBJECTS = Bound(0, MAX_OBJECTS)
+_MAX_PERIODS = MAX_SPLINE_POINTS / 2  # more cosine periods than half the points of a branch alias
 
 
 class ConfigError(ValueError):
@@ -70,64 +88,92 @@ class GeneratorConfig:
     width: int = param(256, "image width in pixels (columns)", bounds=_SIDE, unit="pixels")
     height: int = param(256, "image height in pixels (rows)", bounds=_SIDE, unit="pixels")
     negative_image: bool = param(False, "invert the final image (maxIntensity - image)")
-    maxIntensity: int = param(255, "maximum grey value of the output images", bounds=POSITIVE)
+    maxIntensity: int = param(
+        255, "maximum grey value of the output images (float32 holds integers exactly up to 2**24)",
+        bounds=(POSITIVE, Bound(1, MAX_GREY)),
+    )
     # --- time series ---------------------------------------------------------------------
-    NbImages: int = param(6, "frames per time series", bounds=POSITIVE)
-    rowshift: int = param(20, "maximum random row offset of a series frame's crop", bounds=POSITIVE, length=True)
-    colshift: int = param(20, "maximum random column offset of a series frame's crop", bounds=POSITIVE, length=True)
+    NbImages: int = param(6, "frames per time series", bounds=(POSITIVE, Bound(1, MAX_FRAMES)))
+    rowshift: int = param(20, "maximum random row offset of a series frame's crop", bounds=_LENGTH, length=True)
+    colshift: int = param(20, "maximum random column offset of a series frame's crop", bounds=_LENGTH, length=True)
     maxRotAngle: int = param(
         4, "maximum rotation of a series frame, integer degrees", bounds=Bound(0, 45, high_open=True), unit="degrees"
     )
     probBoutonInFirstImage: float = param(0.3, "probability that a bouton shows in frame 1", bounds=Bound(0, 1))
     # --- acquisition noise ---------------------------------------------------------------
-    sigma_noise_min: float = param(10.0, "white-noise sigma, lower bound", bounds=NON_NEGATIVE)
-    sigma_noise_max: float = param(10.0, "white-noise sigma, upper bound", not_below="sigma_noise_min")
-    lambdaMin: int = param(14, "Poisson background rate, lower bound (integer)", bounds=NON_NEGATIVE)
-    lambdaMax: int = param(14, "Poisson background rate, upper bound (integer)", not_below="lambdaMin")
+    sigma_noise_min: float = param(
+        10.0, "white-noise sigma, lower bound", bounds=(NON_NEGATIVE, Bound(0, MAX_NOISE_GREY)), unit="grey levels"
+    )
+    sigma_noise_max: float = param(
+        10.0, "white-noise sigma, upper bound", bounds=(NON_NEGATIVE, Bound(0, MAX_NOISE_GREY)),
+        unit="grey levels", not_below="sigma_noise_min",
+    )
+    lambdaMin: int = param(
+        14, "Poisson background rate, lower bound (integer)", bounds=(NON_NEGATIVE, Bound(0, MAX_LAMBDA))
+    )
+    lambdaMax: int = param(
+        14, "Poisson background rate, upper bound (integer)", bounds=(NON_NEGATIVE, Bound(0, MAX_LAMBDA)),
+        not_below="lambdaMin",
+    )
     # --- axons ---------------------------------------------------------------------------
-    MinAxons: int = param(2, "axons per image, lower bound", bounds=POSITIVE)
-    MaxAxons: int = param(2, "axons per image, upper bound", not_below="MinAxons")
-    MinBran: int = param(2, "branches per axon (mother included), lower bound", bounds=POSITIVE)
-    MaxBran: int = param(2, "branches per axon (mother included), upper bound", not_below="MinBran")
+    MinAxons: int = param(2, "axons per image, lower bound", bounds=_COUNT_OF_BRANCHES)
+    MaxAxons: int = param(2, "axons per image, upper bound", bounds=_COUNT_OF_BRANCHES, not_below="MinAxons")
+    MinBran: int = param(2, "branches per axon (mother included), lower bound", bounds=_COUNT_OF_BRANCHES)
+    MaxBran: int = param(
+        2, "branches per axon (mother included), upper bound", bounds=_COUNT_OF_BRANCHES, not_below="MinBran"
+    )
     conformity: float = param(
         0.99,
         "random-walk conformity: cosine of the largest turn per step",
         bounds=Bound(0, 1, low_open=True, high_open=True),
     )
-    MinThickness: float = param(1.5, "branch thickness, lower bound (pixels)", bounds=POSITIVE, length=True)
-    MaxThickness: float = param(3.0, "branch thickness, upper bound (pixels)", not_below="MinThickness", length=True)
-    MinGapSize: int = param(0, "gap half-length in centreline points, lower bound", bounds=NON_NEGATIVE)
-    MaxGapSize: int = param(
-        4, "gap half-length in centreline points, upper bound (0: no gaps)", not_below="MinGapSize"
+    MinThickness: float = param(1.5, "branch thickness, lower bound (pixels)", bounds=_LENGTH, length=True)
+    MaxThickness: float = param(
+        3.0, "branch thickness, upper bound (pixels)", bounds=_LENGTH, not_below="MinThickness", length=True
     )
-    StepSize: float = param(2.0, "random-walk step length (pixels)", bounds=POSITIVE, length=True)
+    MinGapSize: int = param(
+        0, "gap half-length in centreline points, lower bound", bounds=(NON_NEGATIVE, Bound(0, MAX_SPLINE_POINTS))
+    )
+    MaxGapSize: int = param(
+        4, "gap half-length in centreline points, upper bound (0: no gaps)",
+        bounds=(NON_NEGATIVE, Bound(0, MAX_SPLINE_POINTS)), not_below="MinGapSize",
+    )
+    StepSize: float = param(2.0, "random-walk step length (pixels)", bounds=_LENGTH, length=True)
     NSplinePoints: int = param(200, "centreline points per branch", bounds=Bound(2, MAX_SPLINE_POINTS))
     crossingOK: bool = param(False, "1 allows crossing branches, 0 forbids them")
     straightBranching: float = param(
         10.0,
         "a daughter may touch other branches only within this many thicknesses of its start",
-        bounds=NON_NEGATIVE,
+        bounds=(NON_NEGATIVE, Bound(0, MAX_LENGTH / MIN_LENGTH)),
     )
     SegmentationThreshold: float = param(
-        2.7, "axon mask: distance to the centreline below this", bounds=POSITIVE, length=True
+        2.7, "axon mask: distance to the centreline below this", bounds=_LENGTH, length=True
     )
     sigma_spread: float = param(
-        1.0, "sigma of the Gaussian cross-section of an axon (pixels)", bounds=POSITIVE, length=True
+        1.0, "sigma of the Gaussian cross-section of an axon (pixels)", bounds=_LENGTH, length=True
     )
     MinAxonIntensity: float = param(10.0, "axon intensity, lower bound (percent)", percent=True)
     # the original draws intensities strictly inside the range: U(Min + 1 %, Max - 1 %)
     MaxAxonIntensity: float = param(
         40.0, "axon intensity, upper bound (percent)", percent=True, not_below="MinAxonIntensity", margin=2
     )
-    MinPeriod: float = param(0.1, "periods of the cosine profile per branch, lower bound", bounds=NON_NEGATIVE)
-    MaxPeriod: float = param(2.0, "periods of the cosine profile per branch, upper bound", not_below="MinPeriod")
+    MinPeriod: float = param(
+        0.1, "periods of the cosine profile per branch, lower bound", bounds=(NON_NEGATIVE, Bound(0, _MAX_PERIODS))
+    )
+    MaxPeriod: float = param(
+        2.0, "periods of the cosine profile per branch, upper bound", bounds=(NON_NEGATIVE, Bound(0, _MAX_PERIODS)),
+        not_below="MinPeriod",
+    )
     AxonProfile: str = param("cosine", "intensity profile of mother branches", choices=PROFILES)
     BranchProfile: str = param("cosine", "intensity profile of daughter branches", choices=PROFILES)
-    sigma_noise_axon: float = param(0.055, "pixel noise added to the axon intensity map", bounds=NON_NEGATIVE)
+    sigma_noise_axon: float = param(
+        0.055, "pixel noise added to the axon intensity map (a fraction of full intensity)",
+        bounds=(NON_NEGATIVE, Bound(0, 100)),
+    )
     # --- boutons -------------------------------------------------------------------------
-    MinNbBouton: int = param(7, "boutons per image, lower bound", bounds=NON_NEGATIVE)
+    MinNbBouton: int = param(7, "boutons per image, lower bound", bounds=(NON_NEGATIVE, _COUNT_OF_OBJECTS))
     MaxNbBouton: int = param(
-        7, "boutons per image, upper bound", bounds=Bound(high=MAX_OBJECTS), not_below="MinNbBouton"
+        7, "boutons per image, upper bound", bounds=_COUNT_OF_OBJECTS, not_below="MinNbBouton"
     )
     MinBrightnessBouton: int = param(30, "bouton brightness, lower bound (percent)", percent=True)
     # drawn strictly inside the range: U{Min + 1 .. Max - 1}
@@ -135,24 +181,26 @@ class GeneratorConfig:
         40, "bouton brightness, upper bound (percent)", percent=True, not_below="MinBrightnessBouton", margin=2
     )
     sigma_noise_bouton: float = param(
-        1.0, "noise added to the distance map of a bouton (pixels)", bounds=NON_NEGATIVE, length=True
+        1.0, "noise added to the distance map of a bouton (pixels)", bounds=_NN_LENGTH, length=True
     )
     minDistBetweenBoutons: float = param(
-        8.0, "minimum distance between bouton centres (pixels)", bounds=NON_NEGATIVE, length=True)
+        8.0, "minimum distance between bouton centres (pixels)", bounds=_NN_LENGTH, length=True)
     # --- cells ---------------------------------------------------------------------------
-    MinNbCircles: int = param(13, "cells per image, lower bound", bounds=NON_NEGATIVE)
+    MinNbCircles: int = param(13, "cells per image, lower bound", bounds=(NON_NEGATIVE, _COUNT_OF_OBJECTS))
     MaxNbCircles: int = param(
-        13, "cells per image, upper bound", bounds=Bound(high=MAX_OBJECTS), not_below="MinNbCircles"
+        13, "cells per image, upper bound", bounds=_COUNT_OF_OBJECTS, not_below="MinNbCircles"
     )
-    MinRadius: int = param(3, "cell radius, lower bound (pixels)", bounds=POSITIVE, length=True)
-    MaxRadius: int = param(20, "cell radius, upper bound (pixels)", not_below="MinRadius", length=True)
-    CircleBrightness: int = param(1, "kept from the original files; not used by the generator", bounds=NON_NEGATIVE)
+    MinRadius: int = param(3, "cell radius, lower bound (pixels)", bounds=_LENGTH, length=True)
+    MaxRadius: int = param(20, "cell radius, upper bound (pixels)", bounds=_LENGTH, not_below="MinRadius", length=True)
+    CircleBrightness: int = param(
+        1, "kept from the original files; not used by the generator", bounds=(NON_NEGATIVE, Bound(0, MAX_GREY))
+    )
     MinBrightnessCircles: int = param(10, "cell brightness, lower bound (percent)", percent=True)
     MaxBrightnessCircles: int = param(
         30, "cell brightness, upper bound (percent)", percent=True, not_below="MinBrightnessCircles"
     )
     sigma_noise_circle: float = param(
-        1.3, "noise added to the distance map of a cell (pixels)", bounds=NON_NEGATIVE, length=True
+        1.3, "noise added to the distance map of a cell (pixels)", bounds=_NN_LENGTH, length=True
     )
     # --- jaxaxon options (optional keys) ---------------------------------------------------
     compat: str = _option(
@@ -161,12 +209,14 @@ class GeneratorConfig:
         choices=COMPAT_MODES,
     )
     branch_candidates: int = _option(
-        32, "candidate walks drawn per branch; the first acceptable one is kept", bounds=POSITIVE
+        32,
+        "candidate walks drawn per branch; the first acceptable one is kept",
+        bounds=(POSITIVE, Bound(1, MAX_OBJECTS)),
     )
     scene_attempts: int = _option(
         0,
         "whole-scene redraws when a branch has no acceptable candidate (0: 4 in 'fixed', 64 in 'original')",
-        bounds=NON_NEGATIVE,
+        bounds=(NON_NEGATIVE, Bound(0, MAX_OBJECTS)),
     )
 
     # --- imaging model and domain randomisation (optional keys; ranges drawn per image) ---
@@ -179,39 +229,39 @@ class GeneratorConfig:
     psf_sigma: tuple[float, float] = _range(
         (1.0, 1.0), "PSF Gaussian sigma along its first axis (px)", 0, 20, length=True
     )
-    psf_aspect: tuple[float, float] = _range((1.0, 1.0), "PSF width ratio, second axis / first", 0, 10, open_lo=True)
+    psf_aspect: tuple[float, float] = _range((1.0, 1.0), "PSF width ratio, second axis / first", MIN_FACTOR, 10)
     psf_angle: tuple[float, float] = _range((0.0, 0.0), "PSF rotation (degrees)", -360, 360)
     psf_kernel: str = _option("", "optional .npy file with a user PSF kernel (odd sides), replacing the Gaussian")
     photons: tuple[float, float] = _range(
-        (20.0, 20.0), "expected photons at the brightest signal pixel", 0, 10**6, open_lo=True
+        (20.0, 20.0), "expected photons at the brightest signal pixel", MIN_FACTOR, 10**6
     )
     background: tuple[float, float] = _range(
         (0.05, 0.05), "neuropil background level (fraction of the peak signal)", 0, 10
     )
     background_contrast: tuple[float, float] = _range((0.5, 0.5), "relative std of the neuropil background", 0, 10)
     background_scale: tuple[float, float] = _range(
-        (8.0, 8.0), "correlation length of the neuropil (px)", 0, 10**4, open_lo=True, length=True
+        (8.0, 8.0), "correlation length of the neuropil (px)", MIN_LENGTH, 10**4, length=True
     )
     bias: tuple[float, float] = _range((0.0, 0.0), "std of the log multiplicative bias field", 0, 5)
     bias_scale: tuple[float, float] = _range(
-        (64.0, 64.0), "correlation length of the bias field (px)", 0, 10**4, open_lo=True, length=True
+        (64.0, 64.0), "correlation length of the bias field (px)", MIN_LENGTH, 10**4, length=True
     )
     dark_counts: tuple[float, float] = _range((0.0, 0.0), "mean dark counts per pixel", 0, 10**4)
-    gain: tuple[float, float] = _range((1.0, 1.0), "detector gain per photon", 0, 10**6, open_lo=True)
+    gain: tuple[float, float] = _range((1.0, 1.0), "detector gain per photon", MIN_FACTOR, 10**6)
     offset: tuple[float, float] = _range((0.0, 0.0), "detector offset", -(10**6), 10**6)
     read_noise: tuple[float, float] = _range((0.0, 0.0), "detector read noise std", 0, 10**6)
-    gamma: tuple[float, float] = _range((1.0, 1.0), "output non-linearity exponent", 0, 10, open_lo=True)
+    gamma: tuple[float, float] = _range((1.0, 1.0), "output non-linearity exponent", MIN_FACTOR, 10)
     saturation: tuple[float, float] = _range(
-        (1.0, 1.0), "fraction of the peak mean count mapped to maxIntensity (brighter saturates)", 0, 10, open_lo=True
+        (1.0, 1.0), "fraction of the peak mean count mapped to maxIntensity (brighter saturates)", MIN_FACTOR, 10
     )
     axon_brightness: tuple[float, float] = _range(
-        (1.0, 1.0), "per-image factor on axon intensities", 0, 100, open_lo=True
+        (1.0, 1.0), "per-image factor on axon intensities", MIN_FACTOR, 100
     )
     bouton_brightness: tuple[float, float] = _range(
-        (1.0, 1.0), "per-image factor on bouton intensities", 0, 100, open_lo=True
+        (1.0, 1.0), "per-image factor on bouton intensities", MIN_FACTOR, 100
     )
     cell_brightness: tuple[float, float] = _range(
-        (1.0, 1.0), "per-image factor on cell intensities", 0, 100, open_lo=True
+        (1.0, 1.0), "per-image factor on cell intensities", MIN_FACTOR, 100
     )
 
     # --- physical scale (optional keys) -----------------------------------------------------
@@ -222,7 +272,7 @@ class GeneratorConfig:
         1.0,
         "resampling factor from the images these parameters describe (e.g. calibration images) "
         "to the generated grid: 0.5 = half their resolution",
-        bounds=Bound(0, 1000, low_open=True),
+        bounds=(Bound(0, 1000, low_open=True), Bound(0.001, 1000)),
     )
     # --- depth: a 3-D slab seen by the microscope (optional keys) ----------------------------
     depth_mode: str = _option(
@@ -235,11 +285,11 @@ class GeneratorConfig:
         (0.0, 0.0), "extra out-of-focus axons per image (depth modes; unlabelled unless depth_labels='all')", 0, 1024
     )
     slab_depth: float = _option(
-        40.0, "thickness of the tissue slab holding the axons (px)", bounds=POSITIVE, length=True
+        40.0, "thickness of the tissue slab holding the axons (px)", bounds=_LENGTH, length=True
     )
-    axial_sigma: float = _option(4.0, "axial PSF sigma: the depth of field (px)", bounds=POSITIVE, length=True)
+    axial_sigma: float = _option(4.0, "axial PSF sigma: the depth of field (px)", bounds=_LENGTH, length=True)
     stack_depth: float = _option(
-        20.0, "z extent of the stack projected by depth_mode 'max'/'mean' (px)", bounds=NON_NEGATIVE, length=True
+        20.0, "z extent of the stack projected by depth_mode 'max'/'mean' (px)", bounds=_NN_LENGTH, length=True
     )
     depth_labels: str = _option(
         "in_focus", "'in_focus': labels hold only the in-focus axons; 'all': every axon", choices=DEPTH_LABELS
@@ -291,7 +341,8 @@ class GeneratorConfig:
             except ConfigError as err:
                 if preset == PRESETS[name]:
                     raise
-                raise ConfigError(f"preset {name!r} converted to pixel_size {values['pixel_size']!r}: {err}") from None
+                converted = f"preset {name!r} converted to pixel_size {brief(values['pixel_size'])}"
+                raise ConfigError(f"{converted}: {err}") from None
         check_keys(values, cls, ConfigError)
         return cls(**values)
 
@@ -302,16 +353,14 @@ class GeneratorConfig:
 
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> "GeneratorConfig":
-        """Reads a parameter file in the original's JSON format."""
+        """Reads a parameter file in the original's JSON format (UTF-8; `jaxaxon.jsonfile.read_json`).
+
+        Raises:
+          ConfigError: one line naming the file: unreadable, not UTF-8 JSON, a duplicate key,
+            or an invalid parameter.
+        """
         path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as err:
-            raise ConfigError(f"cannot read parameter file {str(path)!r}: {err.strerror or err}") from err
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ConfigError(f"parameter file {str(path)!r} is not valid JSON: {err}") from err
+        data = read_json(path, ConfigError, "parameter file")
         try:
             return cls.from_dict(data)
         except ConfigError as err:
@@ -369,7 +418,7 @@ class GeneratorConfig:
         """
         factor = _check_factor(factor)
         if self.psf_kernel and factor != 1.0:
-            raise ConfigError(f"psf_kernel: a user PSF kernel file ({self.psf_kernel!r}) cannot be rescaled")
+            raise ConfigError(f"psf_kernel: a user PSF kernel file ({brief(self.psf_kernel)}) cannot be rescaled")
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         values = _scale_lengths(values, factor)
         if self.pixel_size:
@@ -430,8 +479,10 @@ def _kernel_file(cfg: GeneratorConfig) -> str | None:
         return None
     try:
         kernel = np.load(path)
-    except (OSError, ValueError) as err:
-        return f"psf_kernel: cannot read {path!r} as a .npy array: {err}"
+    except OSError as err:
+        return f"psf_kernel: cannot read {brief(path)} as a .npy array: {err.strerror or brief(str(err), quote=False)}"
+    except ValueError as err:
+        return f"psf_kernel: cannot read {brief(path)} as a .npy array: {brief(str(err), quote=False)}"
     if kernel.ndim != 2 or kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:
         return f"psf_kernel: expected a 2-D kernel with odd sides, got shape {kernel.shape}"
     if not np.all(np.isfinite(kernel)) or np.any(kernel < 0) or kernel.sum() <= 0:
@@ -559,10 +610,9 @@ def _walk_steps(cfg: GeneratorConfig) -> int:
     """
     a = math.acos(cfg.conformity)
     rho = math.sin(a) / a
-    msd_per_step = cfg.StepSize**2 * (1 + rho) / (1 - rho)
     half_side = min(cfg.width, cfg.height) / 2
     ballistic = 1.5 * (cfg.width + cfg.height) / cfg.StepSize
-    diffusive = 10 * half_side**2 / msd_per_step
+    diffusive = 0.0 if rho >= 1 else 10 * half_side**2 * (1 - rho) / (cfg.StepSize**2 * (1 + rho))
     return int(math.ceil(max(ballistic, diffusive)))
 
 
@@ -662,7 +712,7 @@ LENGTH_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Genera
 
 def _check_factor(factor: Any) -> float:
     if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor) or factor <= 0:
-        raise ConfigError(f"rescaled: the factor must be a positive finite number, got {factor!r}")
+        raise ConfigError(f"rescaled: the factor must be a positive finite number, got {brief(factor)}")
     return float(factor)
 
 

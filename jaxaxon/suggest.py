@@ -13,6 +13,8 @@ def closest(name: object, known: Iterable[str], cutoff: float = 0.6) -> str | No
     case-insensitive match), or None."""
     known = list(known)
     text = str(name)
+    if len(text) > 2 * max(map(len, known), default=0) + 8:
+        return None  # far longer than any name: no match, and difflib would be slow
     close = difflib.get_close_matches(text, known, n=1, cutoff=cutoff)
     if close:
         return close[0]

@@ -16,6 +16,7 @@ import typing
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from jaxaxon.echo import brief
 from jaxaxon.suggest import did_you_mean
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "POSITIVE",
     "Rule",
     "check_keys",
+    "interval",
     "param",
     "unknown_choice",
     "validate",
@@ -75,6 +77,19 @@ class Bound:
 
 POSITIVE = Bound(0, low_open=True)
 NON_NEGATIVE = Bound(0)
+
+
+def interval(bounds: Iterable[Bound]) -> Bound:
+    """The intersection of ``bounds``: the interval a value must lie in to pass all of them
+    (``Bound()``, unbounded, for none)."""
+    low = high = None
+    low_open = high_open = False
+    for b in bounds:
+        if b.low is not None and (low is None or b.low > low or (b.low == low and b.low_open)):
+            low, low_open = b.low, b.low_open
+        if b.high is not None and (high is None or b.high < high or (b.high == high and b.high_open)):
+            high, high_open = b.high, b.high_open
+    return Bound(low, high, low_open, high_open)
 
 
 def _qualified(adjective: str, noun: str) -> str:
@@ -133,7 +148,7 @@ def param(
 
 def unknown_choice(value: object, choices: Sequence[str], noun: str = "value") -> str:
     """``"unknown value 'x' (choose one of a, b); did you mean 'a'?"``."""
-    return f"unknown {noun} {value!r} (choose one of {', '.join(choices)}){did_you_mean(value, choices)}"
+    return f"unknown {noun} {brief(value)} (choose one of {', '.join(choices)}){did_you_mean(value, choices)}"
 
 
 def check_keys(
@@ -151,7 +166,7 @@ def check_keys(
     names = [f.name for f in dataclasses.fields(known)] if isinstance(known, type) else list(known)
     for key in keys:
         if key not in names:
-            raise error(f"unknown {noun} {prefix + str(key)!r}{did_you_mean(key, names, prefix)}")
+            raise error(f"unknown {noun} {brief(prefix + str(key))}{did_you_mean(key, names, prefix)}")
 
 
 def validate(obj: Any, error: type[Exception] = ValueError, *, prefix: str = "", rules: Iterable[Rule] = ()) -> None:
@@ -195,7 +210,7 @@ def _outside_bounds(spec: _Spec, value: Any, given: Any) -> str | None:
     ends = value if spec.kind == "range" else (value,)
     for bound in spec.meta.get("bounds", ()):
         if not all(bound.holds(x) for x in ends):
-            return f"{spec.name}: expected {bound.describe(spec.noun, spec.meta.get('unit', ''))}, got {given!r}"
+            return f"{spec.name}: expected {bound.describe(spec.noun, spec.meta.get('unit', ''))}, got {brief(given)}"
     return None
 
 
@@ -208,9 +223,10 @@ def _below_floor(spec: _Spec, obj: Any, prefix: str) -> str | None:
         return None
     if margin and high - low < margin:
         unit = " (percent)" if spec.meta.get("percent") else ""
-        return f"{spec.name}: must exceed {prefix}{low_name} by at least {margin}{unit}, got {low!r}..{high!r}"
+        got = f"{brief(low)}..{brief(high)}"
+        return f"{spec.name}: must exceed {prefix}{low_name} by at least {margin}{unit}, got {got}"
     if low > high:
-        return f"{low_name} > {prefix}{spec.name}: {low!r} > {high!r}"
+        return f"{low_name} > {prefix}{spec.name}: {brief(low)} > {brief(high)}"
     return None
 
 
@@ -270,26 +286,26 @@ def _coerce(spec: _Spec, value: Any) -> Any:
             return value
         if isinstance(value, (int, float)) and value in (0, 1):
             return bool(value)
-        raise _Invalid(f"expected 0/1 or true/false, got {value!r}")
+        raise _Invalid(f"expected 0/1 or true/false, got {brief(value)}")
     if kind in ("int", "float"):
-        return _number(value, integer=kind == "int")
+        return _number(value, spec, integer=kind == "int")
     if kind == "range":
         items = list(value) if isinstance(value, (list, tuple)) else [value, value]
         if len(items) != 2:
-            raise _Invalid(f"expected a number or a [min, max] pair, got {value!r}")
-        pair = tuple(_number(item, integer=False) for item in items)
+            raise _Invalid(f"expected a number or a [min, max] pair, got {brief(value)}")
+        pair = tuple(_number(item, spec, integer=False) for item in items)
         if pair[0] > pair[1]:
             raise _Invalid(f"min > max in range {list(pair)!r}")
         return pair
     if kind == "str":
         if not isinstance(value, str):
-            raise _Invalid(f"expected a string, got {type(value).__name__} {value!r}")
+            raise _Invalid(f"expected a string, got {type(value).__name__} {brief(value)}")
         _check_choice(value, choices)
         return value
     if kind == "strs":
         items = (value,) if isinstance(value, str) else value
         if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) and v for v in items):
-            raise _Invalid(f"expected a list of non-empty strings, got {value!r}")
+            raise _Invalid(f"expected a list of non-empty strings, got {brief(value)}")
         for item in items:
             _check_choice(item, choices)
         return items if type(items) is tuple else tuple(items)
@@ -299,15 +315,20 @@ def _coerce(spec: _Spec, value: Any) -> Any:
     return value
 
 
-def _number(value: Any, integer: bool) -> int | float:
+def _number(value: Any, spec: _Spec, integer: bool) -> int | float:
     noun = "an integer" if integer else "a number"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _Invalid(f"expected {noun}, got {type(value).__name__} {value!r}")
+        raise _Invalid(f"expected {noun}, got {type(value).__name__} {brief(value)}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise _Invalid(f"expected {'an integer' if integer else 'a finite number'}, got {value!r}")
+        allowed = interval(spec.meta.get("bounds", ()))
+        if allowed == Bound():
+            expected = "an integer" if integer else "a finite number"
+        else:
+            expected = allowed.describe(spec.noun, spec.meta.get("unit", ""))
+        raise _Invalid(f"expected {expected}, got {value!r}")
     if integer:
         if value != int(value):
-            raise _Invalid(f"expected an integer, got {value!r}")
+            raise _Invalid(f"expected an integer, got {brief(value)}")
         return value if type(value) is int else int(value)
     return value if type(value) is float else float(value)
 

@@ -139,7 +139,7 @@ ERROR_CASES = [
     ({"crossingOK": 2}, "crossingOK", "0/1"),
     ({"width": True}, "width", "integer"),
     ({"AxonProfile": 3}, "AxonProfile", "string"),
-    ({"conformity": float("nan")}, "conformity", "finite"),
+    ({"conformity": float("nan")}, "conformity", "between 0 and 1, got nan"),
     ({"MinAxons": 3, "MaxAxons": 2}, "MinAxons", "MaxAxons"),
     ({"MinThickness": 3.5, "MaxThickness": 3.0}, "MinThickness", "MaxThickness"),
     ({"MinRadius": 9, "MaxRadius": 5}, "MinRadius", "MaxRadius"),
@@ -166,10 +166,21 @@ ERROR_CASES = [
     ({"MaxGapSize": 100}, "MaxGapSize", "NSplinePoints"),
     ({"conformity": 0.01, "StepSize": 0.5}, "conformity", "static limit"),
     ({"conformity": 0.99, "StepSize": 0.01}, "StepSize", "static limit"),
+    # every number has a finite range, said in the message
+    ({"lambdaMax": 1e308}, "lambdaMax", "expected an integer in 0..1000, got 1e+308"),
+    ({"sigma_noise_max": 1e308}, "sigma_noise_max", "expected a number in 0..1000 grey levels, got 1e+308"),
+    ({"sigma_noise_min": float("inf")}, "sigma_noise_min", "in 0..1000 grey levels, got inf"),
+    ({"sigma_spread": 1e-300}, "sigma_spread", "expected a number in 0.01..8192, got 1e-300"),
+    ({"StepSize": 5e-324}, "StepSize", "0.01..8192"),
+    ({"MinAxons": 10**5000}, "MinAxons", "in 1..1024, got an integer of about 5,001 digits"),
+    ({"maxIntensity": 2**30}, "maxIntensity", "1..16777216"),
+    ({"photons": [1, float("inf")]}, "photons", "expected a range in 0.001..1000000, got inf"),
+    ({"gamma": [1e-300, 1]}, "gamma", "0.001..10"),
+    ({"AxonProfile": "x" * 50_000_000}, "AxonProfile", "... (50,000,000 characters) (choose one of"),
 ]
 
 
-@pytest.mark.parametrize("changes, key, text", ERROR_CASES, ids=lambda v: str(v)[:40] if isinstance(v, dict) else None)
+@pytest.mark.parametrize("changes, key, text", ERROR_CASES, ids=lambda v: ",".join(v) if isinstance(v, dict) else None)
 def test_invalid_parameters_name_the_key(changes, key, text):
     with pytest.raises(ConfigError) as info:
         GeneratorConfig.from_dict(changes)
@@ -316,3 +327,106 @@ def test_equal_configs_share_one_jit_compilation():
     assert len(traces) == 1
     assert float(jf(x, GeneratorConfig(width=128))) == 130.0
     assert len(traces) == 2
+
+
+# --- every number finite, at its bounds too ------------------------------------------------------
+
+
+def test_every_number_has_a_finite_range():
+    import typing
+
+    from jaxaxon.validation import interval
+
+    hints = typing.get_type_hints(GeneratorConfig)
+    for f in dataclasses.fields(GeneratorConfig):
+        if hints[f.name] in (int, float, tuple[float, float]):
+            allowed = interval(f.metadata["bounds"])
+            assert allowed.low is not None and allowed.high is not None, f.name
+            assert math.isfinite(allowed.low) and math.isfinite(allowed.high), f.name
+
+
+@pytest.mark.parametrize("name", sorted(config_module.PRESETS))
+def test_presets_validate(name):
+    GeneratorConfig.from_preset(name)
+
+
+@pytest.mark.parametrize("path", sorted(BUNDLED.parent.glob("*.json")), ids=lambda p: p.name)
+def test_shipped_parameter_files_validate(path):
+    GeneratorConfig.from_json(path)
+
+
+def test_a_long_value_is_cut_in_the_message():
+    with pytest.raises(ConfigError) as info:
+        GeneratorConfig.from_dict({"psf_kernel": "k" * 50_000_000})
+    assert "(50,000,000 characters)" in str(info.value) and len(str(info.value)) < 300
+
+
+def test_walk_steps_of_a_conformity_next_to_1_are_finite():
+    assert GeneratorConfig(conformity=1 - 1e-16).max_walk_steps == GeneratorConfig().max_walk_steps
+
+
+_AT_UPPER_BOUNDS = {  # the original imaging model's noise and the intensity keys at their largest
+    "sigma_noise_min": 1000, "sigma_noise_max": 1000, "lambdaMin": 1000, "lambdaMax": 1000,
+    "sigma_noise_axon": 100, "MinPeriod": 50000, "MaxPeriod": 50000, "maxIntensity": 2**24,
+    "straightBranching": 819200, "sigma_noise_bouton": 8192, "sigma_noise_circle": 8192,
+    "SegmentationThreshold": 8192, "sigma_spread": 8192,
+    "axon_brightness": 100, "bouton_brightness": 100, "cell_brightness": 100,
+}  # fmt: skip
+_MICROSCOPE_AT_BOUNDS = {  # the microscope's keys at the ends that could overflow or divide by ~0
+    "noise_model": "microscope", "photons": 1e6, "gain": 1e6, "offset": 1e6, "read_noise": 1e6, "dark_counts": 1e4,
+    "bias": 5, "background": 10, "background_contrast": 10, "background_scale": 1e4, "bias_scale": 0.01,
+    "psf_sigma": 20, "psf_aspect": 0.001, "gamma": 0.001, "saturation": 0.001, "sigma_spread": 0.01,
+    "MinThickness": 0.01, "MaxThickness": 0.01,
+    "axon_brightness": 0.001, "bouton_brightness": 0.001, "cell_brightness": 0.001,
+}  # fmt: skip
+
+
+@pytest.mark.slow  # one compilation each (about 20 s on a CPU)
+@pytest.mark.parametrize("changes", [_AT_UPPER_BOUNDS, _MICROSCOPE_AT_BOUNDS], ids=["original", "microscope"])
+def test_the_generator_is_finite_at_the_bounds(small_cfg, changes):
+    from jaxaxon.synth.image import generate
+
+    cfg = small_cfg.replace(**changes)
+    batch = generate(jax.random.key(0), cfg, 2)
+    for name, value in vars(batch).items():
+        if isinstance(value, jax.Array) and jnp.issubdtype(value.dtype, jnp.floating):
+            assert bool(jnp.all(jnp.isfinite(value))), name
+    assert 0 <= float(batch.image.min()) and float(batch.image.max()) <= cfg.maxIntensity
+
+
+# --- parameter files: encodings and duplicate keys -------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_a_file_with_a_byte_order_mark_is_read(tmp_path, encoding):
+    path = tmp_path / "p.json"
+    path.write_bytes(json.dumps({"width": 128, "psf_kernel": ""}).encode(encoding))
+    assert GeneratorConfig.from_json(path).width == 128
+
+
+@pytest.mark.parametrize(
+    "data, text",
+    [
+        ('{"width": 128, "psf_kernel": "é"}'.encode("latin-1"), "not UTF-8 text (byte 0xe9 at offset 30)"),
+        (b'{"width": 128, "MaxAxons": 3, "width": 64}', "duplicate key 'width'"),
+    ],
+    ids=["latin-1", "duplicate"],
+)
+def test_a_bad_file_is_one_config_error_naming_it(tmp_path, data, text):
+    path = tmp_path / "bad.json"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError) as info:
+        GeneratorConfig.from_json(path)
+    assert str(info.value).startswith(f"cannot read parameter file {str(path)!r}: ") and text in str(info.value)
+
+
+def test_generate_on_a_latin1_file_prints_one_line(tmp_path, capsys):
+    from jaxaxon.cli import main
+
+    path = tmp_path / "latin.json"
+    path.write_bytes('{"psf_kernel": "caf\xe9"}'.encode("latin-1"))
+    argv = ["generate", "--out", str(tmp_path / "out"), "--params", str(path), "--n", "1", "--no-distributed"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "latin.json" in err and "UTF-8 JSON" in err
+    assert not (tmp_path / "out").exists()

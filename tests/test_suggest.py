@@ -11,3 +11,8 @@ def test_did_you_mean_text():
     assert did_you_mean("dcie", ["dice", "bce"]) == "; did you mean 'dice'?"
     assert did_you_mean("shar", ["share"], prefix="real.") == "; did you mean 'real.share'?"
     assert did_you_mean("qqq", ["dice"]) == ""
+
+
+def test_a_name_far_longer_than_any_known_one_gets_no_suggestion():
+    assert closest("x" * 10_000_000, ["width", "height"]) is None  # and difflib is not run on it
+    assert closest("WIDTH", ["width"]) == "width"

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from jaxaxon.validation import NON_NEGATIVE, POSITIVE, Bound, check_keys, param, unknown_choice, validate
+from jaxaxon.validation import NON_NEGATIVE, POSITIVE, Bound, check_keys, interval, param, unknown_choice, validate
 
 
 class ToyError(ValueError):
@@ -108,7 +108,9 @@ def test_defaults_are_valid_and_json_spellings_are_coerced():
         ({"size": 2.5}, "toy.size: expected an integer, got 2.5"),
         ({"size": True}, "toy.size: expected an integer, got bool True"),
         ({"rate": "x"}, "toy.rate: expected a number, got str 'x'"),
-        ({"rate": float("inf")}, "toy.rate: expected a finite number, got inf"),
+        ({"rate": float("inf")}, "toy.rate: expected a rate in [0, 1), got inf"),
+        ({"lo": float("nan")}, "toy.lo: expected a non-negative number, got nan"),
+        ({"hi": float("inf")}, "toy.hi: expected a finite number, got inf"),  # no bounds of its own
         ({"flag": 2}, "toy.flag: expected 0/1 or true/false, got 2"),
         ({"mode": 3}, "toy.mode: expected a string, got int 3"),
         ({"span": [1, 2, 3]}, "toy.span: expected a number or a [min, max] pair, got [1, 2, 3]"),
@@ -213,3 +215,31 @@ def test_check_keys():
         check_keys({"rat": 1}, Toy, ToyError, noun="option", prefix="toy.")
     with pytest.raises(ToyError, match=r"^unknown key 'zzz'$"):
         check_keys(["zzz"], ["a", "b"], ToyError)
+
+
+# --- intervals and long values ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bounds, expected",
+    [
+        ((), Bound()),
+        ((POSITIVE, Bound(2, 64)), Bound(2, 64)),
+        ((POSITIVE, Bound(0, 5)), Bound(0, 5, low_open=True)),
+        ((Bound(0, 10), Bound(high=10, high_open=True)), Bound(0, 10, high_open=True)),
+    ],
+)
+def test_interval_intersects_bounds(bounds, expected):
+    assert interval(bounds) == expected
+
+
+def test_long_values_are_cut_in_messages():
+    message = _message(mode="x" * 1_000_000)
+    assert message.startswith("toy.mode: unknown value 'xxx") and "... (1,000,000 characters)" in message
+    assert len(message) < 200
+    assert len(_message(note=list(range(10**5)))) < 200
+    huge = "toy.size: expected an integer in 2..64 pixels, got an integer of about 5,001 digits"
+    assert _message(size=10**5000) == huge
+    with pytest.raises(ToyError) as info:
+        check_keys(["k" * 1_000_000], Toy, ToyError)
+    assert len(str(info.value)) < 200

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from jaxaxon.atomic import write_json_atomic
-from jaxaxon.config import ConfigError, GeneratorConfig
+from jaxaxon.config import MAX_IMAGE_SIDE, ConfigError, GeneratorConfig
+from jaxaxon.echo import brief
+from jaxaxon.jsonfile import loads_json, read_json
 from jaxaxon.models.config import ModelConfig
 from jaxaxon.train.normalise import Normalisation
 from jaxaxon.validation import NON_NEGATIVE, Bound, check_keys, param, validate
@@ -42,6 +44,8 @@ FORMAT = "jaxaxon-run"
 
 
 _AT_LEAST_1 = Bound(1)
+_STEPS = (_AT_LEAST_1, Bound(1, 2**31 - 1))  # step counters are int32
+_BATCH = (_AT_LEAST_1, Bound(1, 2**16))
 _SEED = Bound(0, 2**31, high_open=True)
 
 
@@ -80,7 +84,7 @@ class RealMixing:
     bouton_radius: float = param(0.0, bounds=Bound(0, 1000), what="a radius", unit="pixels (0 = automatic)")
     flips: bool = True
     rot90: bool = True
-    n_images: int = param(0, bounds=NON_NEGATIVE)
+    n_images: int = param(0, bounds=(NON_NEGATIVE, Bound(0, 2**31 - 1)))
     fingerprint: str = ""
 
     def __post_init__(self) -> None:
@@ -151,26 +155,26 @@ class RunConfig:
     preset: str = "custom"
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     generator: GeneratorConfig = dataclasses.field(default_factory=GeneratorConfig)
-    crop: int = param(0, bounds=NON_NEGATIVE)
-    batch_size: int = param(16, bounds=_AT_LEAST_1)
-    steps: int = param(1000, bounds=_AT_LEAST_1)
+    crop: int = param(0, bounds=(NON_NEGATIVE, Bound(0, MAX_IMAGE_SIDE)))
+    batch_size: int = param(16, bounds=_BATCH)
+    steps: int = param(1000, bounds=_STEPS)
     seed: int = param(0, bounds=_SEED)
     loss: str = param("dice", choices=LOSSES)
-    dice_smooth: float = param(1.0, bounds=NON_NEGATIVE)
+    dice_smooth: float = param(1.0, bounds=(NON_NEGATIVE, Bound(0, 10**6)))
     lr: float = param(1e-3, bounds=Bound(0.0, 10.0, low_open=True))
     schedule: str = param("constant", choices=SCHEDULES)
-    warmup_steps: int = param(0, bounds=NON_NEGATIVE)
+    warmup_steps: int = param(0, bounds=(NON_NEGATIVE, Bound(0, 2**31 - 1)))
     end_lr_factor: float = param(0.01, bounds=Bound(0, 1))
-    clip_norm: float = param(0.0, bounds=NON_NEGATIVE)
+    clip_norm: float = param(0.0, bounds=(NON_NEGATIVE, Bound(0, 10**6)))
     normalise: Normalisation = dataclasses.field(default_factory=Normalisation)
     ae_target: str = param("clean", choices=AE_TARGETS)
-    val_images: int = param(16, bounds=_AT_LEAST_1)
+    val_images: int = param(16, bounds=(_AT_LEAST_1, Bound(1, 2**20)))
     val_seed: int = param(1_000_003, bounds=_SEED)
-    val_batch: int = param(8, bounds=_AT_LEAST_1)
-    eval_every: int = param(100, bounds=_AT_LEAST_1)
-    log_every: int = param(10, bounds=_AT_LEAST_1)
-    checkpoint_every: int = param(100, bounds=_AT_LEAST_1)
-    keep_checkpoints: int = param(3, bounds=_AT_LEAST_1)
+    val_batch: int = param(8, bounds=_BATCH)
+    eval_every: int = param(100, bounds=_STEPS)
+    log_every: int = param(10, bounds=_STEPS)
+    checkpoint_every: int = param(100, bounds=_STEPS)
+    keep_checkpoints: int = param(3, bounds=(_AT_LEAST_1, Bound(1, 1000)))
     init_from: str | None = None
     real: RealMixing | None = None
     axon_width: float = param(0.0, bounds=Bound(0, 100), what="a width", unit="pixels (0 = the parameters' scale)")
@@ -279,7 +283,7 @@ class RunConfig:
                 flat["generator"] = flat.get("generator", self.generator).replace(**nested["generator"])
             if "normalise" in nested:
                 base = flat.get("normalise", self.normalise)
-                flat["normalise"] = Normalisation(**{**base.to_dict(), **nested["normalise"]})
+                flat["normalise"] = Normalisation.from_dict({**base.to_dict(), **nested["normalise"]})
             if "real" in nested:
                 base = flat.get("real", self.real)
                 if base is None:
@@ -312,29 +316,31 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
     where they parse as JSON (numbers, lists, booleans), else plain strings.
 
     Raises:
-      RunConfigError: an item without ``=`` or without a key.
+      RunConfigError: an item without ``=`` or without a key, a JSON value with a duplicate
+        key, or an integer too long for Python to convert.
     """
     out: dict[str, Any] = {}
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not key:
-            raise RunConfigError(f"--set expects KEY=VALUE, got {item!r}")
+            raise RunConfigError(f"--set expects KEY=VALUE, got {brief(item)}")
         try:
-            out[key] = json.loads(text)
-        except json.JSONDecodeError:
+            json.loads(text, object_pairs_hook=list)
+        except (json.JSONDecodeError, RecursionError):
             out[key] = text
+            continue
+        except ValueError:  # an integer with more digits than Python converts
+            raise RunConfigError(f"--set {brief(key, quote=False)}: {brief(text)} is too large a number") from None
+        out[key] = loads_json(text, RunConfigError, f"--set {brief(key, quote=False)}")
     return out
 
 
 def read_run_config(path: str | os.PathLike) -> RunConfig:
     """Reads a run's ``config.json`` (clear `RunConfigError` when missing or invalid)."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RunConfigError(f"{path}: no run configuration here (is this a jaxaxon training directory?)") from None
-    except (OSError, json.JSONDecodeError) as err:
-        raise RunConfigError(f"{path}: cannot read the run configuration: {err}") from None
+    if not path.exists():
+        raise RunConfigError(f"{path}: no run configuration here (is this a jaxaxon training directory?)")
+    data = read_json(path, RunConfigError, "the run configuration")
     try:
         return RunConfig.from_dict(data)
     except RunConfigError as err:
