@@ -21,7 +21,7 @@ __all__ = ["HistoryError", "read_history", "write_history", "truncate_history"]
 
 
 class HistoryError(ValueError):
-    """``history.json`` exists but is not a list of records."""
+    """``history.json`` exists but is not a list of records, or cannot be written."""
 
 
 def _clean(value: Any) -> Any:
@@ -45,8 +45,17 @@ def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
 
 
 def write_history(path: str | os.PathLike, records: list[dict[str, Any]]) -> None:
-    """Writes the records atomically (temporary file + rename)."""
-    write_json_atomic(path, [{k: _clean(v) for k, v in r.items()} for r in records])
+    """Writes the records atomically (temporary file + rename).
+
+    Raises:
+      HistoryError: the file cannot be written (the previous version is kept).
+    """
+    try:
+        write_json_atomic(path, [{k: _clean(v) for k, v in r.items()} for r in records])
+    except OSError as err:
+        raise HistoryError(
+            f"cannot write the training history {path}: {err.strerror or err} (its previous version is kept)"
+        ) from None
 
 
 def truncate_history(records: list[dict[str, Any]], step: int) -> list[dict[str, Any]]:

@@ -11,9 +11,11 @@ any size and dtype are handled the way training images were.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -22,8 +24,16 @@ from flax import nnx
 
 from jaxaxon.eval.scale import resample, resample_back, zoomed_shape
 from jaxaxon.models import build_model
-from jaxaxon.train.checkpoint import CheckpointError, find_checkpoint, read_model_checkpoint
-from jaxaxon.train.config import RunConfig, RunConfigError, read_run_config
+from jaxaxon.train.checkpoint import (
+    BEST,
+    LATEST,
+    CheckpointError,
+    SkippedCheckpoint,
+    UnreadableCheckpointError,
+    checkpoint_candidates,
+    read_model_checkpoint,
+)
+from jaxaxon.train.config import RunConfig, read_run_config
 from jaxaxon.train.normalise import normalise
 
 __all__ = ["load_model", "predict"]
@@ -33,34 +43,82 @@ def _run_config_of(step_dir: Path, meta: dict) -> RunConfig:
     if "run_config" in meta:
         try:
             return RunConfig.from_dict(meta["run_config"])
-        except RunConfigError as err:
-            raise CheckpointError(f"checkpoint {step_dir}: its stored run configuration is invalid: {err}") from None
+        except Exception as err:  # RunConfigError, or a stored value of the wrong type
+            raise UnreadableCheckpointError(step_dir, f"its stored run configuration is invalid: {err}") from None
     for parent in step_dir.parents:  # older layouts: the run's config.json
         if (parent / "config.json").exists():
             return read_run_config(parent / "config.json")
-    raise CheckpointError(f"checkpoint {step_dir} carries no run configuration and no config.json was found above it")
+    raise UnreadableCheckpointError(step_dir, "it carries no run configuration and no config.json was found above it")
 
 
-def load_model(path: str | os.PathLike) -> tuple[nnx.Module, RunConfig]:
-    """Loads a trained model and its run configuration.
-
-    Args:
-      path: a training directory (its best checkpoint, else the latest), its
-        ``checkpoints`` directory, ``checkpoints/best|latest``, or a step directory.
-
-    Returns:
-      ``(model, run_config)``: an `nnx.Module` (`UNet` or `Autoencoder`) and the
-      `RunConfig` (model hyper-parameters, heads, normalisation, generator parameters).
-
-    Raises:
-      CheckpointError: missing, corrupt or mismatched checkpoint.
-    """
-    step_dir = find_checkpoint(path)
+def _load_step(step_dir: Path) -> tuple[nnx.Module, RunConfig]:
     _, meta = read_model_checkpoint(step_dir)
     rc = _run_config_of(step_dir, meta)
     graphdef, abstract = nnx.split(nnx.eval_shape(lambda: build_model(rc.model)))
     state, _ = read_model_checkpoint(step_dir, abstract)
     return nnx.merge(graphdef, state), rc
+
+
+def _note(text: str) -> None:
+    print(f"note: {text}", file=sys.stderr)
+
+
+def _readable_siblings(step_dir: Path) -> list[Path]:
+    """The readable checkpoints of the run a step directory belongs to (other than it)."""
+    run = step_dir.parent.parent
+    if step_dir.parent.name not in (BEST, LATEST) or run.name != "checkpoints":
+        return []
+    good = []
+    for other in checkpoint_candidates(run):
+        if other != step_dir:
+            with contextlib.suppress(CheckpointError):
+                _load_step(other)
+                good.append(other)
+    return good
+
+
+def load_model(path: str | os.PathLike, log: Callable[[str], None] | None = None) -> tuple[nnx.Module, RunConfig]:
+    """Loads a trained model and its run configuration.
+
+    Args:
+      path: a training directory (its best checkpoint, else the latest), its
+        ``checkpoints`` directory, ``checkpoints/best|latest``, or a step directory.
+      log: where a note goes when unreadable checkpoints were skipped (default: stderr).
+
+    Returns:
+      ``(model, run_config)``: an `nnx.Module` (`UNet` or `Autoencoder`) and the
+      `RunConfig` (model hyper-parameters, heads, normalisation, generator parameters).
+      A directory with several checkpoints gives the first readable one in the order of
+      `checkpoint_candidates` (best, then latest, newest first); the skipped ones and the
+      one used are named in a note.
+
+    Raises:
+      CheckpointError: no readable checkpoint there (each one tried is named with its problem).
+    """
+    log = _note if log is None else log
+    root = Path(path).expanduser().absolute()
+    candidates = checkpoint_candidates(root)
+    skipped: list[SkippedCheckpoint] = []
+    for step_dir in candidates:
+        try:
+            model, rc = _load_step(step_dir)
+        except UnreadableCheckpointError as err:
+            skipped.append(SkippedCheckpoint(err.path, err.reason))
+            continue
+        if skipped:
+            log(
+                f"skipped unreadable checkpoint{'s' if len(skipped) > 1 else ''} "
+                + "; ".join(s.describe(root) for s in skipped)
+                + f"; using {step_dir}"
+            )
+        return model, rc
+    if len(candidates) == 1:
+        good = _readable_siblings(candidates[0])
+        extra = f"; readable checkpoints of this run: {', '.join(map(str, good))}" if good else ""
+        raise UnreadableCheckpointError(skipped[0].path, skipped[0].reason, extra)
+    raise CheckpointError(
+        f"no readable checkpoint in {root}: " + "; ".join(s.describe(root) for s in skipped)
+    )
 
 
 @nnx.jit

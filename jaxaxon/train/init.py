@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from flax import nnx
@@ -73,8 +73,11 @@ def copy_matching(target: nnx.Module, source: nnx.Module, only: str | None = Non
     return report
 
 
-def init_from(model: nnx.Module, rc: RunConfig, source: str | os.PathLike) -> dict[str, Any]:
-    """Initialises ``model`` (built from ``rc``) from the checkpoint at ``source``.
+def init_from(
+    model: nnx.Module, rc: RunConfig, source: str | os.PathLike, log: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """Initialises ``model`` (built from ``rc``) from the checkpoint at ``source`` (its newest
+    readable one; ``log`` gets the note on skipped ones, see `load_model`).
 
     Raises:
       CheckpointError: missing or corrupt checkpoint, or an encoder whose structure
@@ -83,7 +86,7 @@ def init_from(model: nnx.Module, rc: RunConfig, source: str | os.PathLike) -> di
     Returns:
       A report: source path and kind, and the copied and kept parameter paths.
     """
-    src_model, src_rc = load_model(source)
+    src_model, src_rc = load_model(source, log=log)
     mine, theirs = rc.model.encoder_signature(), src_rc.model.encoder_signature()
     if mine != theirs:
         diff = ", ".join(f"{k}: {theirs[k]} vs {mine[k]}" for k in mine if mine[k] != theirs[k])

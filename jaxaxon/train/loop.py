@@ -29,7 +29,7 @@ import numpy as np
 from flax import nnx
 
 from jaxaxon.parallel import DATA_AXIS, is_main_process, sync_processes
-from jaxaxon.train.checkpoint import CheckpointStore
+from jaxaxon.train.checkpoint import CheckpointError, CheckpointStore, CheckpointWriteError, SkippedCheckpoint
 from jaxaxon.train.config import RunConfig, RunConfigError, read_run_config
 from jaxaxon.train.history import read_history, truncate_history, write_history
 from jaxaxon.train.mixing import prepare_real
@@ -107,7 +107,8 @@ class _StopFlag:
 
 
 def _read_workdir(workdir: Path, steps: int | None) -> RunConfig:
-    """The run configuration of a run to resume (with a new total of ``steps``, if given)."""
+    """The run configuration of a run to resume (with a new total of ``steps``, if given);
+    nothing is written here (see `_commit_resume`)."""
     config_path = workdir / "config.json"
     if not config_path.exists():
         raise RunConfigError(f"--resume: {workdir} holds no training run (no config.json); start one without --resume")
@@ -115,8 +116,6 @@ def _read_workdir(workdir: Path, steps: int | None) -> RunConfig:
     sync_processes("jaxaxon-train-workdir-read")  # every process read it before it changes
     if steps is not None and steps != saved.steps:
         saved = saved.replace(steps=steps)
-        if is_main_process():
-            saved.to_json(config_path)
     return saved
 
 
@@ -130,8 +129,11 @@ def _new_workdir(workdir: Path, rc: RunConfig) -> None:
         )
     sync_processes("jaxaxon-train-workdir-checked")  # every process checked before process 0 writes
     if is_main_process():
-        workdir.mkdir(parents=True, exist_ok=True)
-        rc.to_json(config_path)
+        try:
+            workdir.mkdir(parents=True, exist_ok=True)
+            rc.to_json(config_path)
+        except OSError as err:
+            raise RunConfigError(f"cannot write {config_path}: {err.strerror or err}") from None
     sync_processes("jaxaxon-train-workdir-written")
 
 
@@ -185,12 +187,15 @@ def train(
     rc, train_step = _prepare(workdir, rc, resume, steps, init_from, until, log)
     store = CheckpointStore(workdir / "checkpoints", keep=rc.keep_checkpoints)
     try:
-        state = _restore_or_init(store, train_step, rc, resume, workdir, log)
-        recorder = _Recorder(workdir, rc, train_step, store, state)
+        state, skipped = _restore_or_init(store, train_step, rc, resume, workdir, log)
+        best_lost = _commit_resume(workdir, rc, store, train_step, state, skipped, steps, log) if resume else False
+        recorder = _Recorder(workdir, rc, train_step, store, state, log)
+        if best_lost:
+            recorder.best_value = recorder.best_step = None
         start = state.step
         _step_loop(train_step, state, recorder, until, progress)
         if recorder.main and (state.step > start or not (workdir / "plots" / "training.png").exists()):
-            _plot(rc, recorder.history, workdir)
+            _plot(rc, recorder.history, workdir, log)
         metric = rc.best_metric[0]
         return {
             "workdir": str(workdir),
@@ -200,6 +205,8 @@ def train(
             "last": recorder.last,
             "elapsed_s": recorder.elapsed(),
         }
+    except CheckpointWriteError as err:
+        raise CheckpointWriteError(f"{err}; once there is room, continue with --resume --workdir {workdir}") from None
     finally:
         store.close()
 
@@ -257,24 +264,30 @@ class _State:
 
 def _restore_or_init(
     store: CheckpointStore, train_step: TrainStep, rc: RunConfig, resume: bool, workdir: Path, log
-) -> _State:
-    """The latest checkpoint's state when resuming (if there is one), else a fresh one
-    (initialised from ``rc.init_from`` if set)."""
+) -> tuple[_State, tuple[SkippedCheckpoint, ...]]:
+    """The newest readable checkpoint's state when resuming (if there is one), else a fresh
+    one (initialised from ``rc.init_from`` if set), and the unreadable checkpoints skipped.
+    Writes nothing."""
     program = train_step.program
-    start = store.latest_step() if resume else None
-    if start is not None:
-        abstract_model, abstract_opt = program.abstract()
-        model, opt, acc, meta = store.restore(start, abstract_model, abstract_opt, zero_metrics(), train_step.sharding)
-        log(f"resuming {workdir} from step {start}")
-        return _State(model, opt, acc, start, float(meta.get("elapsed_s", 0.0)), restored=True)
     if resume:
+        abstract_model, abstract_opt = program.abstract()
+        try:
+            restored = store.restore_newest(abstract_model, abstract_opt, zero_metrics(), train_step.sharding)
+        except CheckpointError as err:
+            raise CheckpointError(
+                f"cannot resume {workdir}: {err}. Nothing was changed; start a new run in another --workdir"
+            ) from None
+        if restored is not None:
+            elapsed = float(restored.meta.get("elapsed_s", 0.0))
+            state = _State(restored.model, restored.optimizer, restored.accum, restored.step, elapsed, restored=True)
+            return state, restored.skipped
         log(f"resuming {workdir}: no checkpoint yet, starting from step 0")
     model, opt, acc = train_step.init(rc.seed)
     if rc.init_from:
         from jaxaxon.train.init import init_from as _init_from
 
         module = program.model(model)
-        report = _init_from(module, rc, rc.init_from)
+        report = _init_from(module, rc, rc.init_from, log=lambda text: log(f"--init-from: {text}"))
         model = train_step.place(nnx.state(module))
         log(
             f"initialised {len(report['copied'])} of {len(report['copied']) + len(report['kept'])} parameter arrays "
@@ -282,7 +295,48 @@ def _restore_or_init(
         )
         if "warning" in report:
             log(f"warning: {report['warning']}")
-    return _State(model, opt, acc, 0)
+    return _State(model, opt, acc, 0), ()
+
+
+def _commit_resume(
+    workdir: Path,
+    rc: RunConfig,
+    store: CheckpointStore,
+    train_step: TrainStep,
+    state: _State,
+    skipped: tuple[SkippedCheckpoint, ...],
+    steps: int | None,
+    log,
+) -> bool:
+    """Once a resume has read its checkpoint: refuses a total ``steps`` below it, moves the
+    unreadable checkpoints (skipped latest ones, an unreadable best) into ``unreadable/``,
+    and writes the new total into ``config.json``. Returns whether the best checkpoint was
+    set aside (the next validation then writes a new one)."""
+    read_history(workdir / "history.json")  # readable before anything changes
+    if steps is not None and steps < state.step:
+        raise RunConfigError(
+            f"--steps {steps} is below step {state.step}, where the run resumes from its checkpoint; give --steps "
+            f"{state.step} or more (nothing was changed)"
+        )
+    bad_best = store.check_best(train_step.program.abstract()[0])
+    if state.restored:
+        log(f"resuming {workdir} from step {state.step}")
+    for item, moved in zip(skipped, store.set_aside([s.path for s in skipped])):
+        log(f"skipped unreadable checkpoint {item.describe(workdir)}; moved to {moved}")
+    if bad_best is not None:
+        moved = store.set_aside([bad_best.path])[0]
+        log(
+            f"the best checkpoint {bad_best.describe(workdir)} is unreadable; moved to {moved}; the next validation "
+            "writes a new one"
+        )
+    config_path = workdir / "config.json"
+    if steps is not None and is_main_process() and read_run_config(config_path).steps != steps:
+        try:
+            rc.to_json(config_path)
+        except OSError as err:
+            raise RunConfigError(f"cannot write {config_path}: {err.strerror or err}") from None
+    sync_processes("jaxaxon-train-resume-committed")
+    return bad_best is not None
 
 
 class _Recorder:
@@ -290,8 +344,10 @@ class _Recorder:
     checkpoint, the latest checkpoints and plots. Only process 0 writes files of its own;
     checkpoints are written by all processes together."""
 
-    def __init__(self, workdir: Path, rc: RunConfig, train_step: TrainStep, store: CheckpointStore, state: _State):
-        self.workdir, self.rc, self.store = workdir, rc, store
+    def __init__(
+        self, workdir: Path, rc: RunConfig, train_step: TrainStep, store: CheckpointStore, state: _State, log
+    ):
+        self.workdir, self.rc, self.store, self.log = workdir, rc, store, log
         self.program, self.place = train_step.program, train_step.place
         self.main = is_main_process()
         self.path = workdir / "history.json"
@@ -333,7 +389,7 @@ class _Recorder:
         self.last = record
         self.last_log = (time.perf_counter(), state.step)
         if is_eval and self.main:
-            _plot(self.rc, self.history, self.workdir)
+            _plot(self.rc, self.history, self.workdir, self.log)
         return record
 
     def evaluate(self, state: _State, elapsed: float) -> dict[str, float]:
@@ -386,13 +442,17 @@ def _step_loop(train_step: TrainStep, state: _State, recorder: _Recorder, until:
             bar.close()
 
 
-def _plot(rc: RunConfig, history: list[dict], workdir: Path) -> None:
+def _plot(rc: RunConfig, history: list[dict], workdir: Path, log) -> None:
+    """Training curves (a failed write is noted, not fatal: the history holds the numbers)."""
     from jaxaxon.train.plots import plot_history
 
     if history:
-        plot_history(
-            history,
-            workdir / "plots",
-            heads=rc.model.heads if rc.segmentation else (),
-            title=f"{workdir.name} ({rc.preset})",
-        )
+        try:
+            plot_history(
+                history,
+                workdir / "plots",
+                heads=rc.model.heads if rc.segmentation else (),
+                title=f"{workdir.name} ({rc.preset})",
+            )
+        except OSError as err:
+            log(f"warning: cannot write the plots in {workdir / 'plots'}: {err.strerror or err}")

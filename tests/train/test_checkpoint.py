@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+import orbax.checkpoint as ocp
 import pytest
 from flax import nnx
 
 from jaxaxon.models.config import ModelConfig
-from jaxaxon.train.checkpoint import CheckpointError, CheckpointStore, find_checkpoint, read_model_checkpoint
+from jaxaxon.train.checkpoint import (
+    CheckpointError,
+    CheckpointStore,
+    CheckpointWriteError,
+    UnreadableCheckpointError,
+    checkpoint_candidates,
+    find_checkpoint,
+    read_model_checkpoint,
+)
 from jaxaxon.train.config import RunConfig
 from jaxaxon.train.step import get_program
 
@@ -109,3 +120,122 @@ def test_missing_and_corrupt_checkpoints_give_clear_errors_and_are_kept(program,
     m, _, _, _ = store.restore(1, abstract_model, abstract_opt, acc)
     _assert_equal(m, model_state)
     store.close()
+
+
+# --- damaged checkpoints: fall back, rewrite, plain words (issue 18) -------------------------
+
+INTERNALS = ("tensorstore", "ocdbt", "driver", "OUT_OF_RANGE", "RESOURCE_EXHAUSTED", "Traceback", "\n")
+
+
+def _damage(step_dir, item="model"):
+    """Truncates every data file of one item of a step directory."""
+    files = [p for p in (step_dir / item).rglob("*") if p.is_file() and p.parent.name == "d"]
+    assert files
+    for p in files:
+        p.write_bytes(p.read_bytes()[:20])
+
+
+def _plain(message):
+    assert not any(word.lower() in message.lower() for word in INTERNALS), message
+
+
+def test_restore_newest_falls_back_and_names_what_it_skipped(program, tmp_path):
+    model_state, opt_state = program.init(0)
+    acc = {"loss": jnp.float32(0)}
+    root = tmp_path / "checkpoints"
+    store = CheckpointStore(root, keep=3)
+    for step in (2, 4, 6):
+        store.save(step, model_state, opt_state, acc, {"step": step, "elapsed_s": 1.0})
+    _damage(root / "latest" / "6", "optimizer")
+    (root / "latest" / "4" / "meta" / "metadata").write_text("null")
+    abstract = program.abstract()
+    restored = store.restore_newest(*abstract, acc)
+    assert restored.step == 2 and restored.meta["step"] == 2
+    assert [s.path.name for s in restored.skipped] == ["6", "4"]
+    assert "damaged or truncated data in optimizer/" in restored.skipped[0].reason
+    assert "metadata is not a JSON object" in restored.skipped[1].reason
+    _damage(root / "latest" / "2")
+    with pytest.raises(CheckpointError) as info:
+        store.restore_newest(*abstract, acc)
+    message = str(info.value)
+    assert str(root / "latest") in message and all(f"latest/{s}" in message for s in (2, 4, 6))
+    assert "resume" not in message
+    _plain(message)
+    assert store.steps() == [2, 4, 6]  # reading changes nothing
+    moved = store.set_aside([root / "latest" / "6"])
+    assert moved == [root / "unreadable" / "latest-6"] and moved[0].is_dir()
+    assert store.steps() == [2, 4]
+    store.close()
+
+
+def test_a_best_checkpoint_of_an_existing_step_is_rewritten(program, tmp_path):
+    """A resumed run that reaches its best step again rewrites best/ (a damaged one does not survive)."""
+    first, _ = program.init(0)
+    second, _ = _perturbed(program, 1)
+    store = CheckpointStore(tmp_path / "checkpoints", keep=3)
+    store.save_best(3, first, {"step": 3})
+    _damage(tmp_path / "checkpoints" / "best" / "3")
+    assert store.check_best(program.abstract()[0]) is not None
+    store.save_best(3, second, {"step": 3, "val_dice": 0.5})
+    assert store.best_step() == 3 and store.check_best(program.abstract()[0]) is None
+    state, meta = read_model_checkpoint(tmp_path / "checkpoints" / "best" / "3", program.abstract()[0])
+    _assert_equal(state, second)
+    assert meta["val_dice"] == 0.5
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["best", "latest"]
+    store.close()
+
+
+def test_a_failed_save_leaves_the_earlier_checkpoints_and_no_partial_one(program, tmp_path, monkeypatch):
+    model_state, opt_state = program.init(0)
+    acc = {"loss": jnp.float32(0)}
+    root = tmp_path / "checkpoints"
+    store = CheckpointStore(root, keep=3)
+    store.save(2, model_state, opt_state, acc, {"step": 2})
+    store.save_best(2, model_state, {"step": 2})
+    real_save = ocp.CheckpointManager.save
+
+    def full_disk(self, step, *args, **kwargs):  # what TensorStore raises on a full disk, after a partial write
+        (Path(self.directory) / f"{step}.orbax-checkpoint-tmp" / "model").mkdir(parents=True)
+        raise ValueError(
+            f'RESOURCE_EXHAUSTED: Error writing local file "{self.directory}/{step}.orbax-checkpoint-tmp/model/d/x": '
+            "Failed to write 1172 bytes to file 6: No space left on device [os_error_code='28']"
+        )
+
+    monkeypatch.setattr(ocp.CheckpointManager, "save", full_disk)
+    with pytest.raises(CheckpointWriteError) as info:
+        store.save(4, model_state, opt_state, acc, {"step": 4})
+    message = str(info.value)
+    assert f"cannot write checkpoint {root / 'latest' / '4'}: no space left on the device" in message
+    assert "intact (latest/2)" in message
+    _plain(message)
+    with pytest.raises(CheckpointWriteError, match="no space left"):
+        store.save_best(2, model_state, {"step": 2})  # a rewrite that fails puts the old best back
+    assert store.steps() == [2] and store.best_step() == 2
+    assert sorted(p.name for p in (root / "latest").iterdir()) == ["2"]
+    assert sorted(p.name for p in root.iterdir()) == ["best", "latest"]
+    monkeypatch.setattr(ocp.CheckpointManager, "save", real_save)
+    assert store.save(4, model_state, opt_state, acc, {"step": 4})  # once there is room
+    assert store.steps() == [2, 4]
+    store.close()
+
+
+def test_unreadable_parts_are_named_in_plain_words(program, tmp_path):
+    model_state, opt_state = program.init(0)
+    acc = {"loss": jnp.float32(0)}
+    root = tmp_path / "checkpoints"
+    store = CheckpointStore(root, keep=3)
+    for step in (1, 2, 3):
+        store.save(step, model_state, opt_state, acc, {"step": step})
+    store.close()
+    (root / "latest" / "1" / "meta" / "metadata").write_text("{broken")
+    import shutil
+
+    shutil.rmtree(root / "latest" / "2" / "meta")
+    (root / "latest" / "3" / "meta" / "metadata").write_text('{"step": 3, "elapsed_s": "abc"}')
+    expected = {1: "metadata is not valid JSON", 2: "its 'meta' part is missing", 3: "invalid elapsed_s"}
+    for step, reason in expected.items():
+        with pytest.raises(UnreadableCheckpointError) as info:
+            read_model_checkpoint(root / "latest" / str(step))
+        assert reason in info.value.reason and str(root / "latest" / str(step)) in str(info.value)
+        _plain(str(info.value))
+    assert [p.name for p in checkpoint_candidates(root)] == ["3", "2", "1"]

@@ -54,3 +54,37 @@ def test_predict_with_a_zoom_returns_maps_at_the_input_size(loaded):
     np.testing.assert_allclose(probs[1], by_hand, atol=1e-6)
     assert predict(model, rc, img[0], zoom=0.5).shape == (50, 70, 1)
     np.testing.assert_array_equal(predict(model, rc, img, zoom=1.0), predict(model, rc, img))
+
+
+def _damage(step_dir, item="model"):
+    files = [p for p in (step_dir / item).rglob("*") if p.is_file() and p.parent.name == "d"]
+    assert files
+    for p in files:
+        p.write_bytes(p.read_bytes()[:20])
+
+
+def test_load_model_falls_back_from_a_damaged_best_and_says_so(tiny_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run[0], run)
+    (best,) = list((run / "checkpoints" / "best").iterdir())
+    _damage(best)
+    notes = []
+    model, rc = load_model(run, log=notes.append)
+    assert len(notes) == 1 and f"checkpoints/best/{best.name} (damaged or truncated data in model/d/" in notes[0]
+    assert notes[0].endswith(f"using {run / 'checkpoints' / 'latest' / '6'}")
+    # a damaged step named directly: the error names the readable checkpoints of the run
+    with pytest.raises(CheckpointError) as info:
+        load_model(best)
+    message = str(info.value)
+    assert message.startswith(f"checkpoint {best} is unreadable: damaged or truncated data in model/d/")
+    assert f"readable checkpoints of this run: {run / 'checkpoints' / 'latest' / '6'}, " in message
+    for step_dir in (run / "checkpoints" / "latest").iterdir():
+        _damage(step_dir)
+    with pytest.raises(CheckpointError) as info:
+        load_model(run)
+    message = str(info.value)
+    assert message.startswith(f"no readable checkpoint in {run}: checkpoints/best/{best.name} (damaged")
+    assert "checkpoints/latest/6 (damaged" in message and "checkpoints/latest/4 (damaged" in message
+    assert "resume" not in message and "tensorstore" not in message.lower() and "OCDBT" not in message

@@ -112,17 +112,79 @@ def test_bad_run_directories_and_options_give_clear_errors(tiny, straight, tmp_p
         tiny.replace(loss="mse")
 
 
-def test_corrupt_latest_checkpoint_stops_resume_with_a_clear_error(tiny, tmp_path):
+def _damage(step_dir, item="model"):
+    """Truncates every data file of one item of a step directory."""
+    files = [p for p in (step_dir / item).rglob("*") if p.is_file() and p.parent.name == "d"]
+    assert files
+    for p in files:
+        p.write_bytes(p.read_bytes()[:20])
+
+
+def _snapshot(workdir) -> dict[str, bytes]:
+    return {str(p.relative_to(workdir)): p.read_bytes() for p in sorted(Path(workdir).rglob("*")) if p.is_file()}
+
+
+def _copy(run, tmp_path):
+    import shutil
+
+    return Path(shutil.copytree(run, tmp_path / "copy"))
+
+
+def test_resume_falls_back_from_a_damaged_latest_checkpoint(tiny, straight, tmp_path):
     workdir = tmp_path / "run"
     with pytest.raises(TrainingInterrupted):
         train(workdir, tiny, until=4, progress=False, log=lambda s: None)
-    step_dir = workdir / "checkpoints" / "latest" / "4"
-    for p in (step_dir / "optimizer").rglob("*"):
-        if p.is_file():
-            p.write_bytes(b"broken")
-    with pytest.raises(CheckpointError, match="latest/4 is unreadable"):
-        train(workdir, resume=True, progress=False, log=lambda s: None)
-    assert (workdir / "checkpoints" / "latest" / "2").is_dir() and step_dir.is_dir()
+    _damage(workdir / "checkpoints" / "latest" / "4", "optimizer")
+    notes = []
+    train(workdir, resume=True, progress=False, log=notes.append)
+    assert notes[0] == f"resuming {workdir} from step 2"
+    assert notes[1].startswith("skipped unreadable checkpoint checkpoints/latest/4 (damaged or truncated data in ")
+    assert notes[1].endswith(f"moved to {workdir / 'checkpoints' / 'unreadable' / 'latest-4'}")
+    assert (workdir / "checkpoints" / "unreadable" / "latest-4" / "optimizer").is_dir()  # kept, out of the way
+    assert sorted(p.name for p in (workdir / "checkpoints" / "latest").iterdir()) == ["4", "6"]
+    assert _untimed(_history(workdir)) == _untimed(_history(straight[0]))
+    _assert_same_params(_params(workdir)[1], _params(straight[0])[1])
+
+
+def test_a_failed_resume_changes_nothing(straight, tmp_path):
+    workdir = _copy(straight[0], tmp_path)
+    for step_dir in (workdir / "checkpoints" / "latest").iterdir():
+        _damage(step_dir)
+    before = _snapshot(workdir)
+    with pytest.raises(CheckpointError) as info:
+        train(workdir, resume=True, steps=9, progress=False, log=lambda s: None)
+    message = str(info.value)
+    latest = workdir / "checkpoints" / "latest"
+    assert message.startswith(f"cannot resume {workdir}: no readable checkpoint in {latest}")
+    assert "latest/6 (damaged or truncated data in model/d/" in message and "latest/4 (" in message
+    assert "Nothing was changed" in message and "tensorstore" not in message.lower()
+    assert _snapshot(workdir) == before  # config.json keeps its steps
+
+
+def test_resume_refuses_a_total_below_the_checkpoint(straight, tmp_path):
+    workdir = _copy(straight[0], tmp_path)
+    before = _snapshot(workdir)
+    with pytest.raises(RunConfigError, match=r"--steps 5 is below step 6, where the run resumes"):
+        train(workdir, resume=True, steps=5, progress=False, log=lambda s: None)
+    assert _snapshot(workdir) == before
+
+
+def test_resume_rewrites_a_damaged_best_checkpoint(straight, tmp_path):
+    """The resumed run reaches the best step again (or validates later): best/ is readable afterwards."""
+    workdir = _copy(straight[0], tmp_path)
+    (best,) = list((workdir / "checkpoints" / "best").iterdir())
+    _damage(best)
+    _damage(workdir / "checkpoints" / "latest" / "6", "optimizer")  # resume from step 4
+    notes = []
+    train(workdir, resume=True, progress=False, log=notes.append)
+    assert any(n.startswith(f"the best checkpoint checkpoints/best/{best.name} (damaged") for n in notes)
+    (new_best,) = list((workdir / "checkpoints" / "best").iterdir())
+    assert new_best.name == "6"
+    assert (workdir / "checkpoints" / "unreadable" / f"best-{best.name}").is_dir()
+    loaded = []
+    load_model(workdir, log=loaded.append)
+    assert loaded == []  # nothing skipped
+    assert _untimed(_history(workdir)) == _untimed(_history(straight[0]))
 
 
 def _cli(workdir, params, changes, *extra):
