@@ -8,10 +8,16 @@ that other load on a shared machine hits them alike:
 - ``generator_to_host``: the same plus the conversion to the stored dtypes and the copy to
   host memory (what the writer needs before any disk I/O);
 - ``write_dataset``: `jaxaxon.data.write_dataset` end to end into a fresh directory
-  (generation, conversion, compression, file writes, completion records).
+  (generation, conversion, compression, file writes, completion records);
+- ``write_dataset_format1``: the same in dataset format 1 (no crc32c checksums, chunks equal
+  to the fill value not stored), the writer without integrity checks;
+- ``verify_dataset``: `jaxaxon.data.verify_dataset` on the dataset just written (read,
+  decompress and checksum every chunk, check every chunk file).
 
 ``write_over_generator`` (1.0: the device never waits for the disk) shows how well writing
-overlaps generation.
+overlaps generation; ``checks_cost`` (1 - format-2 rate / format-1 rate) is the share of
+writing throughput the checksums cost, ``verify_over_write`` the time of a full
+verification as a share of the time to write the dataset.
 """
 
 from __future__ import annotations
@@ -27,17 +33,19 @@ import jax
 from jaxaxon.bench.table import table
 from jaxaxon.bench.timing import device_info
 from jaxaxon.config import GeneratorConfig
-from jaxaxon.data import write_dataset
+from jaxaxon.data import verify_dataset, write_dataset
 from jaxaxon.data.layout import derive_specs
 from jaxaxon.data.outputs import output_shapes, outputs_dict, resolve_generator, storage_plan, to_storage
 
 __all__ = ["lines", "run_dataset_benchmark", "time_generator_stream", "time_write"]
 
-MEASUREMENTS = ("generator_only", "generator_to_host", "write_dataset")
+MEASUREMENTS = ("generator_only", "generator_to_host", "write_dataset", "write_dataset_format1", "verify_dataset")
 LABELS = {
     "generator_only": "generator only",
     "generator_to_host": "generator + conversion + copy to host",
     "write_dataset": "write_dataset end to end",
+    "write_dataset_format1": "write_dataset, format 1 (no checksums)",
+    "verify_dataset": "verify_dataset (read and check every chunk)",
 }
 
 
@@ -63,15 +71,25 @@ def time_generator_stream(cfg: GeneratorConfig, n: int, batch: int, seed: int, *
     return time.perf_counter() - t0
 
 
-def time_write(cfg: GeneratorConfig, n: int, batch: int, seed: int, root: Path, *, kind: str) -> tuple[float, int]:
-    """Seconds to write a fresh dataset of ``n`` examples, and its size on disk in bytes."""
-    path = root / f"bench-{seed}.zarr"
+def time_write(
+    cfg: GeneratorConfig, n: int, batch: int, seed: int, root: Path, *, kind: str, format_version: int = 2,
+    verify: bool = False,
+) -> tuple[float, int, float | None]:
+    """Seconds to write a fresh dataset of ``n`` examples, its size on disk in bytes, and
+    (``verify``) seconds to verify it."""
+    path = root / f"bench-{seed}-{format_version}.zarr"
     t0 = time.perf_counter()
-    write_dataset(path, cfg, n, seed=seed, batch_size=batch, kind=kind)
+    write_dataset(path, cfg, n, seed=seed, batch_size=batch, kind=kind, format_version=format_version)
     seconds = time.perf_counter() - t0
     size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    verify_seconds = None
+    if verify:
+        t0 = time.perf_counter()
+        if not verify_dataset(path).ok:
+            raise RuntimeError(f"{path}: a freshly written dataset does not verify")
+        verify_seconds = time.perf_counter() - t0
     shutil.rmtree(path)
-    return seconds, size
+    return seconds, size, verify_seconds
 
 
 def run_dataset_benchmark(
@@ -89,15 +107,24 @@ def run_dataset_benchmark(
     try:
         time_generator_stream(cfg, batch, batch, 10_000, kind=kind, to_host=False)
         time_generator_stream(cfg, batch, batch, 10_000, kind=kind, to_host=True)
-        time_write(cfg, batch, batch, 10_001, root, kind=kind)
+        time_write(cfg, batch, batch, 10_001, root, kind=kind, verify=True)
+        time_write(cfg, batch, batch, 10_001, root, kind=kind, format_version=1)
         times: dict[str, list[float]] = {name: [] for name in MEASUREMENTS}
-        sizes = []
+        sizes, sizes1 = [], []
         for r in range(repeats):
             times["generator_only"].append(time_generator_stream(cfg, n, batch, r, kind=kind, to_host=False))
             times["generator_to_host"].append(time_generator_stream(cfg, n, batch, r, kind=kind, to_host=True))
-            seconds, size = time_write(cfg, n, batch, r, root, kind=kind)
-            times["write_dataset"].append(seconds)
-            sizes.append(size)
+            for version in (2, 1) if r % 2 == 0 else (1, 2):  # alternate the order: load drifts hit both alike
+                seconds, size, verify_seconds = time_write(
+                    cfg, n, batch, r, root, kind=kind, format_version=version, verify=version == 2
+                )
+                if version == 2:
+                    times["write_dataset"].append(seconds)
+                    times["verify_dataset"].append(verify_seconds)
+                    sizes.append(size)
+                else:
+                    times["write_dataset_format1"].append(seconds)
+                    sizes1.append(size)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     median = {name: n / statistics.median(ts) for name, ts in times.items()}
@@ -114,9 +141,13 @@ def run_dataset_benchmark(
         "write_over_generator": round(median["write_dataset"] / median["generator_only"], 3),
         "examples_per_s_best": {k: round(v, 2) for k, v in best.items()},
         "write_over_generator_best": round(best["write_dataset"] / best["generator_only"], 3),
+        "checks_cost": round(1 - median["write_dataset"] / median["write_dataset_format1"], 4),
+        "checks_cost_best": round(1 - best["write_dataset"] / best["write_dataset_format1"], 4),
+        "verify_over_write": round(statistics.median(times["verify_dataset"]) / statistics.median(times["write_dataset"]), 4),
         "seconds": {k: [round(t, 4) for t in ts] for k, ts in times.items()},
         "bytes_on_disk": int(statistics.median(sizes)),
         "bytes_per_example": round(statistics.median(sizes) / n, 1),
+        "bytes_per_example_format1": round(statistics.median(sizes1) / n, 1),
     }
 
 
@@ -124,9 +155,12 @@ def lines(result: dict) -> list[str]:
     """Markdown lines of a `run_dataset_benchmark` result: a summary line, then a table."""
     med, best = result["examples_per_s"], result["examples_per_s_best"]
     unit = "series/s" if result["kind"] == "series" else "images/s"
-    rows = [(LABELS[k], f"{med[k]:.1f}", f"{best[k]:.1f}") for k in MEASUREMENTS]
+    rows = [(LABELS[k], f"{med[k]:.1f}", f"{best[k]:.1f}") for k in MEASUREMENTS if k in med]
     ratio, ratio_best = result["write_over_generator"], result["write_over_generator_best"]
     rows.append(("write / generator", f"{ratio:.2f}", f"{ratio_best:.2f}"))
+    if "checks_cost" in result:
+        rows.append(("checksum cost (1 - format 2 / format 1)", f"{result['checks_cost']:.1%}",
+                     f"{result['checks_cost_best']:.1%}"))  # fmt: skip
     shape = "x".join(str(d) for d in result["example_shape"])
     head = (
         f"{result['n']} {result['kind']} of {shape}, batch {result['batch']}, {result['device']['device_kind']} "
