@@ -163,6 +163,8 @@ def _open_arrays(
         try:
             arr = futures[spec.name].result()
         except Exception as err:  # tensorstore raises ValueError / OSError subclasses
+            if write and is_disk_full(err):
+                raise write_error(root, err) from None
             what = "does not match the dataset's record" if write else "is missing or corrupt"
             reason = " ".join(str(err).split())[:300]
             raise DatasetError(f"array {spec.path!r} in {root} {what}: {reason}") from None

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -178,3 +178,30 @@ def test_generate_rerun_reports_the_rewritten_examples(small_params, dataset_cop
 def test_describe_examples():
     assert describe_examples([7, 1, 2, 3, 9, 10]) == "1-3, 7, 9-10"
     assert describe_examples(range(0, 40, 2)).endswith("and 8 more")
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 192 KiB tmpfs (skips without the privilege to mount one)."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    try:
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=192k", "none", str(mnt)], capture_output=True)
+    except FileNotFoundError:
+        pytest.skip("no mount command")
+    if done.returncode != 0:
+        pytest.skip("mounting a tmpfs needs privileges")
+    yield mnt
+    subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_a_real_full_disk_is_one_line_and_the_rerun_completes(small_tmpfs, small_params, reference_dataset, tree, capsys):
+    out = small_tmpfs / "full.zarr"
+    argv = ["generate", "--n", str(N), "--out", str(out), "--params", str(small_params), "--seed", str(SEED),
+            "--batch", str(BATCH)]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"jaxaxon generate: error: no space left on device writing {out}; free space")
+    subprocess.run(["mount", "-o", "remount,size=8m", str(small_tmpfs)], check=True)
+    assert main(argv) == 0
+    assert tree.bytes(out) == tree.bytes(reference_dataset)
