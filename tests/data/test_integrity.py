@@ -205,3 +205,17 @@ def test_a_real_full_disk_is_one_line_and_the_rerun_completes(small_tmpfs, small
     subprocess.run(["mount", "-o", "remount,size=8m", str(small_tmpfs)], check=True)
     assert main(argv) == 0
     assert tree.bytes(out) == tree.bytes(reference_dataset)
+
+
+@pytest.mark.parametrize("case", ["deleted image chunk", "garbage zarr.json"])
+def test_evaluate_cli_on_a_damaged_dataset_is_one_line_exit_2(case, tiny_run, dataset_copy, tmp_path, capsys):
+    if case == "garbage zarr.json":
+        (dataset_copy / "zarr.json").write_text("{garbage")
+        expected = "zarr.json is not valid JSON"
+    else:
+        _damage(dataset_copy, case)
+        expected = "array 'images' examples 4-7: chunk file missing"
+    argv = ["evaluate", "--checkpoint", str(tiny_run[0]), "--data", str(dataset_copy), "--out", str(tmp_path / "ev")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("jaxaxon evaluate: error:") and expected in err
