@@ -114,7 +114,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     if not main:
         return 0
     if summary.repaired:
-        print(f"rewrote {len(summary.repaired)} damaged {noun} in {summary.path} (examples {summary.repaired_text})")
+        print(
+            f"rewrote the damaged chunks of {summary.path}: {len(summary.repaired)} of {summary.num_examples} {noun} "
+            f"were damaged ({summary.repaired_text})"
+        )
     if summary.written:
         print(
             f"wrote {summary.written} {noun} to {summary.path} ({summary.num_examples} in all, "

@@ -71,7 +71,15 @@ from jaxaxon.data.paths import (
 )
 from jaxaxon.parallel import generate_sharded, local_mesh, sync_processes
 
-__all__ = ["DEFAULT_BATCH", "Dataset", "VerifyReport", "WriteSummary", "open_dataset", "verify_dataset", "write_dataset"]
+__all__ = [
+    "DEFAULT_BATCH",
+    "Dataset",
+    "VerifyReport",
+    "WriteSummary",
+    "open_dataset",
+    "verify_dataset",
+    "write_dataset",
+]
 
 DEFAULT_BATCH = 32  # examples per generated batch and per stored chunk when not given
 ZSTD_LEVEL = 3
@@ -743,9 +751,8 @@ class Dataset:
                 failed[name] = err
         if failed:
             n, c = self._attrs["num_examples"], self.chunk_size
-            damage = scan(
-                self.path, {k: self._arrays[k] for k in failed}, self.specs, self._chunks(where), c, n, check_files=False
-            )
+            arrays = {k: self._arrays[k] for k in failed}
+            damage = scan(self.path, arrays, self.specs, self._chunks(where), c, n, check_files=False)
             if damage:
                 raise damage_error(self.path, damage)
             name, err = next(iter(failed.items()))

@@ -142,7 +142,9 @@ def chunk_file(root: Path, spec: ArraySpec, chunk: int) -> Path | None:
     return root.joinpath(spec.path, "c", str(chunk), *(["0"] * len(spec.shape)))
 
 
-def missing_chunks(root: Path, specs: Iterable[ArraySpec], chunks: Iterable[int], chunk_size: int, n: int) -> list[Damage]:
+def missing_chunks(
+    root: Path, specs: Iterable[ArraySpec], chunks: Iterable[int], chunk_size: int, n: int
+) -> list[Damage]:
     """Damage records for the chunk files of ``chunks`` that do not exist (format 2 stores them all)."""
     out = []
     chunks = list(chunks)

@@ -148,7 +148,9 @@ class _Failed:
         raise self.error
 
 
-def test_full_disk_is_one_line_and_the_rerun_completes(small_params, reference_dataset, tmp_path, tree, monkeypatch, capsys):
+def test_full_disk_is_one_line_and_the_rerun_completes(
+    small_params, reference_dataset, tmp_path, tree, monkeypatch, capsys
+):
     out = tmp_path / "full.zarr"
     real = dataset_module._write_arrays
     full = ValueError('RESOURCE_EXHAUSTED: Error writing local file "x": [OS error 28: No space left on device]')
@@ -161,7 +163,10 @@ def test_full_disk_is_one_line_and_the_rerun_completes(small_params, reference_d
             "--batch", str(BATCH)]  # fmt: skip
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err == f"jaxaxon generate: error: no space left on device writing {out}; free space and re-run the same command to resume"
+    assert err == (
+        f"jaxaxon generate: error: no space left on device writing {out}; "
+        "free space and re-run the same command to resume"
+    )
     monkeypatch.setattr(dataset_module, "_write_arrays", real)
     assert main(argv) == 0
     assert tree.bytes(out) == tree.bytes(reference_dataset)
@@ -171,7 +176,8 @@ def test_generate_rerun_reports_the_rewritten_examples(small_params, dataset_cop
     (dataset_copy / "bouton_labels" / "c" / "0" / "0" / "0").unlink()
     argv = ["generate", "--n", str(N), "--out", str(dataset_copy), "--params", str(small_params), "--seed", str(SEED)]
     assert main(argv) == 0
-    assert f"rewrote 4 damaged images in {dataset_copy} (examples 0-3)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"rewrote the damaged chunks of {dataset_copy}: 4 of {N} images were damaged (0-3)" in out
     assert tree.bytes(dataset_copy) == tree.bytes(reference_dataset)
 
 
@@ -195,7 +201,9 @@ def small_tmpfs(tmp_path):
     subprocess.run(["umount", str(mnt)], check=False)
 
 
-def test_a_real_full_disk_is_one_line_and_the_rerun_completes(small_tmpfs, small_params, reference_dataset, tree, capsys):
+def test_a_real_full_disk_is_one_line_and_the_rerun_completes(
+    small_tmpfs, small_params, reference_dataset, tree, capsys
+):
     out = small_tmpfs / "full.zarr"
     argv = ["generate", "--n", str(N), "--out", str(out), "--params", str(small_params), "--seed", str(SEED),
             "--batch", str(BATCH)]  # fmt: skip
