@@ -14,6 +14,10 @@ Every array is described by an `ArraySpec` (name, per-example shape, dtype, role
 from the generator's output, so a generator with other outputs (e.g. ``[B, T, H, W]``
 time series) is stored by the same code.
 
+Format 2 (`FORMAT_VERSION`) ends every stored inner chunk, shard index and metadata chunk
+with a crc32c checksum and stores every chunk (also those equal to the fill value), so damage
+and missing chunk files are detected (`jaxaxon.data.integrity`); format 1 datasets still read.
+
 Completion record: ``attributes["jaxaxon"]["progress"]["completed_chunks"] = k`` means that
 chunks ``0 .. k-1`` (examples ``0 .. k * chunk_size - 1``) of *every* array are written and
 durable; it is raised only after all writes of those chunks have committed, by atomically
