@@ -105,17 +105,26 @@ def _cmd_generate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+    except Exception:  # the message (main) starts on a line of its own
+        if bar is not None:
+            bar.close()
+        raise
     if bar is not None:
         bar.close()
     if not main:
         return 0
+    if summary.repaired:
+        print(
+            f"rewrote the damaged chunks of {summary.path}: {len(summary.repaired)} of {summary.num_examples} {noun} "
+            f"were damaged ({summary.repaired_text})"
+        )
     if summary.written:
         print(
             f"wrote {summary.written} {noun} to {summary.path} ({summary.num_examples} in all, "
             f"{summary.examples_per_second:.1f} {noun}/s, {summary.seconds:.1f} s)"
         )
-    else:
-        print(f"{summary.path} is already complete ({summary.num_examples} {noun}); nothing to do")
+    elif not summary.repaired:
+        print(f"{summary.path} is already complete and intact ({summary.num_examples} {noun}); nothing to do")
     if args.preview:
         ds = open_dataset(args.out)
         try:
@@ -126,6 +135,14 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         print(f"wrote {out}")
     return 0
 
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from jaxaxon.data import verify_dataset
+
+    report = verify_dataset(args.path)
+    for line in report.lines():
+        print(line)
+    return 0 if report.ok else 2
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -402,6 +419,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset made with other settings")
     _add_distributed_args(p)
     p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser(
+        "verify",
+        help="check a dataset's chunks (checksums, missing files) and name the damaged examples",
+        description="Read every chunk of a dataset written by 'jaxaxon generate' that is recorded complete, "
+        "checking its crc32c checksums and that its file exists. Exit status 0: intact; 2: damaged (re-run the "
+        "generate command that wrote it to rewrite the damaged chunks) or unreadable.",
+    )
+    p.add_argument("path", help="dataset directory (PATH.zarr)")
+    p.set_defaults(func=_cmd_verify)
 
     _add_train_parser(sub)
     from jaxaxon.calibrate.cli import add_parser as add_calibrate_parser

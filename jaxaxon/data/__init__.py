@@ -1,7 +1,16 @@
 """Data on disk: generated datasets (zarr v3 through tensorstore, `jaxaxon.data.dataset`) and
 real and other images (`jaxaxon.data.images`)."""
 
-from jaxaxon.data.dataset import Dataset, WriteSummary, open_dataset, write_dataset
+from jaxaxon.data.dataset import Dataset, VerifyReport, WriteSummary, open_dataset, verify_dataset, write_dataset
 from jaxaxon.data.layout import ArraySpec, DatasetError
 
-__all__ = ["ArraySpec", "Dataset", "DatasetError", "WriteSummary", "open_dataset", "write_dataset"]
+__all__ = [
+    "ArraySpec",
+    "Dataset",
+    "DatasetError",
+    "VerifyReport",
+    "WriteSummary",
+    "open_dataset",
+    "verify_dataset",
+    "write_dataset",
+]

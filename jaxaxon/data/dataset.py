@@ -28,15 +28,26 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import jax
 import numpy as np
 import tensorstore as ts
 
 from jaxaxon.config import GeneratorConfig
+from jaxaxon.data.integrity import (
+    VerifyReport,
+    damage_error,
+    describe_examples,
+    is_disk_full,
+    missing_chunks,
+    scan,
+    write_error,
+)
 from jaxaxon.data.layout import (
+    FORMAT_VERSION,
     METADATA_GROUP,
+    READABLE_FORMAT_VERSIONS,
     ArraySpec,
     DatasetError,
     build_attributes,
@@ -48,10 +59,27 @@ from jaxaxon.data.layout import (
     write_group,
 )
 from jaxaxon.data.outputs import output_shapes, outputs_dict, resolve_generator, storage_plan, to_storage
-from jaxaxon.data.paths import WriteLock, clear, existing_attributes, make_dir, precheck_path, refuse_differences
+from jaxaxon.data.paths import (
+    WriteLock,
+    clear,
+    existing_attributes,
+    make_dir,
+    precheck_path,
+    refuse_differences,
+    remove_chunks,
+    stored_chunks,
+)
 from jaxaxon.parallel import generate_sharded, local_mesh, sync_processes
 
-__all__ = ["DEFAULT_BATCH", "Dataset", "WriteSummary", "open_dataset", "write_dataset"]
+__all__ = [
+    "DEFAULT_BATCH",
+    "Dataset",
+    "VerifyReport",
+    "WriteSummary",
+    "open_dataset",
+    "verify_dataset",
+    "write_dataset",
+]
 
 DEFAULT_BATCH = 32  # examples per generated batch and per stored chunk when not given
 ZSTD_LEVEL = 3
@@ -62,12 +90,17 @@ MAX_SEED = 2**32 - 1  # jax.random.key(seed) wraps larger seeds onto smaller one
 # --- tensorstore specs ------------------------------------------------------------------------
 
 
-def _array_spec(root: Path, spec: ArraySpec, num_examples: int, chunk_size: int) -> dict[str, Any]:
-    """The zarr3 tensorstore spec of one array.
+def _array_spec(
+    root: Path, spec: ArraySpec, num_examples: int, chunk_size: int, format_version: int = FORMAT_VERSION
+) -> dict[str, Any]:
+    """The zarr3 tensorstore spec of one array (for writing).
 
     Image arrays are stored in shards of ``chunk_size`` examples (one file per chunk) with
     one zstd-compressed inner chunk per example, so single examples read cheaply in random
-    order; metadata arrays are plain zstd chunks of ``chunk_size`` examples.
+    order; metadata arrays are plain zstd chunks of ``chunk_size`` examples. Format 2 ends
+    every inner chunk, shard index and metadata chunk with a crc32c checksum and stores
+    chunks equal to the fill value too (so a missing chunk file is damage); format 1 has
+    checksums on the shard indices only and leaves chunks equal to the fill value unstored.
     """
     dtype = np.dtype(spec.dtype)
     per_example = [max(1, d) for d in spec.shape]  # zarr chunk sides must be positive
@@ -75,21 +108,22 @@ def _array_spec(root: Path, spec: ArraySpec, num_examples: int, chunk_size: int)
     if dtype.itemsize > 1:
         bytes_codec["configuration"] = {"endian": "little"}
     zstd = {"name": "zstd", "configuration": {"level": ZSTD_LEVEL, "checksum": False}}
+    data_codecs: list[dict[str, Any]] = [bytes_codec, zstd] + ([{"name": "crc32c"}] if format_version >= 2 else [])
     if spec.is_image:
         codecs: list[dict[str, Any]] = [
             {
                 "name": "sharding_indexed",
                 "configuration": {
                     "chunk_shape": [1, *per_example],
-                    "codecs": [bytes_codec, zstd],
+                    "codecs": data_codecs,
                     "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "crc32c"}],
                     "index_location": "end",
                 },
             }
         ]
     else:
-        codecs = [bytes_codec, zstd]
-    return {
+        codecs = data_codecs
+    out: dict[str, Any] = {
         "driver": "zarr3",
         "kvstore": {"driver": "file", "path": str(root / spec.path) + "/"},
         "metadata": {
@@ -102,17 +136,30 @@ def _array_spec(root: Path, spec: ArraySpec, num_examples: int, chunk_size: int)
             "dimension_names": ["n", *spec.dims],
         },
     }
+    if format_version >= 2:
+        out["store_data_equal_to_fill_value"] = True
+    return out
 
 
 def _open_arrays(
-    root: Path, specs: Sequence[ArraySpec], num_examples: int, chunk_size: int, *, write: bool, context: ts.Context
+    root: Path,
+    specs: Sequence[ArraySpec],
+    num_examples: int,
+    chunk_size: int,
+    *,
+    write: bool,
+    context: ts.Context,
+    format_version: int = FORMAT_VERSION,
 ) -> dict[str, ts.TensorStore]:
     """Opens (and when writing, creates missing) arrays; checks them against their specs."""
     futures = {}
     for spec in specs:
         if write:
             futures[spec.name] = ts.open(
-                _array_spec(root, spec, num_examples, chunk_size), open=True, create=True, context=context
+                _array_spec(root, spec, num_examples, chunk_size, format_version),
+                open=True,
+                create=True,
+                context=context,
             )
         else:
             kv = {"driver": "file", "path": str(root / spec.path) + "/"}
@@ -124,8 +171,11 @@ def _open_arrays(
         try:
             arr = futures[spec.name].result()
         except Exception as err:  # tensorstore raises ValueError / OSError subclasses
+            if write and is_disk_full(err):
+                raise write_error(root, err) from None
             what = "does not match the dataset's record" if write else "is missing or corrupt"
-            raise DatasetError(f"array {spec.path!r} in {root} {what}: {err}") from None
+            reason = " ".join(str(err).split())[:300]
+            raise DatasetError(f"array {spec.path!r} in {root} {what}: {reason}") from None
         expected = (num_examples, *spec.shape)
         if tuple(arr.shape) != expected or arr.dtype.numpy_dtype != np.dtype(spec.dtype):
             raise DatasetError(
@@ -147,8 +197,10 @@ class WriteSummary:
       path: the dataset.
       num_examples: examples in the dataset.
       resumed_from: examples already complete when this run started (0 for a new dataset).
-      written: examples written by this run.
+      written: examples written by this run (repaired ones not counted).
       seconds: wall time of this run (compilation included).
+      repaired: examples recorded complete that were found damaged (checksum mismatch,
+        truncated or missing chunk) and rewritten by this run.
     """
 
     path: Path
@@ -156,10 +208,16 @@ class WriteSummary:
     resumed_from: int
     written: int
     seconds: float
+    repaired: tuple[int, ...] = ()
 
     @property
     def examples_per_second(self) -> float:
         return self.written / self.seconds if self.seconds > 0 else float("nan")
+
+    @property
+    def repaired_text(self) -> str:
+        """The repaired examples as ranges (``4-7, 12``)."""
+        return describe_examples(self.repaired)
 
 
 def _is_int(value: Any) -> bool:
@@ -189,12 +247,15 @@ def write_dataset(
     overwrite: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
     prefetch: int = 2,
+    format_version: int = FORMAT_VERSION,
 ) -> WriteSummary:
     """Generates ``num_examples`` examples and writes them to a zarr v3 dataset, resumably.
 
-    Starting again after an interruption (exception, Ctrl-C, kill -9) with the same
-    arguments continues where the last run stopped; the finished files are byte-identical
-    to those of an uninterrupted run.
+    Starting again after an interruption (exception, Ctrl-C, kill -9, a full disk) with the
+    same arguments continues where the last run stopped; the finished files are
+    byte-identical to those of an uninterrupted run. Every run on an existing dataset first
+    checks the chunks recorded complete (`verify_dataset`: checksums, chunk files) and
+    rewrites those found damaged, so a complete dataset is left alone only when intact.
 
     Args:
       path: the dataset directory (conventionally ``NAME.zarr``); created with its parents.
@@ -210,19 +271,24 @@ def write_dataset(
       on_progress: called as ``on_progress(completed, N)`` at the start and after each
         chunk is recorded complete.
       prefetch: batches whose generation is dispatched ahead of the one being written.
+      format_version: the dataset format to write: 2 (checksums) or 1 (the previous format,
+        for comparisons).
 
     Returns:
       A `WriteSummary`.
 
     Raises:
       DatasetError: bad arguments, a path that is not ours to write, an existing dataset
-        made with other settings (unless ``overwrite``), corrupt attributes, another
-        process writing the same dataset. Existing data are left untouched.
+        made with other settings or format (unless ``overwrite``), corrupt attributes,
+        another process writing the same dataset (existing data are left untouched); a
+        full disk or another failed write (the dataset resumes when run again).
     """
     t0 = time.perf_counter()
     if not isinstance(config, GeneratorConfig):
         raise DatasetError(f"config must be a GeneratorConfig, got {type(config).__name__}")
     _check_request(num_examples, seed, batch_size)
+    if format_version not in READABLE_FORMAT_VERSIONS:
+        raise DatasetError(f"format_version must be one of {READABLE_FORMAT_VERSIONS}, got {format_version!r}")
     num_examples, seed = int(num_examples), int(seed)
     fn, fn_name = resolve_generator(kind, generator)
     root = Path(path).expanduser()
@@ -231,14 +297,17 @@ def write_dataset(
     # refusal (and a complete dataset) leaves the directory exactly as it was.
     existing = existing_attributes(root, overwrite)
     chunk = int(batch_size) if batch_size else existing["chunk_size"] if existing else min(DEFAULT_BATCH, num_examples)
-    request = dict(seed=seed, num_examples=num_examples, chunk_size=chunk, kind=kind, generator=fn_name, config=config)
+    request = dict(
+        seed=seed, num_examples=num_examples, chunk_size=chunk, kind=kind, generator=fn_name, config=config,
+        format_version=format_version,
+    )  # fmt: skip
     if existing is not None:  # compare the cheap identity before tracing the generator
         refuse_differences(root, existing, build_attributes(**request, specs=()))
     specs = derive_specs(output_shapes(fn, config, chunk), config)
     attrs = build_attributes(**request, specs=specs)
     if existing is not None:
         refuse_differences(root, existing, attrs)
-        if existing["progress"]["complete"]:
+        if existing["progress"]["complete"] and _verify(root, existing).ok:  # read only: no lock file
             return WriteSummary(root, num_examples, num_examples, 0, time.perf_counter() - t0)
     # Multi-process (multi-host) runs: process 0 sets the dataset up under the lock, then each
     # process generates and writes its own chunks (k = its index modulo the process count:
@@ -249,32 +318,45 @@ def write_dataset(
     if main:
         make_dir(root)
     context = ts.Context({"cache_pool": {"total_bytes_limit": 0}})
-    with WriteLock(root) if main else contextlib.nullcontext() as lock:
+    repairs: dict[int, frozenset[str]] = {}
+    repaired: tuple[int, ...] = ()
+    with WriteLock(root) if main else contextlib.nullcontext() as lock, _disk_errors(root):
         if main:
             existing = existing_attributes(root, overwrite)  # again under the lock: another writer may have run
             if existing is not None:
                 refuse_differences(root, existing, attrs)
                 _warn_other_jax(existing)
                 attrs = existing
+                report = _verify(root, attrs)
+                repaired = report.damaged_examples
+                repairs = {
+                    k: frozenset(path.rsplit("/", 1)[-1] for path in paths)
+                    for k, paths in report.damaged_chunks.items()
+                }
+                _discard_damaged_and_torn(root, specs, repairs, attrs["progress"]["completed_chunks"])
             else:
                 clear(root)
                 (root / METADATA_GROUP).mkdir()
                 write_group(root / METADATA_GROUP, None)
                 write_group(root, attrs)  # last: from here on the directory is a (resumable) dataset
-            if not attrs["progress"]["complete"]:
-                arrays = _open_arrays(root, specs, num_examples, chunk, write=True, context=context)
+            if not attrs["progress"]["complete"] or repairs:
+                arrays = _open_arrays(
+                    root, specs, num_examples, chunk, write=True, context=context, format_version=format_version
+                )
         sync_processes("jaxaxon-dataset-set-up")
         if not main:
             attrs = read_attributes(root)
             if not attrs["progress"]["complete"]:
-                arrays = _open_arrays(root, specs, num_examples, chunk, write=True, context=context)
+                arrays = _open_arrays(
+                    root, specs, num_examples, chunk, write=True, context=context, format_version=format_version
+                )
         resumed_from = attrs["progress"]["completed_examples"]
         if on_progress is not None:
             on_progress(resumed_from, num_examples)
-        if not attrs["progress"]["complete"]:
+        if not attrs["progress"]["complete"] or repairs:
             _write_chunks(
                 root, attrs, fn, config, seed, arrays, storage_plan(specs, config), on_progress, prefetch,
-                part=(rank, procs),
+                part=(rank, procs), repairs=repairs,
             )  # fmt: skip
         if procs > 1:
             sync_processes("jaxaxon-dataset-written")
@@ -285,7 +367,63 @@ def write_dataset(
                     on_progress(num_examples, num_examples)
         if main:
             lock.remove_file()  # complete: no stray file for zarr tools to list
-    return WriteSummary(root, num_examples, resumed_from, num_examples - resumed_from, time.perf_counter() - t0)
+    return WriteSummary(
+        root, num_examples, resumed_from, num_examples - resumed_from, time.perf_counter() - t0, repaired
+    )
+
+
+def _discard_damaged_and_torn(
+    root: Path, specs: Sequence[ArraySpec], repairs: Mapping[int, frozenset[str]], first: int
+) -> None:
+    """Deletes the damaged chunk files (``repairs``: chunk -> array names) and the files of
+    chunks after the completion record (torn by an interrupted run), so that they are written
+    afresh."""
+    for spec in specs:
+        remove_chunks(root, spec, [k for k, names in repairs.items() if spec.name in names])
+        remove_chunks(root, spec, [k for k in stored_chunks(root, spec) if k >= first])
+
+
+@contextlib.contextmanager
+def _disk_errors(root: Path) -> Iterator[None]:
+    """Turns a full disk (OSError ENOSPC / EDQUOT, tensorstore RESOURCE_EXHAUSTED) into one `DatasetError` line."""
+    try:
+        yield
+    except (OSError, ValueError) as err:
+        if is_disk_full(err):
+            raise write_error(root, err) from None
+        raise
+
+
+def _verify(root: Path, attrs: Mapping[str, Any], on_chunk: Callable[[int], None] | None = None) -> VerifyReport:
+    """Checks the chunks of ``root`` recorded complete in ``attrs`` (see `verify_dataset`)."""
+    specs = {s.name: s for s in specs_from_attributes(attrs)}
+    n, chunk = attrs["num_examples"], attrs["chunk_size"]
+    context = ts.Context({"cache_pool": {"total_bytes_limit": 0}})
+    arrays = _open_arrays(root, list(specs.values()), n, chunk, write=False, context=context)
+    done = attrs["progress"]["completed_chunks"]
+    version = attrs["format_version"]
+    damage = scan(root, arrays, specs, range(done), chunk, n, check_files=version >= 2, on_chunk=on_chunk)
+    return VerifyReport(root, version, attrs["progress"]["completed_examples"], n, tuple(damage))
+
+
+def verify_dataset(path: str | os.PathLike, *, on_chunk: Callable[[int], None] | None = None) -> VerifyReport:
+    """Checks every stored chunk of a dataset recorded complete: reads it (checksums of
+    format 2 verified by tensorstore) and, in format 2, checks that its file exists.
+
+    Args:
+      path: the dataset directory (complete or not: the complete chunks are checked).
+      on_chunk: called with each chunk index once it is checked.
+
+    Returns:
+      A `VerifyReport` naming the damaged arrays, chunks and examples (``report.ok``: none).
+
+    Raises:
+      DatasetError: not a jaxaxon dataset, or attributes or array metadata unreadable.
+    """
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise DatasetError(f"no dataset at {root} (not a directory)")
+    return _verify(root, read_attributes(root), on_chunk)
 
 
 def _warn_other_jax(existing: Mapping[str, Any]) -> None:
@@ -302,7 +440,8 @@ class _Recorder(threading.Thread):
     """Records chunks complete, in order, on its own thread: waits for a chunk's writes to
     commit, then atomically rewrites ``zarr.json`` and reports progress. The main thread
     never blocks on this bookkeeping; it blocks in `put` only while ``capacity`` chunks are
-    waiting for the disk (back-pressure when the disk is slower than the device)."""
+    waiting for the disk (back-pressure when the disk is slower than the device). Chunks
+    below the record (repairs) are only waited for. ``processed`` counts the items done."""
 
     def __init__(
         self, root: Path, attrs: dict[str, Any], on_progress: Callable | None, capacity: int, record: bool = True
@@ -312,19 +451,31 @@ class _Recorder(threading.Thread):
         self.queue: queue.Queue = queue.Queue(maxsize=capacity)
         self.error: BaseException | None = None
         self.recorded = attrs["progress"]["completed_chunks"]  # chunks 0 .. recorded-1 are complete
+        self.processed = 0
 
     def run(self) -> None:
         try:
             while (item := self.queue.get()) is not None:
                 k, futures = item
                 for f in futures:
-                    f.commit.result()
+                    try:
+                        f.commit.result()
+                    except Exception as err:  # tensorstore: ValueError with a status code (RESOURCE_EXHAUSTED, ...)
+                        raise write_error(self.root, err) from None
+                if k < self.recorded:  # a repaired chunk: already recorded complete
+                    self.processed += 1
+                    continue
                 if not self.record:  # one process of several: completion is recorded by process 0 at the end
                     self.recorded = k + 1
+                    self.processed += 1
                     continue
                 self.attrs = set_progress(self.attrs, k + 1)
-                write_group(self.root, self.attrs)
+                try:
+                    write_group(self.root, self.attrs)
+                except OSError as err:
+                    raise write_error(self.root, err) from None
                 self.recorded = k + 1
+                self.processed += 1
                 if self.on_progress is not None:
                     self.on_progress(self.attrs["progress"]["completed_examples"], self.attrs["num_examples"])
         except BaseException as err:  # handed to the main thread (including a callback's KeyboardInterrupt)
@@ -365,12 +516,15 @@ def _write_chunks(
     on_progress: Callable[[int, int], None] | None,
     prefetch: int,
     part: tuple[int, int] = (0, 1),
+    repairs: Mapping[int, frozenset[str]] | None = None,
 ) -> None:
     """The generate -> convert -> copy to host -> write -> record pipeline over the unrecorded chunks.
 
     Each chunk is generated on all of this process's devices (`generate_sharded`, each device
     its slice) when the chunk splits evenly over them. ``part = (p, P)``: this process writes
     only the chunks ``k`` with ``k % P == p`` and does not record progress (``P > 1``).
+    ``repairs`` (chunk -> array names), chunks recorded complete but found damaged, are
+    generated again first and only those arrays of them rewritten.
 
     The main thread dispatches the generation of ``prefetch`` chunks ahead (JAX async
     dispatch), waits only for the chunk it copies to the host, and issues that chunk's
@@ -382,10 +536,11 @@ def _write_chunks(
     image_sources = {source for source, *_ in plan}
     rank, procs = part
     first = attrs["progress"]["completed_chunks"]
-    todo = iter(k for k in range(first, attrs["num_chunks"]) if k % procs == rank)
+    repairs = dict(repairs or {})
+    todo = iter([*sorted(repairs), *(k for k in range(first, attrs["num_chunks"]) if k % procs == rank)])
     mesh = local_mesh() if jax.local_device_count() > 1 and chunk % jax.local_device_count() == 0 else None
     generating: collections.deque = collections.deque()  # (chunk, device arrays, exact flag)
-    issued: collections.deque = collections.deque()  # (chunk, write futures) not yet known recorded
+    issued: collections.deque = collections.deque()  # (chunk, write futures) not yet known processed
 
     def dispatch() -> None:
         k = next(todo, None)
@@ -402,6 +557,7 @@ def _write_chunks(
 
     recorder = _Recorder(root, attrs, on_progress, capacity=max(1, prefetch), record=procs == 1)
     recorder.start()
+    popped = 0
     try:
         for _ in range(max(1, prefetch)):
             dispatch()
@@ -416,10 +572,11 @@ def _write_chunks(
                     "dtypes cannot hold exactly (not integer-valued or out of range)"
                 )
             lo, hi = k * chunk, min(n, (k + 1) * chunk)
-            futures = [arr[lo:hi].write(np.ascontiguousarray(host[name][: hi - lo])) for name, arr in arrays.items()]
+            futures = _write_arrays(arrays, repairs.get(k, arrays.keys()), lo, hi, host)
             issued.append((k, futures))
-            while issued[0][0] < recorder.recorded:
+            while issued and popped < recorder.processed:
                 issued.popleft()
+                popped += 1
             recorder.put((k, futures))
         recorder.close()
         recorder.check()
@@ -431,6 +588,13 @@ def _write_chunks(
                     f.commit.result()
                 except Exception:
                     pass
+
+
+def _write_arrays(
+    arrays: Mapping[str, ts.TensorStore], names: Iterable[str], lo: int, hi: int, host: Mapping[str, np.ndarray]
+) -> list[Any]:
+    """Issues the writes of examples ``lo:hi`` of the arrays ``names``; returns their tensorstore futures."""
+    return [arrays[name][lo:hi].write(np.ascontiguousarray(host[name][: hi - lo])) for name in names]
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -469,6 +633,8 @@ class Dataset:
             context=self._context,
         )
         self._len = progress["completed_examples"]
+        self._check_files = attrs["format_version"] >= 2  # format 2 stores every chunk
+        self._present: set[tuple[str, int]] = set()  # (array, chunk) whose file was seen
 
     # --- description ---
     @property
@@ -540,17 +706,69 @@ class Dataset:
             raise IndexError(f"indices out of range for a dataset of {n}")
         return arr, False
 
-    def _read_futures(self, index: Any, names: Sequence[str]) -> tuple[dict[str, Any], bool]:
+    def _chunks(self, where: Any) -> list[int]:
+        """The chunks holding the examples of a tensorstore index from `_index`."""
+        c = self.chunk_size
+        if isinstance(where, (int, np.integer)):
+            return [int(where) // c]
+        if isinstance(where, slice):
+            return list(range(where.start // c, (where.stop - 1) // c + 1)) if where.stop > where.start else []
+        return sorted(set((np.asarray(where) // c).tolist()))
+
+    def _check_present(self, names: Sequence[str], chunks: Sequence[int]) -> None:
+        """Raises a one-line `DatasetError` when a chunk file to be read is missing (format 2)."""
+        if not self._check_files:
+            return
+        todo = [(n, k) for n in names for k in chunks if (n, k) not in self._present]
+        if not todo:
+            return
+        n_ex = self._attrs["num_examples"]
+        damage = []
+        for name in dict.fromkeys(n for n, _ in todo):
+            ks = [k for m, k in todo if m == name]
+            damage += missing_chunks(self.path, [self.specs[name]], ks, self.chunk_size, n_ex)
+        if damage:
+            raise damage_error(self.path, damage)
+        self._present.update(todo)
+
+    def _read_futures(self, index: Any, names: Sequence[str]) -> tuple[tuple[dict[str, Any], Any], bool]:
         unknown = [name for name in names if name not in self._arrays]
         if unknown:
             raise KeyError(f"no arrays {unknown} in {self.path} (it has {list(self._arrays)})")
         where, single = self._index(index)
-        return {name: self._arrays[name][where].read() for name in names}, single
+        self._check_present(names, self._chunks(where))
+        return ({name: self._arrays[name][where].read() for name in names}, where), single
+
+    def _results(self, pending: tuple[Mapping[str, Any], Any]) -> dict[str, np.ndarray]:
+        """The arrays of issued reads; damage (checksum mismatch, truncated chunk) becomes one
+        `DatasetError` line naming the arrays and examples."""
+        futures, where = pending
+        out, failed = {}, {}
+        for name, future in futures.items():
+            try:
+                out[name] = future.result()
+            except Exception as err:  # tensorstore raises ValueError subclasses with a status code
+                failed[name] = err
+        if failed:
+            n, c = self._attrs["num_examples"], self.chunk_size
+            arrays = {k: self._arrays[k] for k in failed}
+            damage = scan(self.path, arrays, self.specs, self._chunks(where), c, n, check_files=False)
+            if damage:
+                raise damage_error(self.path, damage)
+            name, err = next(iter(failed.items()))
+            reason = " ".join(str(err).split())[:300]
+            raise DatasetError(f"cannot read array {self.specs[name].path!r} of {self.path}: {reason}")
+        return out
 
     def read(self, index: Any, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-        """Reads arrays (default: all) for the examples ``index``; ``[len(index), ...]`` each."""
-        futures, _ = self._read_futures(index, list(self._arrays) if names is None else list(names))
-        return {name: f.result() for name, f in futures.items()}
+        """Reads arrays (default: all) for the examples ``index``; ``[len(index), ...]`` each.
+
+        Raises:
+          DatasetError: damaged data (a missing chunk file, a checksum mismatch, a truncated
+            chunk), naming the arrays and examples.
+        """
+        pending, _ = self._read_futures(index, list(self._arrays) if names is None else list(names))
+        return self._results(pending)
 
     def __getitem__(self, index: Any) -> dict[str, np.ndarray]:
         """The image arrays of the examples ``index`` (``[B, H, W]``; ``[H, W]`` for an int)."""
@@ -628,9 +846,8 @@ class Dataset:
         while pending:
             yield self._finish(pending.popleft(), as_jax, device)
 
-    @staticmethod
-    def _finish(futures: Mapping[str, Any], as_jax: bool, device: Any) -> dict[str, Any]:
-        batch = {name: f.result() for name, f in futures.items()}
+    def _finish(self, pending: tuple[Mapping[str, Any], Any], as_jax: bool, device: Any) -> dict[str, Any]:
+        batch = self._results(pending)
         return jax.device_put(batch, device) if as_jax else batch
 
 

@@ -14,6 +14,10 @@ Every array is described by an `ArraySpec` (name, per-example shape, dtype, role
 from the generator's output, so a generator with other outputs (e.g. ``[B, T, H, W]``
 time series) is stored by the same code.
 
+Format 2 (`FORMAT_VERSION`) ends every stored inner chunk, shard index and metadata chunk
+with a crc32c checksum and stores every chunk (also those equal to the fill value), so damage
+and missing chunk files are detected (`jaxaxon.data.integrity`); format 1 datasets still read.
+
 Completion record: ``attributes["jaxaxon"]["progress"]["completed_chunks"] = k`` means that
 chunks ``0 .. k-1`` (examples ``0 .. k * chunk_size - 1``) of *every* array are written and
 durable; it is raised only after all writes of those chunks have committed, by atomically
@@ -40,6 +44,7 @@ __all__ = [
     "DatasetError",
     "FORMAT",
     "FORMAT_VERSION",
+    "READABLE_FORMAT_VERSIONS",
     "GROUP_FILE",
     "LOCK_FILE",
     "METADATA_GROUP",
@@ -54,7 +59,8 @@ __all__ = [
 ]
 
 FORMAT = "jaxaxon-dataset"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: crc32c checksum on every stored chunk, every chunk stored; 1: neither
+READABLE_FORMAT_VERSIONS = (1, 2)
 ATTRS_KEY = "jaxaxon"
 GROUP_FILE = "zarr.json"
 LOCK_FILE = ".jaxaxon.lock"
@@ -232,6 +238,7 @@ def build_attributes(
     num_examples: int,
     chunk_size: int,
     specs: Sequence[ArraySpec],
+    format_version: int = FORMAT_VERSION,
 ) -> dict[str, Any]:
     """The ``jaxaxon`` attributes of a new dataset (nothing completed yet).
 
@@ -243,7 +250,7 @@ def build_attributes(
     num_chunks = math.ceil(num_examples / chunk_size)
     return {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": format_version,
         "kind": kind,
         "generator": {
             "function": generator,
@@ -321,10 +328,10 @@ def _check_attributes(attrs: dict[str, Any], where: Path) -> None:
 
     if attrs.get("format") != FORMAT:
         raise bad(f"format is {attrs.get('format')!r}, expected {FORMAT!r}")
-    if attrs.get("format_version") != FORMAT_VERSION:
+    if attrs.get("format_version") not in READABLE_FORMAT_VERSIONS:
         raise DatasetError(
             f"{where}: dataset format version {attrs.get('format_version')!r} is not supported "
-            f"by this jaxaxon (reads version {FORMAT_VERSION})"
+            f"by this jaxaxon (reads versions {', '.join(map(str, READABLE_FORMAT_VERSIONS))})"
         )
     for key in ("num_examples", "chunk_size", "num_chunks"):
         if not isinstance(attrs.get(key), int) or isinstance(attrs.get(key), bool) or attrs[key] <= 0:
@@ -382,6 +389,12 @@ def differences(existing: Mapping[str, Any], requested: Mapping[str, Any]) -> li
             out.append(
                 f"parameter {key}: existing {e_cfg.get(key, '<absent>')!r}, requested {r_cfg.get(key, '<absent>')!r}"
             )
+    e_fmt, r_fmt = existing.get("format_version"), requested.get("format_version")
+    if e_fmt != r_fmt:
+        out.append(
+            f"dataset format: existing {e_fmt!r}, requested {r_fmt!r} (format {e_fmt!r} still reads, but is "
+            "not resumed or repaired by this jaxaxon)"
+        )
     e_ver = (existing.get("written_with") or {}).get("jaxaxon")
     r_ver = requested["written_with"]["jaxaxon"]
     if e_ver != r_ver:

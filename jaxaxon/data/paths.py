@@ -7,9 +7,18 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
-from jaxaxon.data.layout import GROUP_FILE, LOCK_FILE, METADATA_GROUP, DatasetError, differences, read_attributes
+from jaxaxon.data.integrity import chunk_file
+from jaxaxon.data.layout import (
+    GROUP_FILE,
+    LOCK_FILE,
+    METADATA_GROUP,
+    ArraySpec,
+    DatasetError,
+    differences,
+    read_attributes,
+)
 
 __all__ = [
     "WriteLock",
@@ -18,6 +27,8 @@ __all__ = [
     "make_dir",
     "precheck_path",
     "refuse_differences",
+    "remove_chunks",
+    "stored_chunks",
     "written_by_jaxaxon",
 ]
 
@@ -159,3 +170,21 @@ def refuse_differences(root: Path, existing: dict, requested: dict) -> None:
             + "\nExisting data left untouched: re-run with the same settings to resume it, "
             "use --overwrite to replace it, or choose another output path."
         )
+
+
+def stored_chunks(root: Path, spec: ArraySpec) -> list[int]:
+    """Chunk indices along N that have an entry under the array's ``c/`` directory."""
+    try:
+        names = os.listdir(root / spec.path / "c")
+    except FileNotFoundError:
+        return []
+    return sorted(int(name) for name in names if name.isdigit())
+
+
+def remove_chunks(root: Path, spec: ArraySpec, chunks: Iterable[int]) -> None:
+    """Deletes the files of chunks of an array (damaged or torn ones, before they are written
+    again: tensorstore reads a shard it updates only in part, and a damaged one fails to read)."""
+    for k in chunks:
+        path = chunk_file(root, spec, k)
+        if path is not None:
+            path.unlink(missing_ok=True)

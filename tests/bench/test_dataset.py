@@ -17,6 +17,9 @@ def test_dataset_benchmark_smoke(small_cfg, tmp_path):
     assert list(tmp_path.iterdir()) == []  # its datasets are cleaned up
     head, blank, *table = lines(result)
     assert head.startswith("8 images of 64x64, batch 4") and blank == ""
-    assert "images/s (median)" in table[0] and len(table) == 2 + len(MEASUREMENTS) + 1
+    assert "images/s (median)" in table[0] and len(table) == 2 + len(MEASUREMENTS) + 4
+    assert table[-3].startswith("| checks cost (storage-only format 2 - format 1) / write format 1 |")
+    assert result["checks_cost"] < 1 and result["checks_cost_cpu"] < 1 and result["verify_over_write"] > 0
+    assert result["bytes_per_example_format1"] > 0 and len(result["cpu_seconds"]["store_only"]) == 3
     for measurement, row in zip(MEASUREMENTS, table[2:]):
         assert row.startswith(f"| {LABELS[measurement]} | {result['examples_per_s'][measurement]:.1f} |")

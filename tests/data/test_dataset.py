@@ -76,7 +76,7 @@ def test_layout_attributes_and_chunks(reference_dataset, small_cfg):
     doc = json.loads((reference_dataset / "zarr.json").read_text())
     assert doc["zarr_format"] == 3 and doc["node_type"] == "group"
     attrs = doc["attributes"][ATTRS_KEY]
-    assert attrs["format"] == "jaxaxon-dataset" and attrs["format_version"] == 1
+    assert attrs["format"] == "jaxaxon-dataset" and attrs["format_version"] == 2
     assert attrs["generator"]["config"] == small_cfg.to_dict() and attrs["generator"]["seed"] == SEED
     assert attrs["num_examples"] == N and attrs["chunk_size"] == BATCH and attrs["num_chunks"] == 3
     assert attrs["written_with"]["jaxaxon"] == jaxaxon.__version__
