@@ -54,3 +54,29 @@ def test_predict_with_a_zoom_returns_maps_at_the_input_size(loaded):
     np.testing.assert_allclose(probs[1], by_hand, atol=1e-6)
     assert predict(model, rc, img[0], zoom=0.5).shape == (50, 70, 1)
     np.testing.assert_array_equal(predict(model, rc, img, zoom=1.0), predict(model, rc, img))
+
+
+def test_predict_on_values_near_1e300_is_finite_and_scale_free(loaded):
+    model, rc = loaded
+    img = np.random.default_rng(1).integers(0, 255, size=(1, 40, 40)).astype(np.float64)
+    plain = predict(model, rc, img)
+    huge = predict(model, rc, img * 1e298)
+    assert np.all(np.isfinite(huge))
+    np.testing.assert_allclose(huge, plain, atol=1e-5)
+    np.testing.assert_allclose(predict(model, rc, img * 1e298, zoom=0.5), predict(model, rc, img, zoom=0.5), atol=1e-5)
+
+
+def test_non_finite_inputs_and_outputs_are_errors(loaded):
+    from flax import nnx
+
+    from jaxaxon.data.images import ImageDataError
+
+    model, rc = loaded
+    img = np.zeros((1, 32, 32))
+    img[0, 3, 3] = np.inf
+    with pytest.raises(ImageDataError, match="image 0: contains NaN or infinite values"):
+        predict(model, rc, img)
+    graphdef, state = nnx.split(model)
+    broken = nnx.merge(graphdef, jax.tree.map(lambda w: w * np.nan, state))
+    with pytest.raises(CheckpointError, match="not finite .*NaN or infinite weights"):
+        predict(broken, rc, np.ones((1, 32, 32)))
