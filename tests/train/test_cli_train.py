@@ -68,3 +68,13 @@ def test_relative_workdir(tiny_changes, small_cfg, tmp_path, monkeypatch):
     assert main(["train", "--workdir", "runs/rel", "--resume", "--steps", str(tiny_changes["steps"] + 2), "--no-progress"]) == 0
     history = json.loads((tmp_path / "runs" / "rel" / "history.json").read_text())
     assert history[-1]["step"] == tiny_changes["steps"] + 2
+
+
+def test_workdir_naming_an_existing_file_is_refused_and_kept(tmp_path, capsys):
+    a_file = tmp_path / "run"
+    a_file.write_text("keep me")
+    for workdir in (a_file, a_file / "sub"):
+        assert main(["train", "--workdir", str(workdir)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"jaxaxon train: error: --workdir {workdir}: ") and "\n" not in err
+    assert a_file.read_text() == "keep me"
