@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -103,8 +104,10 @@ def take_inventory(samples: Sequence[Sample], skipped: Sequence[str] = ()) -> In
 
 def load_inputs(path: str | os.PathLike) -> tuple[list[Sample], Inventory]:
     """The samples of `jaxaxon.data.images.iter_samples` with their `Inventory` (the folder is
-    scanned once; its skipped entries are listed)."""
+    scanned once; its skipped entries are listed there instead of warned about)."""
     path = Path(path)
-    scan = scan_folder(path) if path.is_dir() else None
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*skipped, not a volume", category=UserWarning)
+        scan = scan_folder(path) if path.is_dir() else None
     samples = list(iter_samples(path, scan))
     return samples, take_inventory(samples, scan.skipped if scan is not None else ())

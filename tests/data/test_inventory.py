@@ -38,3 +38,10 @@ def test_single_files_and_datasets(tmp_path):
     samples = [Sample(name=f"d_{i}", image=image, mask=image > 0, source="/x/val.zarr") for i in range(4)]
     assert take_inventory(samples).describe() == "found 1 dataset (zarr, 4 images): 4 images"
     assert Inventory().describe() == "found nothing: 0 images"
+
+
+def test_an_npz_that_is_not_a_volume_is_listed_not_warned_about(tmp_path, recwarn):
+    np.save(tmp_path / "x.npy", np.zeros((4, 4)))
+    np.savez(tmp_path / "stats.npz", images=np.zeros((2, 4, 4)))
+    assert load_inputs(tmp_path)[1].skipped == ("stats.npz (no 'image' array)",)
+    assert not [w for w in recwarn if "stats.npz" in str(w.message)]
