@@ -19,9 +19,11 @@ def _load_config(path: str | None):
 def _cmd_preview(args: argparse.Namespace) -> int:
     import jax
 
+    from jaxaxon.outpaths import check_output_file
     from jaxaxon.preview import save_batch_preview
     from jaxaxon.synth.image import generate
 
+    check_output_file(args.out, (".png",))
     cfg = _load_config(args.params)
     batch = generate(jax.random.key(args.seed), cfg, args.n)
     out = save_batch_preview(args.out, batch, columns=args.n)
@@ -152,8 +154,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from jaxaxon.train.history import HistoryError
     from jaxaxon.train.presets import with_generator
 
+    from jaxaxon.outpaths import check_output_folder
+
     changes = {}
     try:
+        check_output_folder(args.workdir, "--workdir")
         _start_distributed(args)
         changes.update(parse_overrides(args.set or []))
         for flag, key in (("seed", "seed"), ("batch", "batch_size"), ("lr", "lr")):
@@ -252,11 +257,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from jaxaxon.eval.evaluate import evaluate_checkpoint
     from jaxaxon.eval.scale import ScaleError
 
-    sigmas = None if args.frangi_sigmas is None else [float(x) for x in args.frangi_sigmas.split(",")]
     try:
         metrics = evaluate_checkpoint(
-            args.checkpoint, args.data, args.out, baselines=args.baselines, frangi_sigmas=sigmas, limit=args.limit,
-            pixel_size=args.pixel_size, scale=args.scale,
+            args.checkpoint, args.data, args.out, baselines=args.baselines, frangi_sigmas=args.frangi_sigmas,
+            limit=args.limit, pixel_size=args.pixel_size, scale=args.scale, log=print,
         )  # fmt: skip
     except ScaleError as err:
         print(f"jaxaxon evaluate: error: {err}", file=sys.stderr)
@@ -287,7 +291,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     try:
         written = predict_folder(
             args.checkpoint, args.input, args.out, threshold=args.threshold,
-            pixel_size=args.pixel_size, scale=args.scale,
+            pixel_size=args.pixel_size, scale=args.scale, log=print,
         )  # fmt: skip
     except ScaleError as err:
         print(f"jaxaxon predict: error: {err}", file=sys.stderr)
@@ -396,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=_positive_int, default=8, help="number of images (default 8)")
     p.add_argument("--out", default="preview.png", help="output PNG (default preview.png)")
     p.add_argument("--params", help="parameter file in the original's JSON format (default: the shipped 256x256 set)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed, 0..2**32-1 (default 0)")
     p.set_defaults(func=_cmd_preview)
 
     p = sub.add_parser(
@@ -446,7 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="labelled data: dataset .zarr, folder or volume .npz")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--baselines", action="store_true", help="also evaluate the Frangi and LoG baselines side by side")
-    p.add_argument("--frangi-sigmas", help="comma-separated Frangi scales (default: matched to the axon widths)")
+    p.add_argument("--frangi-sigmas", type=_positive_floats, metavar="S1,S2,...",
+                   help="comma-separated Frangi scales in pixels (default: matched to the axon widths)")
     p.add_argument("--limit", type=_positive_int, help="evaluate only the first N images")
     _add_scale_arguments(p)
     p.set_defaults(func=_cmd_evaluate)
@@ -454,13 +459,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "predict",
         help="probability maps and masks for a folder of new images",
-        description="Run a checkpoint on every image of a folder (PNG/TIFF/NumPy, any size) and write, per image "
-        "and output head, NAME_HEAD_prob.npy, NAME_HEAD_prob.png and NAME_HEAD_mask.png.",
+        description="Run a checkpoint on every image of a folder (PNG/TIFF/NumPy/JPEG files and .npz volumes, any "
+        "size; other files are skipped and listed) and write, per image and output head, NAME_HEAD_prob.npy, "
+        "NAME_HEAD_prob.png and NAME_HEAD_mask.png.",
     )
     p.add_argument("--checkpoint", required=True, help="training directory or checkpoint")
     p.add_argument("--input", required=True, help="folder of images (or one image, or a volume .npz)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--threshold", type=float, default=0.5, help="mask threshold on the probability (default 0.5)")
+    p.add_argument("--threshold", type=_probability, default=0.5, help="mask threshold on the probability, 0..1 "
+                   "(default 0.5)")
     _add_scale_arguments(p)
     p.set_defaults(func=_cmd_predict)
 
@@ -514,6 +521,20 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _positive_floats(text: str) -> tuple[float, ...]:
+    return tuple(_positive_float(part.strip()) for part in text.split(","))
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in 0..1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a number in 0..1, got {text!r}")
+    return value
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -538,9 +559,10 @@ def _user_errors() -> tuple[type[Exception], ...]:
     """Errors that come from the user's input (reported in one line, exit status 2)."""
     from jaxaxon.bench.report import OutputError
     from jaxaxon.data.images import ImageDataError
+    from jaxaxon.outpaths import OutputPathError
     from jaxaxon.train.checkpoint import CheckpointError
 
-    return (ImageDataError, CheckpointError, FileNotFoundError, OutputError)
+    return (ImageDataError, CheckpointError, FileNotFoundError, OutputError, OutputPathError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,8 +32,21 @@ Decisions (a demanding user should not be surprised by any of them):
   not listed has ``boxes = None`` (not labelled for boutons); a name that matches no image is an
   error (typos would otherwise drop labels). Box coordinates must be integers (integral floats
   are accepted), with ``0 <= row0 < row1 <= H`` and ``0 <= col0 < col1 <= W``.
-- Volume slices are named ``STEM_zNNN`` (``NNN`` zero-padded to at least 3 digits); names must
-  be unique across the folder. Volumes without a ``mask`` array are accepted (unlabelled).
+- Volume slices are named ``STEM_zNNN`` (``NNN`` zero-padded to at least 3 digits). Names must
+  be unique across the folder, checked before any pixel is read: ``images/vol_z000.png`` next to
+  a ``vol.npz`` of 3 slices is an error, not a silent overwrite of one prediction by another.
+  Volumes without a ``mask`` array are accepted (unlabelled).
+- Every entry of a folder is accounted for (`FolderScan.skipped`): in its root, image files and
+  ``.npz`` volumes are read together (a folder with ``a.png``, ``b.png`` and ``vol.npz`` gives 2 +
+  the volume's slices); files of other types (``notes.txt``, ``b.bmp``), ``.npz`` files without an
+  ``image`` array and sub-folders other than ``images/`` and ``masks/`` are skipped and listed with
+  the reason. Inside ``images/`` and ``masks/`` an unsupported file is an error. Image files in the
+  root next to an ``images/`` folder are an error (which of them are the data?).
+- Pixel values are converted to float32 unchanged, except that an image whose largest magnitude
+  lies outside ``2**-40 .. 2**40`` is multiplied by a power of two first (`to_float32`; exact, and
+  every normalisation is invariant to it): a float64 file holding values near 1e300 would
+  otherwise become infinite, and the 1-D statistics of normalisation overflow far below float32's
+  limit. `Sample.exponent` records the power.
 - NumPy files are read with ``allow_pickle=False``.
 """
 
@@ -62,7 +75,10 @@ __all__ = [
     "read_mask",
     "read_pixel_size",
     "read_volume",
+    "FolderScan",
     "scan_folder",
+    "slice_names",
+    "to_float32",
     "validate_boxes",
 ]
 
@@ -90,6 +106,8 @@ class Sample:
       dtype: the dtype stored in the file (e.g. ``"uint8"``), to tell the value range.
       volume: the volume's stem for a volume slice, else None.
       z: the slice index for a volume slice, else None.
+      exponent: ``image`` holds the file's values times ``2**exponent`` (0 unless their magnitude
+        lies outside the range `to_float32` keeps unchanged).
     """
 
     name: str
@@ -100,6 +118,7 @@ class Sample:
     dtype: str = "float32"
     volume: str | None = None
     z: int | None = None
+    exponent: int = 0
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -231,6 +250,40 @@ def read_array(path: str | os.PathLike, *, allow_bool: bool = False) -> np.ndarr
     return arr
 
 
+SAFE_EXPONENT = 40
+"""Images whose largest magnitude lies in ``2**-SAFE_EXPONENT .. 2**SAFE_EXPONENT`` are converted
+to float32 unchanged; the sums of squares of normalisation stay finite in float32 up to
+``2**128 / 2**(2 * SAFE_EXPONENT)`` (2**48) pixels."""
+
+
+def to_float32(arr: np.ndarray, where: str = "image") -> tuple[np.ndarray, int]:
+    """An image of any real dtype as float32, scaled by a power of two where needed.
+
+    Args:
+      arr: ``[..., H, W]`` array of integer or floating dtype, finite.
+      where: names the array in error messages.
+
+    Returns:
+      ``(image, exponent)``: float32 ``image == arr * 2**exponent`` (to float32 rounding) with
+      ``exponent`` 0 when the largest magnitude lies in ``2**-40 .. 2**40`` (or is 0), else chosen
+      so that it lies in ``0.5 .. 1``. Scaling by a power of two is exact, and the percentile
+      and z-score normalisations are invariant to it.
+
+    Raises:
+      ImageDataError: non-numeric dtype or non-finite values.
+    """
+    arr = np.asarray(arr)
+    if arr.dtype.kind not in ("b", "u", "i", "f"):
+        raise ImageDataError(f"{where}: unsupported dtype {arr.dtype} (images must be integer or floating point)")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise ImageDataError(f"{where}: contains NaN or infinite values")
+    peak = float(np.max(np.abs(arr))) if arr.size and arr.dtype.kind != "b" else 0.0
+    if peak == 0.0 or 2.0**-SAFE_EXPONENT <= peak <= 2.0**SAFE_EXPONENT:
+        return arr.astype(np.float32), 0
+    exponent = -int(np.frexp(peak)[1])
+    return np.ldexp(arr.astype(np.float64), exponent).astype(np.float32), exponent
+
+
 # micrometres per unit, for the unit spellings of OME-XML (UnitsLength) and ImageJ
 _UM_PER_UNIT = {
     "m": 1e6, "meter": 1e6, "metre": 1e6, "cm": 1e4, "centimeter": 1e4, "mm": 1e3, "millimeter": 1e3,
@@ -301,8 +354,9 @@ def read_pixel_size(path: str | os.PathLike) -> float | None:
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Reads a 2-D grayscale image as float32 ``[H, W]`` with its values unchanged."""
-    return read_array(path).astype(np.float32)
+    """Reads a 2-D grayscale image as float32 ``[H, W]`` with its values unchanged (see `to_float32`
+    for values beyond ``2**40``)."""
+    return to_float32(read_array(path), str(path))[0]
 
 
 def read_mask(path: str | os.PathLike) -> np.ndarray:
@@ -395,6 +449,12 @@ def validate_boxes(boxes: np.ndarray, shape: tuple[int, int], where: str = "boxe
 # --------------------------------------------------------------------------- volumes
 
 
+def slice_names(stem: str, depth: int) -> list[str]:
+    """The names of a volume's slices: ``STEM_zNNN``, zero-padded to at least 3 digits."""
+    digits = max(3, len(str(depth - 1)))
+    return [f"{stem}_z{z:0{digits}d}" for z in range(depth)]
+
+
 def read_volume(path: str | os.PathLike, boxes: dict[str, np.ndarray] | None = None) -> list[Sample]:
     """Reads ``NAME.npz`` (``image`` and optional ``mask``, ``[Z, Y, X]`` or ``[Y, X]``) as 2-D slices.
 
@@ -430,23 +490,23 @@ def read_volume(path: str | os.PathLike, boxes: dict[str, np.ndarray] | None = N
             raise ImageDataError(
                 f"{path}: 'mask' has shape {tuple(mask.shape)} but 'image' has {tuple(image.shape)}; they must match"
             )
-    digits = max(3, len(str(image.shape[0] - 1)))
     samples = []
-    for z in range(image.shape[0]):
-        name = f"{path.stem}_z{z:0{digits}d}"
+    for z, name in enumerate(slice_names(path.stem, image.shape[0])):
         b = None
         if boxes is not None and name in boxes:
             b = validate_boxes(boxes[name], image.shape[1:], f"{BOXES_FILE}: {name!r}")
+        pixels, exponent = to_float32(image[z], f"{path}['image'][{z}]")
         samples.append(
             Sample(
                 name=name,
-                image=image[z].astype(np.float32),
+                image=pixels,
                 mask=None if mask is None else mask[z] != 0,
                 boxes=b,
                 source=str(path),
                 dtype=str(image.dtype),
                 volume=path.stem,
                 z=z,
+                exponent=exponent,
             )
         )
     return samples
@@ -460,24 +520,27 @@ class FolderScan:
     """What a folder holds, found without reading pixels (see `scan_folder`).
 
     Attributes:
-      images: name -> image file (``images/`` or, for an unlabelled folder, the folder itself).
+      images: name -> image file (``images/`` or, without it, the folder itself).
       masks: name -> mask file.
-      volumes: ``.npz`` volume files (those holding an ``image`` array; others are skipped with a
-        warning, e.g. ``bass2017/mean_images.npz``).
+      volumes: ``.npz`` volume files (those holding an ``image`` array).
       boxes: parsed ``bouton_boxes.json`` or None.
+      depths: volume file -> number of slices (read from the array header).
+      skipped: entries of the folder that are not read, each ``"NAME (why)"``: files of
+        unsupported types, ``.npz`` files without an ``image`` array, sub-folders other than
+        ``images/`` and ``masks/``.
     """
 
     images: dict[str, Path]
     masks: dict[str, Path]
     volumes: list[Path]
     boxes: dict[str, np.ndarray] | None
+    depths: dict[Path, int] = dataclasses.field(default_factory=dict)
+    skipped: tuple[str, ...] = ()
 
 
-def _stems(folder: Path, suffixes: tuple[str, ...], kind: str) -> dict[str, Path]:
+def _stems(files: list[Path], suffixes: tuple[str, ...], kind: str, folder: Path) -> dict[str, Path]:
     out: dict[str, Path] = {}
-    for f in sorted(folder.iterdir()):
-        if f.name.startswith(".") or f.is_dir():
-            continue
+    for f in files:
         if f.suffix.lower() not in suffixes:
             raise ImageDataError(
                 f"{f}: unsupported {kind} file type {f.suffix or '(none)'!r} (supported: {', '.join(suffixes)})"
@@ -488,90 +551,137 @@ def _stems(folder: Path, suffixes: tuple[str, ...], kind: str) -> dict[str, Path
     return out
 
 
-def _is_volume(path: Path) -> bool:
-    """Whether ``path`` (a ``.npz``) holds an ``image`` array; other ``.npz`` files are skipped with a warning."""
+def _listing(folder: Path) -> list[Path]:
+    """The visible files of a folder, sorted by name."""
+    return [f for f in sorted(folder.iterdir()) if not f.name.startswith(".") and not f.is_dir()]
+
+
+def _volume_depth(path: Path) -> int | None:
+    """The number of slices of a ``.npz`` volume, from its ``image`` array's header (no pixels are
+    read); None for an ``.npz`` without an ``image`` array (skipped with a warning)."""
+    import zipfile
+
     try:
-        with np.load(path, allow_pickle=False) as data:
-            keys = list(data.files)
-    except (ValueError, OSError, EOFError) as err:
+        with zipfile.ZipFile(path) as archive:
+            keys = [n[: -len(".npy")] for n in archive.namelist() if n.endswith(".npy")]
+            if "image" not in keys:
+                warnings.warn(
+                    f"{path}: skipped, not a volume (no 'image' array; arrays: {', '.join(keys)})",
+                    UserWarning,
+                    stacklevel=4,
+                )
+                return None
+            with archive.open("image.npy") as f:
+                version = np.lib.format.read_magic(f)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape = read(f)[0]
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as err:
         raise ImageDataError(f"{path}: cannot be read as a NumPy .npz volume ({err})") from None
-    if "image" in keys:
-        return True
-    warnings.warn(
-        f"{path}: skipped, not a volume (no 'image' array; arrays: {', '.join(keys)})", UserWarning, stacklevel=3
-    )
-    return False
+    return int(shape[0]) if len(shape) == 3 else 1
+
+
+def _check_unique_names(root: Path, images: dict[str, Path], depths: dict[Path, int]) -> None:
+    """Refuses two images (files or volume slices) of one name: their outputs would share a file."""
+    owner = {name: str(f.relative_to(root)) for name, f in images.items()}
+    for v, depth in depths.items():
+        if v.stem in images:
+            raise ImageDataError(f"{root}: {v.name} and {owner[v.stem]} share the name {v.stem!r}")
+        for z, name in enumerate(slice_names(v.stem, depth)):
+            if name in owner:
+                raise ImageDataError(
+                    f"{root}: {owner[name]} and slice {z} of {v.name} are both named {name!r} (their outputs "
+                    "would share a file); rename one"
+                )
+            owner[name] = f"slice {z} of {v.name}"
 
 
 def scan_folder(path: str | os.PathLike) -> FolderScan:
     """Lists a labelled folder (or a plain folder of images) and checks its consistency.
 
-    A folder with ``images/`` or ``*.npz`` files is a labelled folder; otherwise the supported
-    image files directly in it are read as unlabelled images (for prediction).
+    The images are those of ``images/`` or, without it, the image files in the folder itself;
+    ``.npz`` volumes in the folder are read besides them. Names (file stems and slice names)
+    must be unique. Entries that are not read are listed in `FolderScan.skipped`.
 
     Raises:
       ImageDataError: not a folder, nothing to read, masks without images or images without masks,
-        unsupported files, duplicate names, boxes for unknown names, malformed ``bouton_boxes.json``.
+        unsupported files in ``images/`` or ``masks/``, image files both in ``images/`` and in the
+        folder, duplicate names, boxes for unknown names, malformed ``bouton_boxes.json``.
     """
     root = Path(path)
     if not root.is_dir():
         raise ImageDataError(f"{root}: not a folder")
     images_dir, masks_dir = root / "images", root / "masks"
-    volumes = [f for f in sorted(root.iterdir()) if f.is_file() and f.suffix.lower() == VOLUME_SUFFIX and _is_volume(f)]
-    images: dict[str, Path] = {}
-    masks: dict[str, Path] = {}
+    volumes: list[Path] = []
+    depths: dict[Path, int] = {}
+    loose: list[Path] = []
+    skipped: list[str] = []
+    for f in sorted(root.iterdir()):
+        suffix = f.suffix.lower()
+        if f.name.startswith(".") or (f in (images_dir, masks_dir) and f.is_dir()):
+            continue
+        if f.is_dir():
+            skipped.append(f"{f.name}/ (a sub-folder; only images/ and masks/ are read)")
+        elif f.name == BOXES_FILE:
+            continue
+        elif suffix == VOLUME_SUFFIX:
+            depth = _volume_depth(f)
+            if depth is None:
+                skipped.append(f"{f.name} (no 'image' array)")
+            else:
+                volumes.append(f)
+                depths[f] = depth
+        elif suffix in IMAGE_SUFFIXES:
+            loose.append(f)
+        else:
+            skipped.append(f"{f.name} (unsupported file type {suffix or '(none)'!r})")
     if images_dir.is_dir():
-        images = _stems(images_dir, IMAGE_SUFFIXES, "image")
-    elif not volumes and not masks_dir.is_dir():
-        loose = [
-            f
-            for f in root.iterdir()
-            if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in IMAGE_SUFFIXES
-        ]
         if loose:
-            images = {f.stem: f for f in sorted(loose)}
-            if len(images) != len(loose):
-                raise ImageDataError(f"{root}: two image files share a name (e.g. 01.png and 01.tif)")
+            raise ImageDataError(
+                f"{root}: holds images/ and also image files beside it ({', '.join(f.name for f in loose)}); "
+                "put every image in images/"
+            )
+        images, where = _stems(_listing(images_dir), IMAGE_SUFFIXES, "image", images_dir), images_dir
+    else:
+        images, where = _stems(loose, IMAGE_SUFFIXES, "image", root), root
+    masks: dict[str, Path] = {}
     if masks_dir.is_dir():
-        masks = _stems(masks_dir, MASK_SUFFIXES, "mask")
+        masks = _stems(_listing(masks_dir), MASK_SUFFIXES, "mask", masks_dir)
         orphans = sorted(set(masks) - set(images))
         if orphans:
-            raise ImageDataError(f"{masks_dir}: masks without an image in {images_dir}: {', '.join(orphans)}")
+            raise ImageDataError(f"{masks_dir}: masks without an image in {where}: {', '.join(orphans)}")
         unmasked = sorted(set(images) - set(masks))
         if unmasked:
             raise ImageDataError(
                 f"{masks_dir}: no mask for images {', '.join(unmasked)} "
-                "(give every image in images/ a mask, or remove masks/ for an unlabelled set)"
+                "(give every image a mask, or remove masks/ for an unlabelled set)"
             )
     if not images and not volumes:
         raise ImageDataError(
             f"{root}: no images found (expected images/NAME.(png|tif|tiff|npy|jpg), NAME.npz volumes, "
-            "or image files directly in the folder)"
+            "or image files directly in the folder)" + (f"; skipped: {', '.join(skipped)}" if skipped else "")
         )
-    names = set(images)
-    for v in volumes:
-        if v.stem in names:
-            raise ImageDataError(f"{root}: {v.name} and images/{images[v.stem].name} share the name {v.stem!r}")
+    _check_unique_names(root, images, depths)
     boxes = None
     if (root / BOXES_FILE).is_file():
         boxes = read_boxes(root / BOXES_FILE)
-        volume_prefixes = tuple(v.stem + "_z" for v in volumes)
-        unknown = sorted(k for k in boxes if k not in names and not k.startswith(volume_prefixes))
+        names = set(images).union(*(slice_names(v.stem, d) for v, d in depths.items()))
+        unknown = sorted(k for k in boxes if k not in names)
         if unknown:
             raise ImageDataError(f"{root / BOXES_FILE}: boxes for names that match no image: {', '.join(unknown)}")
-    return FolderScan(images=images, masks=masks, volumes=volumes, boxes=boxes)
+    return FolderScan(images=images, masks=masks, volumes=volumes, boxes=boxes, depths=depths, skipped=tuple(skipped))
 
 
-def iter_samples(path: str | os.PathLike) -> Iterator[Sample]:
+def iter_samples(path: str | os.PathLike, scan: FolderScan | None = None) -> Iterator[Sample]:
     """Yields the samples of a labelled folder, a plain image folder, a volume file or an image file.
 
     The folder is scanned and checked (`scan_folder`) before the first sample is yielded, so
     structural errors come before any work; pixel-level errors (sizes, dtypes, box bounds) are
-    raised when the offending sample is read. Order: ``images/`` sorted by name, then volumes
+    raised when the offending sample is read. Order: the images sorted by name, then volumes
     sorted by name, slices in z order.
 
     Args:
       path: folder, ``NAME.npz`` volume, or a single image file.
+      scan: the folder's `scan_folder` result, if already made.
 
     Yields:
       `Sample` objects.
@@ -582,11 +692,12 @@ def iter_samples(path: str | os.PathLike) -> Iterator[Sample]:
             yield from read_volume(path)
         else:
             arr = read_array(path)
-            yield Sample(name=path.stem, image=arr.astype(np.float32), source=str(path), dtype=str(arr.dtype))
+            pixels, exponent = to_float32(arr, str(path))
+            yield Sample(name=path.stem, image=pixels, source=str(path), dtype=str(arr.dtype), exponent=exponent)
         return
     if not path.exists():
         raise ImageDataError(f"{path}: no such file or folder")
-    scan = scan_folder(path)
+    scan = scan_folder(path) if scan is None else scan
     boxes = scan.boxes or {}
     for name, f in scan.images.items():
         arr = read_array(f)
@@ -599,17 +710,12 @@ def iter_samples(path: str | os.PathLike) -> Iterator[Sample]:
                     f"{arr.shape[0]}x{arr.shape[1]}; they must have the same size"
                 )
         b = validate_boxes(boxes[name], arr.shape, f"{BOXES_FILE}: {name!r}") if name in boxes else None
-        yield Sample(name=name, image=arr.astype(np.float32), mask=mask, boxes=b, source=str(f), dtype=str(arr.dtype))
+        pixels, exponent = to_float32(arr, str(f))
+        yield Sample(
+            name=name, image=pixels, mask=mask, boxes=b, source=str(f), dtype=str(arr.dtype), exponent=exponent
+        )
     for v in scan.volumes:
-        slices = read_volume(v, boxes)
-        if boxes:
-            valid = {s.name for s in slices}
-            unknown = sorted(
-                k for k in boxes if k.startswith(v.stem + "_z") and k not in valid and k not in scan.images
-            )
-            if unknown:
-                raise ImageDataError(f"{BOXES_FILE}: boxes for slices {', '.join(unknown)} that {v.name} does not have")
-        yield from slices
+        yield from read_volume(v, boxes)
 
 
 def load_samples(path: str | os.PathLike) -> list[Sample]:

@@ -10,6 +10,7 @@ for axons, bouton detection against boxes.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Callable, Sequence
@@ -18,15 +19,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxaxon.data.images import ImageDataError, Sample, load_samples, read_pixel_size
+from jaxaxon.data.images import BOXES_FILE, ImageDataError, Sample, load_samples, read_pixel_size, to_float32
+from jaxaxon.data.inventory import Inventory, load_inputs, take_inventory
 from jaxaxon.eval.inference import TilingConfig, predict_image
 from jaxaxon.eval.metrics import boxes_from_label
 from jaxaxon.eval.report import evaluate_baselines, evaluate_predictions, write_json
 from jaxaxon.eval.scale import ScaleError, Zoom, check_scale_value, resample, resample_back, resolve_zoom
+from jaxaxon.outpaths import check_output_folder
 
 __all__ = [
-    "model_tiling", "probability_maps", "input_zooms", "scale_record", "load_labelled", "evaluate_checkpoint",
-    "predict_folder",
+    "model_tiling", "probability_maps", "input_zooms", "scale_record", "load_labelled", "load_labelled_inputs",
+    "evaluate_checkpoint", "predict_folder", "predict_outputs",
 ]  # fmt: skip
 
 
@@ -64,8 +67,13 @@ def probability_maps(
     images: Sequence[np.ndarray],
     tiling: TilingConfig | None = None,
     zooms: Sequence[float] | None = None,
+    names: Sequence[str] | None = None,
 ) -> list[np.ndarray]:
     """Per-image probability maps ``[H, W, C]`` (one channel per head) at each image's own size.
+
+    Images of any real dtype are brought to float32 by `jaxaxon.data.images.to_float32` (a power
+    of two where their magnitude would overflow the normalisation) before they are resampled
+    and normalised.
 
     Args:
       model: the network.
@@ -75,22 +83,29 @@ def probability_maps(
       zooms: per image, the factor it is resampled by before normalisation and the network
         (`jaxaxon.eval.scale.resample`); the maps are resampled back to ``[H, W]``. None: no
         resampling.
+      names: per image, its name in error messages (default: its index).
+
+    Raises:
+      ImageDataError: an image holds NaN or infinite values.
+      CheckpointError: the network's output for an image is not finite.
     """
+    from jaxaxon.train.inference import require_finite
     from jaxaxon.train.normalise import normalise
 
     tiling = model_tiling(run_config) if tiling is None else tiling
     forward = _forward(model, run_config)
     zooms = [1.0] * len(images) if zooms is None else list(zooms)
-    if len(zooms) != len(images):
-        raise ValueError(f"probability_maps: {len(zooms)} zooms for {len(images)} images")
+    names = [f"image {i}" for i in range(len(images))] if names is None else list(names)
+    if not len(zooms) == len(names) == len(images):
+        raise ValueError(f"probability_maps: {len(zooms)} zooms and {len(names)} names for {len(images)} images")
     out = []
-    for image, zoom in zip(images, zooms):
-        image = np.asarray(image, np.float32)
+    for image, zoom, name in zip(images, zooms, names):
+        image = to_float32(np.asarray(image), name)[0]
         zoomed = resample(image, zoom)
         x = np.asarray(normalise(jnp.asarray(zoomed)[None], run_config.normalise))[0]
         prob = predict_image(forward, x, tiling)
         prob = prob if prob.ndim == 3 else prob[..., None]
-        out.append(resample_back(prob, image.shape))
+        out.append(require_finite(model, resample_back(prob, image.shape), name))
     return out
 
 
@@ -168,6 +183,63 @@ def load_labelled(path: str | os.PathLike, *, limit: int | None = None) -> list[
     return samples if limit is None else samples[:limit]
 
 
+def load_labelled_inputs(path: str | os.PathLike, *, limit: int | None = None) -> tuple[list[Sample], Inventory]:
+    """`load_labelled` with the `Inventory` of what ``path`` holds (for a dataset: of the
+    images read)."""
+    path = Path(path)
+    if path.is_dir() and _is_dataset(path):
+        samples = load_labelled(path, limit=limit)
+        return samples, take_inventory(samples)
+    if not path.exists():
+        raise ImageDataError(f"{path}: no such file or folder")
+    samples, inventory = load_inputs(path)
+    return (samples if limit is None else samples[:limit]), inventory
+
+
+def _found(inventory: Inventory, n: int) -> str:
+    """The ``found ...`` line, with the number used when ``--limit`` cut it."""
+    line = inventory.describe()
+    return line if n == inventory.n_images else f"{line}; using the first {n} (--limit)"
+
+
+def _check_labels(data, samples: Sequence[Sample], heads: Sequence[str]) -> None:
+    """Refuses data without any label the checkpoint's heads can be scored on."""
+    if any(s.mask is not None for s in samples):
+        return
+    has_boxes = any(s.boxes is not None for s in samples)
+    if has_boxes and "bouton" in heads:
+        return
+    if has_boxes:
+        raise ImageDataError(
+            f"{data}: has bouton boxes but no axon masks, and the checkpoint has no bouton head (heads: "
+            f"{', '.join(heads)}); there is nothing to score"
+        )
+    raise ImageDataError(
+        f"{data}: no labels found (no masks/ folder, no 'mask' array in the volumes, no {BOXES_FILE}); evaluate "
+        "scores labelled images -- for probability maps of unlabelled images use jaxaxon predict"
+    )
+
+
+def _where(sample: Sample) -> str:
+    """A sample in messages: its file, or its name and file (volume slices, dataset images)."""
+    if not sample.source:
+        return sample.name
+    return sample.source if Path(sample.source).stem == sample.name else f"{sample.name} of {sample.source}"
+
+
+def _check_output_names(samples: Sequence[Sample]) -> None:
+    """Refuses names that differ only in letter case: their outputs would be one file on a
+    case-insensitive file system (macOS, Windows)."""
+    seen: dict[str, Sample] = {}
+    for s in samples:
+        other = seen.setdefault(s.name.casefold(), s)
+        if other is not s:
+            raise ImageDataError(
+                f"{other.source or other.name} and {s.source or s.name}: the names {other.name!r} and {s.name!r} "
+                "differ only in letter case, so their outputs would share a file on some file systems; rename one"
+            )
+
+
 def evaluate_checkpoint(
     checkpoint: str | os.PathLike,
     data: str | os.PathLike,
@@ -179,6 +251,7 @@ def evaluate_checkpoint(
     tiling: TilingConfig | None = None,
     pixel_size: float | None = None,
     scale: float | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> dict:
     """Evaluates a checkpoint on labelled data; writes ``OUT/metrics.json``, plots, predictions.
 
@@ -197,29 +270,40 @@ def evaluate_checkpoint(
       tiling: override the automatic tiling.
       pixel_size: the images' pixel size in um (``--pixel-size``; needs a run of known pixel size).
       scale: resample every image by this factor (``--scale``; excludes ``pixel_size``).
+      log: called with the ``found ...`` line (`jaxaxon.data.inventory.Inventory.describe`)
+        before inference.
 
     Returns:
-      The ``metrics.json`` content.
+      The ``metrics.json`` content, with ``inputs`` (`Inventory.to_dict`).
 
     Raises:
       ScaleError: invalid ``pixel_size`` / ``scale`` (see `jaxaxon.eval.scale.resolve_zoom`).
+      OutputPathError: ``out_dir`` is a file or cannot be created.
+      ImageDataError: unreadable data, names that would share an output file, no labels.
+      CheckpointError: missing or corrupt checkpoint, non-finite network output.
     """
     from jaxaxon.train.inference import load_model
 
+    out_dir = check_output_folder(out_dir)
     _check_zoom_flags(pixel_size, scale)
     model, rc = load_model(checkpoint)
     if getattr(rc.model, "kind", "") == "autoencoder" or "axon" not in tuple(rc.model.heads):
         raise ValueError(f"{checkpoint}: not a segmentation checkpoint with an axon head (heads: {rc.model.heads})")
-    samples = load_labelled(data, limit=limit)
-    zooms = input_zooms(rc, samples, pixel_size=pixel_size, scale=scale)
-    probs = probability_maps(model, rc, [s.image for s in samples], tiling, [z.zoom for z in zooms])
+    samples, inventory = load_labelled_inputs(data, limit=limit)
     heads = list(rc.model.heads)
+    _check_labels(data, samples, heads)
+    _check_output_names(samples)
+    if log is not None:
+        log(_found(inventory, len(samples)))
+    zooms = input_zooms(rc, samples, pixel_size=pixel_size, scale=scale)
+    probs = probability_maps(
+        model, rc, [s.image for s in samples], tiling, [z.zoom for z in zooms], [_where(s) for s in samples]
+    )
     axon = [p[..., heads.index("axon")] for p in probs]
     bouton = [p[..., heads.index("bouton")] for p in probs] if "bouton" in heads else None
-    out_dir = Path(out_dir)
     extra = {
         "checkpoint": str(checkpoint), "data": str(data), "heads": heads,
-        "input_scale": scale_record(rc, samples, zooms),
+        "input_scale": scale_record(rc, samples, zooms), "inputs": inventory.to_dict(),
     }  # fmt: skip
     metrics = evaluate_predictions(samples, axon, out_dir, bouton_maps=bouton, extra=extra)
     if baselines:
@@ -249,6 +333,41 @@ def _summary(metrics: dict) -> dict:
     return {k: metrics.get(k) for k in _SUMMARY_KEYS if k in metrics}
 
 
+_PREDICTION_SUFFIXES = ("_prob.npy", "_prob.png", "_mask.png")
+
+
+def predict_outputs(samples: Sequence[Sample], heads: Sequence[str], out_dir: str | os.PathLike) -> list[list[Path]]:
+    """The files `predict_folder` writes per sample and head: ``OUT/NAME_HEAD_prob.npy``,
+    ``NAME_HEAD_prob.png``, ``NAME_HEAD_mask.png``, checked to be distinct (also in letter case)
+    and to differ from every input file.
+
+    Returns:
+      Per sample, per head, the ``_prob.npy`` path (the others share its stem).
+
+    Raises:
+      ImageDataError: two samples would write one file, or an output would replace an input.
+    """
+    _check_output_names(samples)
+    out_dir = Path(out_dir)
+    inputs = {Path(s.source).resolve(): s for s in samples if s.source}
+    owners: dict[str, Sample] = {}
+    plan = []
+    for sample in samples:
+        row = []
+        for head in heads:
+            for suffix in _PREDICTION_SUFFIXES:
+                path = out_dir / f"{sample.name}_{head}{suffix}"
+                other = owners.setdefault(path.name.casefold(), sample)
+                if other is not sample:  # unreachable with unique names; kept as the last guard
+                    raise ImageDataError(f"{_where(other)} and {_where(sample)} would both write {path}")
+                source = inputs.get(path.resolve())
+                if source is not None:
+                    raise ImageDataError(f"{path}: is an input ({_where(source)}); choose another --out")
+            row.append(out_dir / f"{sample.name}_{head}_prob.npy")
+        plan.append(row)
+    return plan
+
+
 def predict_folder(
     checkpoint: str | os.PathLike,
     input_dir: str | os.PathLike,
@@ -258,47 +377,66 @@ def predict_folder(
     tiling: TilingConfig | None = None,
     pixel_size: float | None = None,
     scale: float | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> list[Path]:
-    """Probability maps and masks for a folder of images (PNG/TIFF/NumPy, any size).
+    """Probability maps and masks for a folder of images (PNG/TIFF/NumPy/JPEG, volumes, any size).
 
-    Writes per image and head ``NAME_HEAD_prob.npy`` (float32), ``NAME_HEAD_prob.png`` and
-    ``NAME_HEAD_mask.png`` (``prob > threshold``), plus ``predictions.json`` listing them and
-    the input zoom (``input_scale``). Images are resampled as in `evaluate_checkpoint`
-    (``pixel_size``, ``scale``, file metadata, the run's ``image_scale``); the maps are
-    written at each image's own size.
+    Every input is accounted for (`jaxaxon.data.inventory`): the image files of the folder and
+    its ``.npz`` volumes are all predicted; other entries are skipped and named in the ``found``
+    line and in ``predictions.json`` (``inputs``). Writes per image and head
+    ``NAME_HEAD_prob.npy`` (float32), ``NAME_HEAD_prob.png`` and ``NAME_HEAD_mask.png``
+    (``prob > threshold``), plus ``predictions.json`` listing them, the inputs and the input
+    zoom (``input_scale``). Output names are checked to be distinct before anything is written
+    (`predict_outputs`), and every map is checked to be finite before the first file is written.
+    Images are resampled as in `evaluate_checkpoint` (``pixel_size``, ``scale``, file metadata,
+    the run's ``image_scale``); the maps are written at each image's own size.
+
+    Args:
+      log: called with the ``found ...`` line before inference.
 
     Returns:
       The written ``.npy`` paths.
+
+    Raises:
+      ValueError: ``threshold`` not a finite number in 0..1.
+      OutputPathError: ``out_dir`` is a file or cannot be created.
+      ImageDataError: unreadable inputs, names that would share an output file.
+      CheckpointError: missing or corrupt checkpoint, non-finite network output.
     """
     from PIL import Image
 
     from jaxaxon.train.inference import load_model
 
-    if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must lie in 0..1, got {threshold}")
+    if not (math.isfinite(threshold) and 0.0 <= threshold <= 1.0):
+        raise ValueError(f"threshold must be a number in 0..1, got {threshold}")
+    out_dir = check_output_folder(out_dir)
     _check_zoom_flags(pixel_size, scale)
     model, rc = load_model(checkpoint)
-    samples = load_samples(input_dir)
+    samples, inventory = load_inputs(input_dir)
     if not samples:
         raise ImageDataError(f"{input_dir}: no images found")
-    zooms = input_zooms(rc, samples, pixel_size=pixel_size, scale=scale)
-    probs = probability_maps(model, rc, [s.image for s in samples], tiling, [z.zoom for z in zooms])
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     heads = list(rc.model.heads)
+    plan = predict_outputs(samples, heads, out_dir)
+    if log is not None:
+        log(inventory.describe())
+    zooms = input_zooms(rc, samples, pixel_size=pixel_size, scale=scale)
+    probs = probability_maps(
+        model, rc, [s.image for s in samples], tiling, [z.zoom for z in zooms], [_where(s) for s in samples]
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
     written, index = [], []
-    for sample, prob in zip(samples, probs):
-        for c, head in enumerate(heads):
-            stem = out_dir / f"{sample.name}_{head}"
+    for sample, prob, paths in zip(samples, probs, plan):
+        for c, (head, npy) in enumerate(zip(heads, paths)):
+            stem = str(npy)[: -len("_prob.npy")]
             p = prob[..., c].astype(np.float32)
-            np.save(f"{stem}_prob.npy", p)
+            np.save(npy, p)
             Image.fromarray(np.round(p * 255).astype(np.uint8)).save(f"{stem}_prob.png")
             Image.fromarray(((p > threshold) * 255).astype(np.uint8)).save(f"{stem}_mask.png")
-            written.append(Path(f"{stem}_prob.npy"))
-            index.append({"image": sample.source or sample.name, "head": head, "prob": f"{stem.name}_prob.npy"})
+            written.append(npy)
+            index.append({"image": sample.source or sample.name, "name": sample.name, "head": head, "prob": npy.name})
     record = {
         "checkpoint": str(checkpoint), "threshold": threshold, "files": index,
-        "input_scale": scale_record(rc, samples, zooms),
+        "input_scale": scale_record(rc, samples, zooms), "inputs": inventory.to_dict(),
     }  # fmt: skip
     write_json(out_dir / "predictions.json", record)
     return written

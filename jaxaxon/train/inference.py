@@ -6,7 +6,10 @@
 `predict` applies the run's own input normalisation (`jaxaxon.train.normalise`), pads each
 image to a multiple of the network's downsampling factor (symmetric padding, cropped off
 again), and runs the fully convolutional network on the whole image, so real images of
-any size and dtype are handled the way training images were.
+any size and dtype are handled the way training images were. Images reach the normalisation
+through `jaxaxon.data.images.to_float32` (values near 1e300 in a float64 array are scaled by a
+power of two, not turned into infinities), and a non-finite output is an error
+(`require_finite`), never a result.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jaxaxon.data.images import to_float32
 from jaxaxon.eval.scale import resample, resample_back, zoomed_shape
 from jaxaxon.models import build_model
 from jaxaxon.train.checkpoint import (
@@ -36,7 +40,7 @@ from jaxaxon.train.checkpoint import (
 from jaxaxon.train.config import RunConfig, read_run_config
 from jaxaxon.train.normalise import normalise
 
-__all__ = ["load_model", "predict"]
+__all__ = ["load_model", "predict", "require_finite"]
 
 
 def _run_config_of(step_dir: Path, meta: dict) -> RunConfig:
@@ -121,6 +125,37 @@ def load_model(path: str | os.PathLike, log: Callable[[str], None] | None = None
     )
 
 
+
+def require_finite(model: nnx.Module, output: np.ndarray, where: str) -> np.ndarray:
+    """Returns ``output`` if every value is finite, else raises.
+
+    Args:
+      model: the network that computed it (its weights are checked to word the message).
+      output: the network's output for one input.
+      where: the input, for the message (a file name).
+
+    Raises:
+      CheckpointError: ``output`` holds NaN or infinite values.
+    """
+    bad = int(np.size(output) - np.count_nonzero(np.isfinite(output)))
+    if not bad:
+        return output
+    weights = jax.tree.leaves(nnx.state(model, nnx.Param))
+    if any(not np.all(np.isfinite(np.asarray(w))) for w in weights):
+        why = "the checkpoint holds NaN or infinite weights (a diverged training?); use an earlier checkpoint"
+    else:
+        why = "the weights are finite, so the computation overflowed (try float32 if the run uses bfloat16)"
+    raise CheckpointError(
+        f"the network's output for {where} is not finite ({bad} of {np.size(output)} values NaN or infinite): "
+        f"{why}; nothing was written for it"
+    )
+
+
+def _as_float32(images: np.ndarray) -> np.ndarray:
+    """``[B, H, W]`` of any real dtype as float32 (`to_float32`, per image)."""
+    return np.stack([to_float32(im, f"image {i}")[0] for i, im in enumerate(images)])
+
+
 @nnx.jit
 def _probabilities(model: nnx.Module, x: jax.Array) -> jax.Array:
     out = model(x, train=False)
@@ -157,6 +192,10 @@ def predict(
       ``run_config.model.heads`` order (``[H, W, C]`` for one 2-D image; a list for a
       list input). For an autoencoder, ``C = 1`` holds the reconstruction (on the
       normalised scale, not a probability).
+
+    Raises:
+      ImageDataError: an image holds NaN or infinite values.
+      CheckpointError: the output is not finite (`require_finite`).
     """
     if isinstance(images, (list, tuple)):
         return [predict(model, run_config, np.asarray(im)[None], batch_size=batch_size, zoom=zoom)[0] for im in images]
@@ -166,7 +205,7 @@ def predict(
     if zoom is not None and arr.ndim == 3 and zoomed_shape(arr.shape[1:], zoom) != arr.shape[1:]:
         if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
             raise ValueError(f"predict: expected numeric images, got dtype {arr.dtype}")
-        small = np.stack([resample(im, zoom) for im in arr])
+        small = np.stack([resample(im, zoom) for im in _as_float32(arr)])
         probs = predict(model, run_config, small, batch_size=batch_size)
         return np.stack([resample_back(p, arr.shape[1:]) for p in probs])
     if arr.ndim != 3:
@@ -179,8 +218,9 @@ def predict(
     (top, bottom), (left, right) = _pad_amounts(arr.shape[1], multiple), _pad_amounts(arr.shape[2], multiple)
     outs = []
     for i in range(0, arr.shape[0], batch_size):
-        x = normalise(jnp.asarray(arr[i : i + batch_size]), run_config.normalise)
+        x = normalise(jnp.asarray(_as_float32(arr[i : i + batch_size])), run_config.normalise)
         x = jnp.pad(x, ((0, 0), (top, bottom), (left, right)), mode="symmetric")
         p = _probabilities(model, x)
-        outs.append(np.asarray(p[:, top : top + arr.shape[1], left : left + arr.shape[2]], dtype=np.float32))
+        p = np.asarray(p[:, top : top + arr.shape[1], left : left + arr.shape[2]], dtype=np.float32)
+        outs.append(require_finite(model, p, f"images {i}..{i + len(p) - 1}"))
     return np.concatenate(outs, axis=0)

@@ -8,6 +8,12 @@ uint16, float), so every image reaches the network through the same per-image sc
   the background level.
 - ``"zscore"``: ``(x - mean) / std`` of the image (not clipped).
 
+Both are invariant to scaling an image by a power of two. NumPy inputs are converted to float32
+on the host by `jaxaxon.data.images.to_float32`, which uses that freedom: an image whose
+magnitude would overflow float32 or its statistics (a float64 file with values near 1e300)
+is scaled into range first, so the result is finite; NaN or infinite pixels are an error.
+JAX arrays (generated images, traced values) are used as they are.
+
 The method and its percentiles are stored in a run's ``config.json`` (key ``normalise``)
 and `jaxaxon.train.predict` applies them, so evaluation and prediction always see what
 training saw.
@@ -20,7 +26,9 @@ from typing import Any, Mapping
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from jaxaxon.data.images import to_float32
 from jaxaxon.validation import check_keys, param, validate
 
 __all__ = ["Normalisation", "normalise", "METHODS"]
@@ -67,7 +75,8 @@ def normalise(images: jax.Array, method: str | Normalisation = "percentile") -> 
     """Scales each image on its own.
 
     Works on any numeric dtype (uint8, uint16, float...), eagerly, under ``jax.jit`` and
-    under ``jax.vmap``. A constant image maps to zeros.
+    under ``jax.vmap``. A constant image maps to zeros. A NumPy array is converted per image by
+    `jaxaxon.data.images.to_float32` (see the module notes).
 
     Args:
       images: ``[B, H, W]`` (or ``[H, W]``) images.
@@ -75,8 +84,14 @@ def normalise(images: jax.Array, method: str | Normalisation = "percentile") -> 
 
     Returns:
       float32 array of the input's shape.
+
+    Raises:
+      ImageDataError: a NumPy image holds NaN or infinite values.
     """
     norm = method if isinstance(method, Normalisation) else Normalisation(method=method)
+    if isinstance(images, np.ndarray) and images.ndim in (2, 3) and images.dtype.kind in "uif":
+        flat = images.reshape((-1,) + images.shape[-2:])
+        images = np.stack([to_float32(im, f"image {i}")[0] for i, im in enumerate(flat)]).reshape(images.shape)
     x = jnp.asarray(images)
     single = x.ndim == 2
     if single:

@@ -18,6 +18,9 @@ from jaxaxon.data.images import (
     read_image,
     read_mask,
     read_pixel_size,
+    scan_folder,
+    slice_names,
+    to_float32,
     validate_boxes,
 )
 
@@ -302,3 +305,84 @@ def test_no_pixel_size_without_metadata(tmp_path):
     (tmp_path / "broken.tif").write_bytes(b"not a tiff")
     for name in ("plain.tif", "ij.tif", "odd.tif", "a.png", "broken.tif", "missing.tif"):
         assert read_pixel_size(tmp_path / name) is None, name
+
+
+# --- every input accounted for, names unique, values kept finite -------------------------------
+
+
+def test_images_and_volumes_of_one_folder_are_all_read(tmp_path):
+    _png(tmp_path / "a.png", np.full((6, 6), 1, np.uint8))
+    _png(tmp_path / "b.png", np.full((6, 6), 2, np.uint8))
+    np.savez(tmp_path / "vol.npz", image=np.zeros((3, 6, 6), np.uint8))
+    (tmp_path / "notes.txt").write_text("hi")
+    _png(tmp_path / "c.bmp", np.zeros((6, 6), np.uint8))
+    (tmp_path / "day2").mkdir()
+    assert [s.name for s in load_samples(tmp_path)] == ["a", "b", "vol_z000", "vol_z001", "vol_z002"]
+    scan = scan_folder(tmp_path)
+    assert scan.depths == {tmp_path / "vol.npz": 3}
+    assert scan.skipped == (
+        "c.bmp (unsupported file type '.bmp')",
+        "day2/ (a sub-folder; only images/ and masks/ are read)",
+        "notes.txt (unsupported file type '.txt')",
+    )
+
+
+def test_names_shared_by_an_image_and_a_volume_slice_are_refused_before_reading(tmp_path):
+    _png(tmp_path / "images/vol_z000.png", np.zeros((4, 4), np.uint8))
+    np.savez(tmp_path / "vol.npz", image=np.zeros((3, 4, 4), np.uint8))
+    with pytest.raises(ImageDataError, match="images/vol_z000.png and slice 0 of vol.npz are both named 'vol_z000'"):
+        scan_folder(tmp_path)
+    with pytest.raises(ImageDataError, match="both named"):
+        next(iter_samples(tmp_path))
+
+
+def test_image_files_beside_images_folder_are_refused(tmp_path):
+    _png(tmp_path / "images/a.png", np.zeros((4, 4), np.uint8))
+    _png(tmp_path / "b.png", np.zeros((4, 4), np.uint8))
+    with pytest.raises(ImageDataError, match=r"also image files beside it \(b.png\)"):
+        load_samples(tmp_path)
+
+
+def test_masks_pair_with_the_image_files_of_the_folder(tmp_path):
+    _png(tmp_path / "a.png", np.zeros((4, 4), np.uint8))
+    _png(tmp_path / "masks/a.png", np.full((4, 4), 255, np.uint8))
+    (s,) = load_samples(tmp_path)
+    assert s.mask.all()
+
+
+def test_volume_depth_is_read_from_the_header(tmp_path):
+    np.savez_compressed(tmp_path / "c.npz", image=np.zeros((1001, 2, 2), np.uint8))
+    np.savez(tmp_path / "flat.npz", image=np.zeros((3, 3), np.float32))
+    (tmp_path / "bad.npz").write_bytes(b"PK not a zip")
+    with pytest.raises(ImageDataError, match="bad.npz: cannot be read as a NumPy .npz volume"):
+        scan_folder(tmp_path)
+    (tmp_path / "bad.npz").unlink()
+    scan = scan_folder(tmp_path)
+    assert scan.depths == {tmp_path / "c.npz": 1001, tmp_path / "flat.npz": 1}
+    assert slice_names("c", 1001)[-1] == "c_z1000" and slice_names("c", 3) == ["c_z000", "c_z001", "c_z002"]
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e-300, 1e30])
+def test_values_beyond_the_safe_range_are_scaled_by_a_power_of_two(tmp_path, scale):
+    rng = np.random.default_rng(0)
+    base = rng.random((5, 7))
+    np.save(tmp_path / "x.npy", base * scale)
+    (s,) = load_samples(tmp_path / "x.npy")
+    assert np.all(np.isfinite(s.image)) and s.image.dtype == np.float32 and s.exponent != 0
+    np.testing.assert_allclose(s.image, base * scale * 2.0**s.exponent, rtol=1e-6)
+    assert 0.5 <= np.abs(s.image).max() < 1
+    np.savez(tmp_path / "v.npz", image=np.stack([base * scale, base]))
+    first, second = load_samples(tmp_path / "v.npz")
+    assert first.exponent == s.exponent and second.exponent == 0
+
+
+def test_to_float32_keeps_ordinary_values_and_refuses_non_finite():
+    x = np.arange(12, dtype=np.uint16).reshape(3, 4) * 1000
+    out, exponent = to_float32(x)
+    assert exponent == 0 and out.dtype == np.float32
+    np.testing.assert_array_equal(out, x)
+    assert to_float32(np.zeros((2, 2)))[1] == 0
+    assert to_float32(np.full((2, 2), 2.0**40))[1] == 0 and to_float32(np.full((2, 2), 2.0**41))[1] == -42
+    for bad in (np.nan, np.inf):
+        with pytest.raises(ImageDataError, match="img: contains NaN or infinite values"):
+            to_float32(np.array([[1.0, bad]]), "img")

@@ -212,7 +212,9 @@ def test_pixel_size_from_metadata_flag_or_neither(tiny_run, generated, tmp_path,
     expected = {"zoom": pytest.approx(2.0), "source": "metadata", "pixel_size": pytest.approx(0.8)}
     assert record["per_image"]["a"] == expected
     assert np.load(tmp_path / "p2" / "a_axon_prob.npy").shape == image.shape
-    metrics = evaluate_checkpoint(tiny_run[0], src / "a.tif", tmp_path / "e", pixel_size=0.2)
+    (src / "masks").mkdir()  # evaluate needs labels
+    Image.fromarray(np.asarray(generated.axon_mask[1]).astype(np.uint8)).save(src / "masks" / "a.png")
+    metrics = evaluate_checkpoint(tiny_run[0], src, tmp_path / "e", pixel_size=0.2)
     assert (metrics["input_scale"]["zoom"], metrics["input_scale"]["source"]) == (pytest.approx(0.5), "flag")
 
 
@@ -225,3 +227,166 @@ def test_scale_options_refuse_bad_values(tmp_path, capsys, extra):
         assert stop.value.code == 2
         err = capsys.readouterr().err.strip().splitlines()[-1]
         assert err.startswith(f"jaxaxon {argv[0]}: error: argument --")
+
+
+# --- every input accounted for, finite numbers, one-line argument errors -----------------------
+
+
+def _u8(generated, i):
+    return np.asarray(generated.image[i]).astype(np.uint8)
+
+
+def test_predict_reads_every_image_and_volume_and_names_what_it_skips(tiny_run, generated, tmp_path, capsys):
+    src = tmp_path / "mix"
+    src.mkdir()
+    Image.fromarray(_u8(generated, 0)).save(src / "a.png")
+    Image.fromarray(_u8(generated, 1)).save(src / "b.png")
+    Image.fromarray(_u8(generated, 2)).save(src / "c.bmp")
+    np.savez(src / "vol.npz", image=np.stack([_u8(generated, i) for i in range(3)]))
+    out = tmp_path / "pred"
+    assert main(["predict", "--checkpoint", str(tiny_run[0]), "--input", str(src), "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        "found 2 PNG, 1 volume (.npz, 3 slices): 5 images; skipped c.bmp (unsupported file type '.bmp'); "
+        "supported inputs: .png, .tif, .tiff, .npy, .jpg, .jpeg, .npz"
+    )
+    assert lines[-1].startswith("wrote 5 probability maps")
+    names = ["a", "b", "vol_z000", "vol_z001", "vol_z002"]
+    assert sorted(p.name for p in out.glob("*_prob.npy")) == [f"{n}_axon_prob.npy" for n in names]
+    assert len(list(out.iterdir())) == 3 * 5 + 1
+    record = json.loads((out / "predictions.json").read_text())
+    assert [f["name"] for f in record["files"]] == names
+    assert record["inputs"]["skipped"] == ["c.bmp (unsupported file type '.bmp')"]
+    # a volume slice is the same map as the image it was cut from
+    np.testing.assert_array_equal(np.load(out / "vol_z001_axon_prob.npy"), np.load(out / "b_axon_prob.npy"))
+
+
+def test_predict_refuses_outputs_that_would_share_a_file_before_writing(tiny_run, generated, tmp_path, capsys):
+    src = tmp_path / "coll"
+    (src / "images").mkdir(parents=True)
+    Image.fromarray(_u8(generated, 0)).save(src / "images" / "vol_z000.png")
+    np.savez(src / "vol.npz", image=np.stack([_u8(generated, 1), _u8(generated, 2)]))
+    out = tmp_path / "pred"
+    assert main(["predict", "--checkpoint", str(tiny_run[0]), "--input", str(src), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("jaxaxon predict: error: ") and "\n" not in err
+    assert "images/vol_z000.png and slice 0 of vol.npz are both named 'vol_z000'" in err
+    assert not out.exists()
+    # names that differ only in letter case would share a file on macOS and Windows
+    case = tmp_path / "case"
+    case.mkdir()
+    Image.fromarray(_u8(generated, 0)).save(case / "A.png")
+    Image.fromarray(_u8(generated, 1)).save(case / "a.png")
+    with pytest.raises(ImageDataError, match="differ only in letter case"):
+        predict_folder(tiny_run[0], case, out)
+    assert not out.exists()
+    # an output that would replace an input (an old map in the input folder, --out the same folder)
+    same = tmp_path / "same"
+    same.mkdir()
+    Image.fromarray(_u8(generated, 0)).save(same / "x.png")
+    np.save(same / "x_axon_prob.npy", np.zeros((8, 8), np.float32))
+    before = (same / "x_axon_prob.npy").read_bytes()
+    with pytest.raises(ImageDataError, match="x_axon_prob.npy: is an input"):
+        predict_folder(tiny_run[0], same, same)
+    assert (same / "x_axon_prob.npy").read_bytes() == before and sorted(p.name for p in same.iterdir()) == [
+        "x.png", "x_axon_prob.npy"
+    ]
+
+
+def test_predict_on_values_near_1e300_gives_the_maps_of_the_plain_image(tiny_run, generated, tmp_path):
+    src = tmp_path / "big"
+    src.mkdir()
+    image = np.asarray(generated.image[0]).astype(np.float64)
+    np.save(src / "plain.npy", image)
+    np.save(src / "huge.npy", image * 1e298)
+    written = {p.name: np.load(p) for p in predict_folder(tiny_run[0], src, tmp_path / "pred")}
+    assert np.all(np.isfinite(written["huge_axon_prob.npy"]))
+    np.testing.assert_allclose(written["huge_axon_prob.npy"], written["plain_axon_prob.npy"], atol=1e-5)
+
+
+def test_a_non_finite_output_is_an_error_not_a_file(tiny_run, generated, tmp_path, monkeypatch, capsys):
+    from flax import nnx
+
+    import jaxaxon.train.inference as inference
+
+    load = inference.load_model
+
+    def diverged(path):
+        model, rc = load(path)
+        graphdef, state = nnx.split(model)
+        return nnx.merge(graphdef, jax.tree.map(lambda w: w * np.nan, state)), rc
+
+    monkeypatch.setattr(inference, "load_model", diverged)
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(_u8(generated, 0)).save(src / "a.png")
+    out = tmp_path / "pred"
+    assert main(["predict", "--checkpoint", str(tiny_run[0]), "--input", str(src), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"output for {src / 'a.png'} is not finite" in err and "weights" in err
+    assert not out.exists()
+
+
+def test_non_finite_input_pixels_are_a_one_line_error(tiny_run, tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    image = np.ones((16, 16))
+    image[2, 2] = np.nan
+    np.save(src / "x.npy", image)
+    assert main(["predict", "--checkpoint", str(tiny_run[0]), "--input", str(src), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"jaxaxon predict: error: {src / 'x.npy'}: contains NaN or infinite values"
+
+
+def test_evaluate_on_unlabelled_images_is_an_error_pointing_to_predict(tiny_run, generated, tmp_path, capsys):
+    src = tmp_path / "plain"
+    src.mkdir()
+    Image.fromarray(_u8(generated, 0)).save(src / "a.png")
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--checkpoint", str(tiny_run[0]), "--data", str(src), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("jaxaxon evaluate: error: ") and "no labels found" in err and "jaxaxon predict" in err
+    assert "\n" not in err and not out.exists()
+    (src / "bouton_boxes.json").write_text(json.dumps({"a": []}))  # boxes, but the tiny run has no bouton head
+    with pytest.raises(ImageDataError, match="no bouton head"):
+        evaluate_checkpoint(tiny_run[0], src, out)
+
+
+def test_evaluate_says_what_it_found(tiny_run, labelled_folder, tmp_path, capsys):
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--checkpoint", str(tiny_run[0]), "--data", str(labelled_folder), "--out", str(out),
+                 "--limit", "2"]) == 0  # fmt: skip
+    assert capsys.readouterr().out.splitlines()[0] == "found 3 PNG: 3 images; using the first 2 (--limit)"
+    assert json.loads((out / "metrics.json").read_text())["inputs"]["files"] == {"PNG": 3}
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["predict", "--input", "x", "--threshold", "2"], "argument --threshold: expected a number in 0..1, got '2'"),
+        (["predict", "--input", "x", "--threshold", "nan"],
+         "argument --threshold: expected a number in 0..1, got 'nan'"),
+        (["evaluate", "--data", "x", "--frangi-sigmas", "abc"],
+         "argument --frangi-sigmas: expected a positive number, got 'abc'"),
+        (["evaluate", "--data", "x", "--frangi-sigmas", "1,,2"],
+         "argument --frangi-sigmas: expected a positive number, got ''"),
+        (["evaluate", "--data", "x", "--frangi-sigmas", "1,-2"],
+         "argument --frangi-sigmas: expected a positive finite number, got '-2'"),
+    ],
+)
+def test_bad_arguments_are_one_line_errors(argv, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv + ["--checkpoint", "c", "--out", str(tmp_path / "o")])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"jaxaxon {argv[0]}: error: {message}"
+
+
+@pytest.mark.parametrize("argv", [["predict", "--input", "x"], ["evaluate", "--data", "x"]])
+def test_out_naming_an_existing_file_is_refused_and_kept(argv, tmp_path, capsys):
+    a_file = tmp_path / "results"
+    a_file.write_text("keep me")
+    assert main(argv + ["--checkpoint", "missing", "--out", str(a_file)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"jaxaxon {argv[0]}: error: --out {a_file}: is an existing file, not a folder; choose a folder " \
+        "(the file was left untouched)"
+    assert a_file.read_text() == "keep me"

@@ -177,3 +177,12 @@ def test_a_really_full_disk_is_one_line_and_resumable(tiny_changes, small_cfg, t
         assert [r["step"] for r in history] == list(range(1, tiny_changes["steps"] + 1))
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+def test_workdir_naming_an_existing_file_is_refused_and_kept(tmp_path, capsys):
+    a_file = tmp_path / "run"
+    a_file.write_text("keep me")
+    for workdir in (a_file, a_file / "sub"):
+        assert main(["train", "--workdir", str(workdir)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"jaxaxon train: error: --workdir {workdir}: ") and "\n" not in err
+    assert a_file.read_text() == "keep me"

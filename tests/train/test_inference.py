@@ -88,3 +88,29 @@ def test_load_model_falls_back_from_a_damaged_best_and_says_so(tiny_run, tmp_pat
     assert message.startswith(f"no readable checkpoint in {run}: checkpoints/best/{best.name} (damaged")
     assert "checkpoints/latest/6 (damaged" in message and "checkpoints/latest/4 (damaged" in message
     assert "resume" not in message and "tensorstore" not in message.lower() and "OCDBT" not in message
+
+
+def test_predict_on_values_near_1e300_is_finite_and_scale_free(loaded):
+    model, rc = loaded
+    img = np.random.default_rng(1).integers(0, 255, size=(1, 40, 40)).astype(np.float64)
+    plain = predict(model, rc, img)
+    huge = predict(model, rc, img * 1e298)
+    assert np.all(np.isfinite(huge))
+    np.testing.assert_allclose(huge, plain, atol=1e-5)
+    np.testing.assert_allclose(predict(model, rc, img * 1e298, zoom=0.5), predict(model, rc, img, zoom=0.5), atol=1e-5)
+
+
+def test_non_finite_inputs_and_outputs_are_errors(loaded):
+    from flax import nnx
+
+    from jaxaxon.data.images import ImageDataError
+
+    model, rc = loaded
+    img = np.zeros((1, 32, 32))
+    img[0, 3, 3] = np.inf
+    with pytest.raises(ImageDataError, match="image 0: contains NaN or infinite values"):
+        predict(model, rc, img)
+    graphdef, state = nnx.split(model)
+    broken = nnx.merge(graphdef, jax.tree.map(lambda w: w * np.nan, state))
+    with pytest.raises(CheckpointError, match="not finite .*NaN or infinite weights"):
+        predict(broken, rc, np.ones((1, 32, 32)))

@@ -73,3 +73,19 @@ def test_custom_percentiles_and_errors():
     with pytest.raises(ValueError, match="shape"):
         normalise(np.zeros((2, 2, 3, 4)))
     assert Normalisation.from_dict(Normalisation("zscore").to_dict()) == Normalisation("zscore")
+
+
+@pytest.mark.parametrize("method", ["percentile", "zscore"])
+def test_numpy_images_beyond_float32_are_normalised_finite(method):
+    from jaxaxon.data.images import ImageDataError
+
+    x = _images(np.float64)
+    plain = np.asarray(normalise(x, method))
+    for scale in (1e300, 1e-300, 1e25):
+        out = np.asarray(normalise(x * scale, method))
+        assert np.all(np.isfinite(out))
+        np.testing.assert_allclose(out, plain, atol=1e-5)
+    bad = x.copy()
+    bad[1, 2, 3] = np.nan
+    with pytest.raises(ImageDataError, match="image 1: contains NaN"):
+        normalise(bad, method)
