@@ -387,9 +387,16 @@ def _real_mixing(args: argparse.Namespace):
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (exit status 2)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the `jaxaxon` command."""
-    parser = argparse.ArgumentParser(
+    """The argument parser of the `jaxaxon` command (sub-commands share its one-line errors)."""
+    parser = _Parser(
         prog="jaxaxon",
         description="Synthetic two-photon images of cortical axons, generated with JAX, and networks trained on them.",
     )
