@@ -14,6 +14,7 @@ def test_seed_out_of_range_names_the_valid_range(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err == (
         "jaxaxon preview: error: argument --seed: expected a seed in 0..4294967295, got 1180591620717411303424"
+        " (see jaxaxon preview --help)"
     )
 
 

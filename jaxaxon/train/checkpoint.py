@@ -150,8 +150,9 @@ def _install_quiet_failures() -> None:
 
     hook._jaxaxon_quiet = True  # type: ignore[attr-defined]
     sys.unraisablehook = hook
-    # orbax coroutines dropped with their closed loop are garbage-collected inside asyncio
-    warnings.filterwarnings("ignore", r"coroutine '.*' was never awaited", RuntimeWarning, r"asyncio\.")
+    # orbax coroutines dropped with their closed loop are garbage-collected wherever the
+    # last reference goes (asyncio, concurrent.futures), so no module is named here
+    warnings.filterwarnings("ignore", r"coroutine '.*' was never awaited", RuntimeWarning)
     for name in ("absl", "asyncio"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropOrbaxRecords) for f in logger.filters):

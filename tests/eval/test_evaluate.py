@@ -378,7 +378,9 @@ def test_bad_arguments_are_one_line_errors(argv, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         main(argv + ["--checkpoint", "c", "--out", str(tmp_path / "o")])
     assert stop.value.code == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == f"jaxaxon {argv[0]}: error: {message}"
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"jaxaxon {argv[0]}: error: {message} (see jaxaxon {argv[0]} --help)"
+    )
 
 
 @pytest.mark.parametrize("argv", [["predict", "--input", "x"], ["evaluate", "--data", "x"]])
