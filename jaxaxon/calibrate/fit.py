@@ -77,9 +77,10 @@ def initial_params(est: dict, pixel_size: float | None = None, profile: str = "g
     p["MinAxonIntensity"] = round(float(np.clip(40.0 * ratio, 2.0, 36.0)), 2)
     axons = est["length_per_256"] / AXON_LENGTH
     _counts(p, axons, est["blobs_per_256"])
-    # boutons: LoG sigma of a disc of radius R is about R / sqrt(2)
-    blob = math.sqrt(max(est["blob_scale_p50"] ** 2 - est["psf_sigma"] ** 2, 0.25))
-    p["bouton_size"] = _rng(math.sqrt(2) * blob / max(p["sigma_spread"] * 2, 0.5), 0.3, 0.0, 20)
+    # boutons: LoG sigma of a disc of radius R is about R / sqrt(2); radii from the median blob
+    # (the smallest bouton drawn) to the 90th percentile
+    p["bouton_radius"] = [_disc_radius(est, 50), round(max(_disc_radius(est, 90), _disc_radius(est, 50) + 1.0), 3)]
+    p["bouton_size"] = [0.0, 0.0]
     p["bouton_brightness"] = _rng(min(max(est["blob_ratio_p50"], 0.2), 5.0) * 0.6, 0.25, 0.01, 100)
     p["MinBrightnessBouton"], p["MaxBrightnessBouton"] = 30, 40
     # axon peak (sigma_spread-normalised Gaussian profile) = bouton peak / blob ratio
@@ -97,6 +98,12 @@ def initial_params(est: dict, pixel_size: float | None = None, profile: str = "g
     p["depth_labels"] = "in_focus"
     p["pixel_size"] = float(pixel_size) if pixel_size else 0.0
     return p
+
+
+def _disc_radius(est: dict, q: int) -> float:
+    """Radius in px of a disc whose LoG scale, PSF removed, is the ``q``-th blob scale percentile."""
+    blob = math.sqrt(max(est[f"blob_scale_p{q}"] ** 2 - est["psf_sigma"] ** 2, 0.25))
+    return round(min(max(math.sqrt(2) * blob, 1.0), 32.0), 3)
 
 
 def _counts(p: dict, axons: float, blobs: float) -> None:

@@ -29,8 +29,32 @@ from jaxaxon.outpaths import check_output_folder
 
 __all__ = [
     "model_tiling", "probability_maps", "input_zooms", "scale_record", "load_labelled", "load_labelled_inputs",
-    "evaluate_checkpoint", "predict_folder", "predict_outputs",
+    "evaluate_checkpoint", "predict_folder", "predict_outputs", "bouton_min_areas", "DEFAULT_BOUTON_MIN_AREA",
 ]  # fmt: skip
+
+DEFAULT_BOUTON_MIN_AREA = 4
+"""Smallest bouton-map component counted as a detection (pixels of the input) when the run's
+generator draws boutons of relative size (no ``bouton_radius``)."""
+
+
+def bouton_min_areas(run_config, zooms: Sequence[float]) -> list[int]:
+    """Per image, the smallest component of the bouton map (> 0.5) counted as a bouton, in
+    pixels of that image.
+
+    When the run's generator draws boutons of absolute radii (``bouton_radius``, as a
+    calibrated parameter file does), a detection must be at least as large as the smallest
+    bouton the network was trained on: a disc of radius ``bouton_radius[0]`` (pixels of the
+    training grid), i.e. ``pi r^2 / zoom^2`` pixels of an image resampled by ``zoom``.
+    Otherwise `DEFAULT_BOUTON_MIN_AREA`.
+
+    Args:
+      run_config: the run's `RunConfig`.
+      zooms: per image, the factor it was resampled by before the network.
+    """
+    radius = float(run_config.generator.bouton_radius[0])
+    if radius <= 0:
+        return [DEFAULT_BOUTON_MIN_AREA] * len(zooms)
+    return [max(1, round(math.pi * radius**2 / float(z) ** 2)) for z in zooms]
 
 
 def model_tiling(run_config, max_whole_pixels: int = 2048 * 2048) -> TilingConfig:
@@ -305,7 +329,10 @@ def evaluate_checkpoint(
         "checkpoint": str(checkpoint), "data": str(data), "heads": heads,
         "input_scale": scale_record(rc, samples, zooms), "inputs": inventory.to_dict(),
     }  # fmt: skip
-    metrics = evaluate_predictions(samples, axon, out_dir, bouton_maps=bouton, extra=extra)
+    metrics = evaluate_predictions(
+        samples, axon, out_dir, bouton_maps=bouton, bouton_min_area=bouton_min_areas(rc, [z.zoom for z in zooms]),
+        extra=extra,
+    )
     if baselines:
         from jaxaxon.eval import baselines as bl
 

@@ -128,19 +128,22 @@ def _bouton_metrics(
     bouton_maps: list[np.ndarray] | None,
     detections: Sequence[np.ndarray] | None,
     threshold: float,
-    min_area: int,
+    min_area: int | Sequence[int],
     margin: float,
 ) -> tuple[dict, dict, list]:
     idx = [i for i, s in enumerate(samples) if s.boxes is not None]
     if not idx or (bouton_maps is None and detections is None):
         return {}, {}, [None] * len(samples)
+    areas = [min_area] * len(samples) if isinstance(min_area, (int, np.integer)) else [int(a) for a in min_area]
+    if len(areas) != len(samples):
+        raise ValueError(f"{len(samples)} samples but {len(areas)} bouton minimum areas")
     centres: list = [None] * len(samples)
     scores: list = [None] * len(samples)
     for i in range(len(samples)):
         if detections is not None:
             centres[i] = np.asarray(detections[i], np.float64).reshape(-1, 2)
         else:
-            centres[i], scores[i] = bouton_centres(bouton_maps[i], threshold, min_area)
+            centres[i], scores[i] = bouton_centres(bouton_maps[i], threshold, areas[i])
     total = DetectionCounts(0, 0, 0)
     rows = {}
     for i in idx:
@@ -162,7 +165,7 @@ def _bouton_metrics(
             else {
                 "source": "components of bouton map > threshold",
                 "threshold": threshold,
-                "min_area": min_area,
+                "min_area": areas[0] if len(set(areas)) == 1 else areas,
                 "box_margin": margin,
             }
         ),
@@ -172,7 +175,7 @@ def _bouton_metrics(
         for t in BOUTON_F1_THRESHOLDS:
             tot = DetectionCounts(0, 0, 0)
             for i in idx:
-                ce, sc = bouton_centres(bouton_maps[i], t, min_area)
+                ce, sc = bouton_centres(bouton_maps[i], t, areas[i])
                 tot = tot + match_centres_to_boxes(ce, samples[i].boxes, sc, margin)
             curve.append(detection_scores(tot)["f1"])
         summary["bouton_f1_curve"] = {"thresholds": list(BOUTON_F1_THRESHOLDS), "f1": curve}
@@ -200,7 +203,7 @@ def evaluate_predictions(
     name: str = "model",
     thresholds: np.ndarray = THRESHOLDS,
     bouton_threshold: float = 0.5,
-    bouton_min_area: int = 4,
+    bouton_min_area: int | Sequence[int] = 4,
     box_margin: float = 0.0,
     save_predictions: bool = True,
     extra: dict | None = None,
@@ -216,7 +219,8 @@ def evaluate_predictions(
       bouton_detections: optional N ``[K, 2]`` centre arrays instead of ``bouton_maps`` (e.g. LoG).
       name: label of this method in the plots and the JSON.
       thresholds: the sweep's thresholds (default: the original's 200).
-      bouton_threshold, bouton_min_area: blob extraction from ``bouton_maps``.
+      bouton_threshold, bouton_min_area: blob extraction from ``bouton_maps`` (the minimum
+        area in pixels: one for all images, or one per image).
       box_margin: pixels of tolerance around every box when matching.
       save_predictions: write the maps as ``.npy`` and PNG.
       extra: more entries for ``metrics.json`` (e.g. checkpoint, baseline parameters).

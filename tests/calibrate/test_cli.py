@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -41,11 +42,15 @@ def test_cli_writes_a_valid_parameter_file(tmp_path: Path, capsys) -> None:
     assert 0.5 <= cfg.sigma_spread <= 4.0 and cfg.MaxThickness < 64
     data = json.loads(out.read_text())
     for key in ("depth_mode", "defocused_axons", "slab_depth", "axial_sigma", "stack_depth", "depth_labels",
-                "bouton_size", "photons", "gain", "offset", "read_noise", "psf_sigma"):  # fmt: skip
+                "bouton_radius", "photons", "gain", "offset", "read_noise", "psf_sigma"):  # fmt: skip
         assert key in data
     est = json.loads((tmp_path / "params.estimates.json").read_text())["estimates"]
     assert est["width_p50"] == pytest.approx(1.5, rel=0.4)
     assert est["gain"] == pytest.approx(2.0, rel=0.3)
+    # the smallest bouton drawn is a disc whose LoG scale is the median blob's (PSF removed)
+    median_blob = math.sqrt(max(est["blob_scale_p50"] ** 2 - est["psf_sigma"] ** 2, 0.25))
+    assert data["bouton_radius"][0] == pytest.approx(max(math.sqrt(2) * median_blob, 1.0), abs=1e-3)
+    assert data["bouton_radius"][1] >= data["bouton_radius"][0] + 1.0 - 1e-6 and data["bouton_size"] == [0.0, 0.0]
     assert "ridge width p50" in capsys.readouterr().out
 
 

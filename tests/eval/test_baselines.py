@@ -203,3 +203,15 @@ def test_shared_real_baselines_run(shared_real, tmp_path):
     centres, _ = bl.detect_boutons_log(bass[0].image, bl.DEFAULT_LOG_PARAMS)
     m = match_centres_to_boxes(centres, bass[0].boxes)
     assert m.tp >= 13  # at least half of the 26 boxes
+
+
+def test_bouton_min_area_per_image(tmp_path):
+    image, _, boxes, centres = synthetic(30)
+    r, c = np.indices(image.shape)
+    bmap = np.max([np.exp(-((r - a) ** 2 + (c - b) ** 2) / 8) for a, b in centres], axis=0)  # blobs of ~20 px > 0.5
+    make = lambda name: type("S", (), {"name": name, "image": image, "mask": None, "boxes": boxes})()  # noqa: E731
+    res = evaluate_predictions([make("x"), make("y")], None, tmp_path / "o", [bmap, bmap], bouton_min_area=[4, 1000])
+    assert res["bouton_tp"] == len(boxes) and res["bouton_fn"] == len(boxes) and res["bouton_fp"] == 0
+    assert res["bouton_detection"]["min_area"] == [4, 1000]
+    with pytest.raises(ValueError, match="2 samples but 1 bouton minimum areas"):
+        evaluate_predictions([make("x"), make("y")], None, tmp_path / "e", [bmap, bmap], bouton_min_area=[4])

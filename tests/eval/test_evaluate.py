@@ -392,3 +392,15 @@ def test_out_naming_an_existing_file_is_refused_and_kept(argv, tmp_path, capsys)
     assert err == f"jaxaxon {argv[0]}: error: --out {a_file}: is an existing file, not a folder; choose a folder " \
         "(the file was left untouched)"
     assert a_file.read_text() == "keep me"
+
+
+def test_bouton_min_area_is_the_smallest_trained_bouton_at_the_input_grid():
+    from jaxaxon.config import GeneratorConfig
+    from jaxaxon.eval.evaluate import DEFAULT_BOUTON_MIN_AREA, bouton_min_areas
+    from jaxaxon.train import get_preset
+
+    rc = get_preset("quick")
+    assert bouton_min_areas(rc, [1.0, 0.5]) == [DEFAULT_BOUTON_MIN_AREA] * 2  # relative sizes: unchanged rule
+    rc = rc.replace(generator=GeneratorConfig(bouton_radius=(2.0, 3.0)))
+    # a disc of radius 2 px of the training grid: 12.6 px there, 4x as many in an image resampled by 0.5
+    assert bouton_min_areas(rc, [1.0, 0.5, 2.0]) == [13, 50, 3]
