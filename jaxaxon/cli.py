@@ -253,10 +253,21 @@ def _add_train_parser(sub) -> None:
     p.set_defaults(func=_cmd_train)
 
 
+def _is_series_dataset(path: str) -> bool:
+    from jaxaxon.data.layout import GROUP_FILE, read_attributes
+
+    root = Path(path)
+    return (root / GROUP_FILE).is_file() and read_attributes(root).get("kind") == "series"
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from jaxaxon.eval.evaluate import evaluate_checkpoint
     from jaxaxon.eval.scale import ScaleError
 
+    if args.series or _is_series_dataset(args.data):
+        from jaxaxon.track.cli import run_evaluate_series
+
+        return run_evaluate_series(args)
     try:
         metrics = evaluate_checkpoint(
             args.checkpoint, args.data, args.out, baselines=args.baselines, frangi_sigmas=args.frangi_sigmas,
@@ -445,6 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
     from jaxaxon.calibrate.cli import add_parser as add_calibrate_parser
 
     add_calibrate_parser(sub)
+    from jaxaxon.track.cli import add_parser as add_track_parser
+
+    add_track_parser(sub)
 
     p = sub.add_parser(
         "evaluate",
@@ -459,7 +473,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baselines", action="store_true", help="also evaluate the Frangi and LoG baselines side by side")
     p.add_argument("--frangi-sigmas", type=_positive_floats, metavar="S1,S2,...",
                    help="comma-separated Frangi scales in pixels (default: matched to the axon widths)")
-    p.add_argument("--limit", type=_positive_int, help="evaluate only the first N images")
+    p.add_argument("--limit", type=_positive_int, help="evaluate only the first N images (series with --series)")
+    g = p.add_argument_group(
+        "time series",
+        "a dataset from 'jaxaxon generate --series' is evaluated as series; --series reads NAME.npz files with "
+        "'frames' [T, H, W] (optional 'masks', 'tracks' [M, 4] rows frame,id,row,col) or folders of frame "
+        "images with tracks.csv. Adds tracking scores: the original's centreline tracking accuracy, bouton "
+        "tracking (MOTA, identity switches) and gain/loss events",
+    )
+    g.add_argument("--series", action="store_true", help="the data are time series")
+    g.add_argument("--detections", choices=("network", "truth"), default="network",
+                   help="bouton points to track: the network's (default) or the ground truth's (scores the "
+                   "registration and linking alone)")  # fmt: skip
+    from jaxaxon.track.cli import add_tracker_arguments
+
+    add_tracker_arguments(p)
     _add_scale_arguments(p)
     p.set_defaults(func=_cmd_evaluate)
 
