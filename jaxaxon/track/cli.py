@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 from jaxaxon.track.config import TrackerConfig
@@ -11,16 +10,6 @@ from jaxaxon.track.config import TrackerConfig
 __all__ = ["add_parser", "add_tracker_arguments", "tracker_config", "run_evaluate_series"]
 
 _DEFAULTS = TrackerConfig()
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
-    return value
 
 
 def _gap(text: str) -> int:
@@ -45,6 +34,8 @@ def _threshold(text: str) -> float:
 
 def add_tracker_arguments(p: argparse.ArgumentParser) -> None:
     """The tracker's settings (`TrackerConfig`)."""
+    from jaxaxon.cli import _positive_float as _positive
+
     g = p.add_argument_group("tracker")
     g.add_argument("--gate", type=_positive, default=_DEFAULTS.gate,
                    help=f"largest distance in px between linked points, and between matched points in the scores "

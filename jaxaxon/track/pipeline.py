@@ -133,16 +133,19 @@ def score_series(
             )
             for t in range(series.n_frames)
         ]
-        matched = sum(p["n_matched"] for p in parts)
-        total = sum(p["mean"] * p["n_matched"] for p in parts if p["n_matched"])
-        out["centreline_accuracy"] = {
-            "mean": total / matched if matched else float("nan"),
-            "n_points": int(sum(p["n_points"] for p in parts)),
-            "n_matched": int(matched),
-            "window": window,
-            "threshold": axon_threshold,
-        }
+        out["centreline_accuracy"] = {**_pooled_accuracy(parts), "window": window, "threshold": axon_threshold}
     return out
+
+
+def _pooled_accuracy(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Centreline accuracies (``mean``, ``n_points``, ``n_matched``) pooled: the mean over all matched points."""
+    matched = sum(p["n_matched"] for p in parts)
+    total = sum(p["mean"] * p["n_matched"] for p in parts if p["n_matched"])
+    return {
+        "mean": total / matched if matched else float("nan"),
+        "n_points": int(sum(p["n_points"] for p in parts)),
+        "n_matched": int(matched),
+    }
 
 
 _COUNTS = ("tp", "fp", "fn", "id_switches", "n_gt", "n_pred")
@@ -173,11 +176,5 @@ def pool_scores(per_series: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         out["bouton_events"] = events
     acc = [s["centreline_accuracy"] for s in per_series if "centreline_accuracy" in s]
     if acc:
-        matched = sum(a["n_matched"] for a in acc)
-        total = sum(a["mean"] * a["n_matched"] for a in acc if a["n_matched"])
-        out["centreline_accuracy"] = {
-            "mean": total / matched if matched else float("nan"),
-            "n_points": int(sum(a["n_points"] for a in acc)),
-            "n_matched": int(matched),
-        }
+        out["centreline_accuracy"] = _pooled_accuracy(acc)
     return out
