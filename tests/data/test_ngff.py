@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
 import pytest
-from ome_zarr_models.v05.image import ImageAttrs
+import zarr
+from ome_zarr.io import parse_url
+from ome_zarr.reader import Reader
+from ome_zarr_models.v05.image import Image, ImageAttrs
 from ome_zarr_models.v05.image_label import ImageLabelAttrs
 from ome_zarr_models.v05.labels import LabelsAttrs
 
+from jaxaxon.data import open_dataset, write_dataset
 from jaxaxon.data.ngff import (
     Axis,
     axis_scale,
@@ -17,6 +26,7 @@ from jaxaxon.data.ngff import (
     multiscales_attrs,
     ome_attrs,
 )
+from jaxaxon.synth.image import example_keys
 
 
 def test_image_axes_of_a_dataset_with_and_without_pixel_size():
@@ -115,3 +125,76 @@ def test_bad_values_are_refused():
     with pytest.raises(ValueError, match="axis name"):
         Axis("")
     assert Axis.from_json({"name": "t", "type": "time", "unit": "second"}) == Axis("t", "time", "second")
+
+
+# --- written datasets are OME-Zarr ----------------------------------------------------------------
+
+
+@jax.jit
+def _fake_one(key):
+    image = jnp.floor(jax.random.uniform(key, (32, 32)) * 256)
+    return dict(
+        image=image,
+        axon_mask=image > 128,
+        bouton_mask=image > 240,
+        clean=jnp.floor(image / 2),
+        bouton_label=jnp.where(image > 240, 3.0, 0.0),
+        cell_mask=image < 8,
+        shift=jax.random.randint(key, (2,), -5, 5),
+    )
+
+
+def fake_images(key, config, batch_size, start_index=0):
+    """A cheap stand-in for `jaxaxon.generate`: ``[B, 32, 32]`` images, masks and labels."""
+    return jax.vmap(_fake_one)(example_keys(key, batch_size, start_index))
+
+
+@pytest.fixture(scope="module")
+def sized_dataset(small_cfg, tmp_path_factory) -> Path:
+    """A 4-image dataset whose generator config knows its pixel size (0.4 um)."""
+    path = tmp_path_factory.mktemp("ngff") / "sized.zarr"
+    write_dataset(path, small_cfg.replace(pixel_size=0.4), 4, seed=2, batch_size=2, generator=fake_images)
+    return path
+
+
+LABELS = ["axon_masks", "bouton_masks", "bouton_labels", "cell_masks"]
+
+
+def test_dataset_validates_with_ome_zarr_models(reference_dataset, small_cfg):
+    assert small_cfg.pixel_size == 0  # unknown: scale 1, no unit
+    image = Image.from_zarr(zarr.open_group(reference_dataset, mode="r"))
+    ms = image.ome_attributes.multiscales[0]
+    assert [a.name for a in ms.axes] == ["n", "y", "x"] and [a.unit for a in ms.axes] == [None] * 3
+    assert ms.datasets[0].path == "images" and list(ms.datasets[0].coordinateTransformations[0].scale) == [1, 1, 1]
+    assert image.labels.attributes.ome.labels == LABELS
+    label = image.labels.get_image_labels_group("axon_masks").ome_attributes
+    assert label.image_label.colors[0].label_value == 1 and label.image_label.source.image == "../../"
+    clean = Image.from_zarr(zarr.open_group(reference_dataset / "clean_images", mode="r"))
+    assert clean.ome_attributes.multiscales[0].datasets[0].path == "0"
+
+
+def test_ome_zarr_reader_opens_images_and_labels_with_the_pixel_size(sized_dataset):
+    ds = open_dataset(sized_dataset)
+    want = ds[:]
+    Image.from_zarr(zarr.open_group(sized_dataset, mode="r"))
+    nodes = {Path(str(n.zarr.path)).name if n.zarr.path else "": n for n in Reader(parse_url(str(sized_dataset)))()}
+    root = nodes[sized_dataset.name]
+    assert root.metadata["name"] == "images"
+    assert root.metadata["coordinateTransformations"] == [[{"type": "scale", "scale": [1.0, 0.4, 0.4]}]]
+    assert [a.get("unit") for a in root.metadata["axes"]] == [None, "micrometer", "micrometer"]
+    np.testing.assert_array_equal(np.asarray(root.data[0]), want["images"])
+    for name in LABELS:
+        node = nodes[name]
+        assert node.metadata["coordinateTransformations"] == [[{"type": "scale", "scale": [1.0, 0.4, 0.4]}]]
+        np.testing.assert_array_equal(np.asarray(node.data[0]), want[name], err_msg=name)
+    assert want["bouton_labels"].max() == 3 and want["axon_masks"].max() == 1
+
+
+def test_series_dataset_is_ome_zarr_with_the_time_axis_first(series_dataset):
+    image = Image.from_zarr(zarr.open_group(series_dataset, mode="r"))
+    axes = image.ome_attributes.multiscales[0].axes
+    assert [(a.name, a.type) for a in axes] == [("t", "time"), ("n", None), ("y", "space"), ("x", "space")]
+    assert image.labels.attributes.ome.labels == LABELS
+    ds = open_dataset(series_dataset)
+    node = next(iter(Reader(parse_url(str(series_dataset)))()))
+    np.testing.assert_array_equal(np.moveaxis(np.asarray(node.data[0]), 0, 1), ds[:]["images"])  # [T, N] on disk
