@@ -1,4 +1,4 @@
-"""Datasets on disk: generator output written to a zarr v3 group and read back, via tensorstore.
+"""Datasets on disk: generator output written to a zarr v3 group (OME-Zarr) and read back, via tensorstore.
 
 The only module of jaxaxon that uses tensorstore. The layout, the attributes and the
 completion record are described in `jaxaxon.data.layout`; `jaxaxon.data.outputs` maps
@@ -342,6 +342,7 @@ def write_dataset(
                     for k, paths in report.damaged_chunks.items()
                 }
                 _discard_damaged_and_torn(root, specs, repairs, attrs["progress"]["completed_chunks"])
+                write_subgroups(root, attrs)  # restores lost or damaged group metadata (NGFF groups)
             else:
                 clear(root)
                 write_subgroups(root, attrs)

@@ -450,9 +450,14 @@ def write_group_attributes(path: Path, attributes: Mapping[str, Any]) -> None:
     """Atomically (re)writes the zarr v3 group metadata ``path/zarr.json`` with ``attributes``
     (`jaxaxon.atomic`: temporary file, fsync, ``os.replace``, fsync of the directory). ``path``
     must exist."""
-    doc = {"zarr_format": 3, "node_type": "group", "attributes": dict(attributes)}
+    text = _group_text(attributes)
     with atomic_path(path / GROUP_FILE, mkdir=False) as tmp:
-        tmp.write_text(json.dumps(doc, indent=1) + "\n")
+        tmp.write_text(text)
+
+
+def _group_text(attributes: Mapping[str, Any]) -> str:
+    doc = {"zarr_format": 3, "node_type": "group", "attributes": dict(attributes)}
+    return json.dumps(doc, indent=1) + "\n"
 
 
 def write_group(root: Path, attrs: Mapping[str, Any] | None) -> None:
@@ -468,15 +473,20 @@ def write_group(root: Path, attrs: Mapping[str, Any] | None) -> None:
 
 
 def write_subgroups(root: Path, attrs: Mapping[str, Any]) -> None:
-    """Creates the groups of a new dataset below its root: ``metadata`` (no attributes) and,
-    in format 3, the NGFF groups (`ngff_groups`: ``labels``, ``labels/NAME``,
-    ``clean_images``). The root's own ``zarr.json`` is written by `write_group`."""
-    (root / METADATA_GROUP).mkdir(exist_ok=True)
-    write_group_attributes(root / METADATA_GROUP, {})
-    for path, attributes in ngff_groups(attrs).items():
-        if path:
-            (root / path).mkdir(parents=True, exist_ok=True)
-            write_group_attributes(root / path, attributes)
+    """Creates (or restores) the groups of a dataset below its root: ``metadata`` (no
+    attributes) and, in format 3, the NGFF groups (`ngff_groups`: ``labels``,
+    ``labels/NAME``, ``clean_images``). A group file that already holds what it should is
+    left untouched. The root's own ``zarr.json`` is written by `write_group`."""
+    groups = {METADATA_GROUP: {}, **{k: v for k, v in ngff_groups(attrs).items() if k}}
+    for path, attributes in groups.items():
+        where = root / path
+        try:
+            if (where / GROUP_FILE).read_text() == _group_text(attributes):
+                continue
+        except (OSError, UnicodeDecodeError):
+            pass
+        where.mkdir(parents=True, exist_ok=True)
+        write_group_attributes(where, attributes)
 
 
 def read_attributes(root: Path) -> dict[str, Any]:

@@ -236,6 +236,8 @@ def test_torn_chunks_after_the_record_are_rewritten(dataset_copy, reference_data
     shard.write_bytes(shard.read_bytes()[:100])
     shutil.rmtree(dataset_copy / "metadata" / "centerlines" / "c" / "2")
     (dataset_copy / "clean_images" / "0" / "c" / "2" / "0" / "0").unlink()
+    (dataset_copy / "labels" / "zarr.json").unlink()  # lost NGFF group metadata is restored too
+    (dataset_copy / "clean_images" / "zarr.json").write_text("{")
     summary = write_dataset(dataset_copy, small_cfg, N, seed=SEED, batch_size=BATCH)
     assert summary.resumed_from == BATCH
     assert tree.bytes(dataset_copy) == tree.bytes(reference_dataset)
