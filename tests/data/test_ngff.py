@@ -16,6 +16,7 @@ from ome_zarr_models.v05.image_label import ImageLabelAttrs
 from ome_zarr_models.v05.labels import LabelsAttrs
 
 from jaxaxon.data import open_dataset, write_dataset
+from jaxaxon.data.layout import build_attributes, derive_specs, ngff_groups
 from jaxaxon.data.ngff import (
     Axis,
     axis_scale,
@@ -198,3 +199,33 @@ def test_series_dataset_is_ome_zarr_with_the_time_axis_first(series_dataset):
     ds = open_dataset(series_dataset)
     node = next(iter(Reader(parse_url(str(series_dataset)))()))
     np.testing.assert_array_equal(np.moveaxis(np.asarray(node.data[0]), 0, 1), ds[:]["images"])  # [T, N] on disk
+
+
+def test_placement_of_arrays_by_format_and_dimensions(small_cfg):
+    outputs = {"image": ((8, 8), np.float32), "axon_mask": ((8, 8), bool), "clean": ((8, 8), np.float32)}
+    v3 = {s.name: (s.path, s.n_axis) for s in derive_specs({**outputs, "gap": ((3,), bool)}, small_cfg)}
+    assert v3 == {
+        "images": ("images", 0),
+        "axon_masks": ("labels/axon_masks/0", 0),
+        "clean_images": ("clean_images/0", 0),
+        "gap": ("metadata/gap", 0),
+    }
+    v2 = {s.name: s.path for s in derive_specs(outputs, small_cfg, format_version=2)}
+    assert v2 == {"images": "images", "axon_masks": "axon_masks", "clean_images": "clean_images"}
+    series = {s.name: (s.path, s.stored_dims) for s in derive_specs({"image": ((3, 8, 8), np.float32)}, small_cfg)}
+    assert series == {"images": ("images", ("t", "n", "y", "x"))}
+    # 4 per-example dimensions (d1..d4) make no NGFF axes: plain arrays, no NGFF groups
+    odd = derive_specs({"image": ((2, 2, 2, 2), np.float32), "axon_mask": ((2, 2, 2, 2), bool)}, small_cfg)
+    assert [(s.path, s.n_axis) for s in odd] == [("images", 0), ("axon_masks", 0)]
+    attrs = build_attributes(
+        kind="images", generator="g", config=small_cfg, seed=0, num_examples=2, chunk_size=1, specs=odd
+    )
+    assert ngff_groups(attrs) == {}
+    attrs = build_attributes(
+        kind="images", generator="g", config=small_cfg.replace(pixel_size=0.5), seed=0, num_examples=2,
+        chunk_size=1, specs=derive_specs(outputs, small_cfg),
+    )  # fmt: skip
+    groups = ngff_groups(attrs)
+    assert sorted(groups) == ["", "clean_images", "labels", "labels/axon_masks"]
+    assert groups["labels"] == {"ome": {"version": "0.5", "labels": ["axon_masks"]}}
+    assert groups[""]["ome"]["multiscales"][0]["datasets"][0]["coordinateTransformations"][0]["scale"] == [1, 0.5, 0.5]
