@@ -1,5 +1,6 @@
-"""Data on disk: generated datasets (zarr v3 through tensorstore, `jaxaxon.data.dataset`) and
-real and other images (`jaxaxon.data.images`)."""
+"""Data on disk: generated datasets (OME-Zarr, NGFF 0.5 on zarr v3, through tensorstore,
+`jaxaxon.data.dataset`; NGFF metadata in `jaxaxon.data.ngff`) and real and other images
+(`jaxaxon.data.images`)."""
 
 from jaxaxon.data.dataset import Dataset, VerifyReport, WriteSummary, open_dataset, verify_dataset, write_dataset
 from jaxaxon.data.layout import ArraySpec, DatasetError

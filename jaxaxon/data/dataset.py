@@ -1,4 +1,4 @@
-"""Datasets on disk: generator output written to a zarr v3 group and read back, via tensorstore.
+"""Datasets on disk: generator output written to a zarr v3 group (OME-Zarr) and read back, via tensorstore.
 
 The only module of jaxaxon that uses tensorstore. The layout, the attributes and the
 completion record are described in `jaxaxon.data.layout`; `jaxaxon.data.outputs` maps
@@ -46,17 +46,18 @@ from jaxaxon.data.integrity import (
 )
 from jaxaxon.data.layout import (
     FORMAT_VERSION,
-    METADATA_GROUP,
     READABLE_FORMAT_VERSIONS,
     ArraySpec,
     DatasetError,
     build_attributes,
     config_from_attributes,
     derive_specs,
+    insert_n,
     read_attributes,
     set_progress,
     specs_from_attributes,
     write_group,
+    write_subgroups,
 )
 from jaxaxon.data.outputs import output_shapes, outputs_dict, resolve_generator, storage_plan, to_storage
 from jaxaxon.data.paths import (
@@ -104,6 +105,10 @@ def _array_spec(
     """
     dtype = np.dtype(spec.dtype)
     per_example = [max(1, d) for d in spec.shape]  # zarr chunk sides must be positive
+
+    def stored(n: int, rest: Sequence[int]) -> list[int]:  # the example axis at its stored position
+        return list(insert_n(rest, n, spec.n_axis))
+
     bytes_codec: dict[str, Any] = {"name": "bytes"}
     if dtype.itemsize > 1:
         bytes_codec["configuration"] = {"endian": "little"}
@@ -114,7 +119,7 @@ def _array_spec(
             {
                 "name": "sharding_indexed",
                 "configuration": {
-                    "chunk_shape": [1, *per_example],
+                    "chunk_shape": stored(1, per_example),
                     "codecs": data_codecs,
                     "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "crc32c"}],
                     "index_location": "end",
@@ -127,13 +132,13 @@ def _array_spec(
         "driver": "zarr3",
         "kvstore": {"driver": "file", "path": str(root / spec.path) + "/"},
         "metadata": {
-            "shape": [num_examples, *spec.shape],
+            "shape": stored(num_examples, spec.shape),
             "data_type": dtype.name,
-            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [chunk_size, *per_example]}},
+            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": stored(chunk_size, per_example)}},
             "chunk_key_encoding": {"name": "default"},
             "codecs": codecs,
             "fill_value": False if dtype == np.bool_ else 0,
-            "dimension_names": ["n", *spec.dims],
+            "dimension_names": list(spec.stored_dims),
         },
     }
     if format_version >= 2:
@@ -176,6 +181,8 @@ def _open_arrays(
             what = "does not match the dataset's record" if write else "is missing or corrupt"
             reason = " ".join(str(err).split())[:300]
             raise DatasetError(f"array {spec.path!r} in {root} {what}: {reason}") from None
+        if spec.n_axis and arr.rank == len(spec.shape) + 1:
+            arr = arr[ts.d[spec.n_axis].transpose[0]]  # stored [T, N, ...]: read and write as [N, T, ...]
         expected = (num_examples, *spec.shape)
         if tuple(arr.shape) != expected or arr.dtype.numpy_dtype != np.dtype(spec.dtype):
             raise DatasetError(
@@ -249,7 +256,7 @@ def write_dataset(
     prefetch: int = 2,
     format_version: int = FORMAT_VERSION,
 ) -> WriteSummary:
-    """Generates ``num_examples`` examples and writes them to a zarr v3 dataset, resumably.
+    """Generates ``num_examples`` examples and writes them to a zarr v3 (OME-Zarr) dataset, resumably.
 
     Starting again after an interruption (exception, Ctrl-C, kill -9, a full disk) with the
     same arguments continues where the last run stopped; the finished files are
@@ -271,8 +278,8 @@ def write_dataset(
       on_progress: called as ``on_progress(completed, N)`` at the start and after each
         chunk is recorded complete.
       prefetch: batches whose generation is dispatched ahead of the one being written.
-      format_version: the dataset format to write: 2 (checksums) or 1 (the previous format,
-        for comparisons).
+      format_version: the dataset format to write: 3 (OME-Zarr layout, checksums), or 2
+        (checksums) or 1 (the previous formats, for comparisons).
 
     Returns:
       A `WriteSummary`.
@@ -303,7 +310,7 @@ def write_dataset(
     )  # fmt: skip
     if existing is not None:  # compare the cheap identity before tracing the generator
         refuse_differences(root, existing, build_attributes(**request, specs=()))
-    specs = derive_specs(output_shapes(fn, config, chunk), config)
+    specs = derive_specs(output_shapes(fn, config, chunk), config, format_version)
     attrs = build_attributes(**request, specs=specs)
     if existing is not None:
         refuse_differences(root, existing, attrs)
@@ -329,15 +336,16 @@ def write_dataset(
                 attrs = existing
                 report = _verify(root, attrs)
                 repaired = report.damaged_examples
+                by_path = {s.path: s.name for s in specs}
                 repairs = {
-                    k: frozenset(path.rsplit("/", 1)[-1] for path in paths)
+                    k: frozenset(by_path[path] for path in paths)
                     for k, paths in report.damaged_chunks.items()
                 }
                 _discard_damaged_and_torn(root, specs, repairs, attrs["progress"]["completed_chunks"])
+                write_subgroups(root, attrs)  # restores lost or damaged group metadata (NGFF groups)
             else:
                 clear(root)
-                (root / METADATA_GROUP).mkdir()
-                write_group(root / METADATA_GROUP, None)
+                write_subgroups(root, attrs)
                 write_group(root, attrs)  # last: from here on the directory is a (resumable) dataset
             if not attrs["progress"]["complete"] or repairs:
                 arrays = _open_arrays(

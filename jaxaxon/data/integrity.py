@@ -20,7 +20,7 @@ import errno
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from jaxaxon.data.layout import ArraySpec, DatasetError
+from jaxaxon.data.layout import ArraySpec, DatasetError, insert_n
 
 __all__ = [
     "Damage",
@@ -135,11 +135,12 @@ def _phrase(examples: Sequence[int]) -> str:
 
 
 def chunk_file(root: Path, spec: ArraySpec, chunk: int) -> Path | None:
-    """The file of chunk ``chunk`` of an array (zarr v3 default keys ``c/k/0/...``); None for an
-    array with an empty per-example dimension (it stores no chunks)."""
+    """The file of chunk ``chunk`` of an array (zarr v3 default keys ``c/k/0/...``; ``c/0/k/0/...``
+    for an array stored with the example axis second); None for an array with an empty
+    per-example dimension (it stores no chunks)."""
     if any(d == 0 for d in spec.shape):
         return None
-    return root.joinpath(spec.path, "c", str(chunk), *(["0"] * len(spec.shape)))
+    return root.joinpath(spec.path, "c", *insert_n(["0"] * len(spec.shape), str(chunk), spec.n_axis))
 
 
 def missing_chunks(
@@ -256,11 +257,8 @@ def scan(
             settle()
     while pending:
         settle()
-    return sorted(found, key=lambda d: (d.chunk, names.index(_name_of(d.array))))
-
-
-def _name_of(path: str) -> str:
-    return path.rsplit("/", 1)[-1]
+    order = {specs[n].path: i for i, n in enumerate(names)}
+    return sorted(found, key=lambda d: (d.chunk, order[d.array]))
 
 
 def _locate(array: Any, spec: ArraySpec, k: int, chunk_size: int, n: int, err: BaseException) -> list[Damage]:

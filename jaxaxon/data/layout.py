@@ -1,28 +1,48 @@
 """The on-disk layout of a jaxaxon dataset: array specs, group attributes, completion record.
 
-No tensorstore here (see `jaxaxon.data.dataset` for the I/O). A dataset is a zarr v3 group::
+No tensorstore here (see `jaxaxon.data.dataset` for the I/O). A dataset (format 3,
+`FORMAT_VERSION`) is an OME-Zarr (OME-NGFF 0.5) image on zarr v3::
 
     PATH.zarr/
-      zarr.json           group metadata; attributes["jaxaxon"] = the record built below
+      zarr.json           root group: attributes["ome"] = the NGFF image of `images`
+                          (multiscales, one level, dataset path "images") and
+                          attributes["jaxaxon"] = the record built below, in one file
       .jaxaxon.lock       empty file flock()ed by the writing process; present while unfinished
-      images/ axon_masks/ bouton_masks/ clean_images/ bouton_labels/ cell_masks/
-                          [N, H, W] image arrays ([N, T, H, W] for time series)
+      images/             [N, H, W] grey values (zarr dimension_names n, y, x)
+      labels/             zarr.json: ome.labels = [axon_masks, bouton_masks, bouton_labels, cell_masks]
+        axon_masks/       zarr.json: ome.image-label (colour, name, source "../../") + multiscales
+          0/              [N, H, W] uint8 0/1
+        bouton_masks/0/ bouton_labels/0/ cell_masks/0/
+      clean_images/       zarr.json: ome.multiscales (a second NGFF image, no labels)
+        0/                [N, H, W] noise-free images
       metadata/           zarr v3 group (no attributes) holding the [N, ...] metadata arrays:
         centerlines/ centerline_valid/ gap/ ... bouton_centers/ ...
 
-Every array is described by an `ArraySpec` (name, per-example shape, dtype, role) derived
-from the generator's output, so a generator with other outputs (e.g. ``[B, T, H, W]``
-time series) is stored by the same code.
+NGFF axes: the example index ``n`` is the one custom axis NGFF allows (type omitted), then
+the space axes ``y, x`` (unit ``micrometer`` and scale = the generator's ``pixel_size`` when
+known, else scale 1 and no unit). Time series store their image arrays as ``[T, N, H, W]``
+(axes ``t`` (time, scale 1, no unit), ``n``, ``y``, ``x``): NGFF requires the time axis
+first; every reader and writer here sees them as ``[N, T, H, W]`` (`ArraySpec.n_axis`, a
+tensorstore transpose), and chunk ``k`` is the file ``c/0/k/0/0``. The metadata of the NGFF
+groups is derived from the ``jaxaxon`` record (`ngff_groups`) and written with `jaxaxon.data.ngff`.
 
-Format 2 (`FORMAT_VERSION`) ends every stored inner chunk, shard index and metadata chunk
-with a crc32c checksum and stores every chunk (also those equal to the fill value), so damage
-and missing chunk files are detected (`jaxaxon.data.integrity`); format 1 datasets still read.
+Every array is described by an `ArraySpec` (name, per-example shape, dtype, role, path,
+position of the example axis) derived from the generator's output, so a generator with other
+outputs is stored by the same code; image arrays whose dimensions make no NGFF axes stay
+plain arrays at ``NAME``. The ``arrays`` record gives each array's ``path``.
+
+Format 3 keeps the storage of format 2: every stored inner chunk, shard index and metadata
+chunk ends with a crc32c checksum and every chunk is stored (also those equal to the fill
+value), so damage and missing chunk files are detected (`jaxaxon.data.integrity`). Formats 1
+and 2 (no NGFF metadata; every image array at ``NAME``, metadata at ``metadata/NAME``, the
+example axis first) still read and are still written on request (``format_version``).
 
 Completion record: ``attributes["jaxaxon"]["progress"]["completed_chunks"] = k`` means that
 chunks ``0 .. k-1`` (examples ``0 .. k * chunk_size - 1``) of *every* array are written and
 durable; it is raised only after all writes of those chunks have committed, by atomically
-replacing ``zarr.json`` (temporary file, fsync, ``os.replace``). Later chunks may hold partial
-data from an interrupted run and are rewritten when the run is resumed.
+replacing ``zarr.json`` (temporary file, fsync, ``os.replace``; the ``ome`` attributes are
+rewritten unchanged in the same file). Later chunks may hold partial data from an
+interrupted run and are rewritten when the run is resumed.
 """
 
 from __future__ import annotations
@@ -37,6 +57,7 @@ import numpy as np
 
 from jaxaxon.atomic import atomic_path
 from jaxaxon.config import GeneratorConfig
+from jaxaxon.data import ngff
 
 __all__ = [
     "ATTRS_KEY",
@@ -46,25 +67,34 @@ __all__ = [
     "FORMAT_VERSION",
     "READABLE_FORMAT_VERSIONS",
     "GROUP_FILE",
+    "LABELS_GROUP",
     "LOCK_FILE",
     "METADATA_GROUP",
+    "NGFF_FORMAT_VERSION",
     "build_attributes",
     "derive_specs",
     "differences",
+    "insert_n",
     "intensity_dtype",
+    "ngff_groups",
     "read_attributes",
     "set_progress",
     "specs_from_attributes",
     "write_group",
+    "write_group_attributes",
+    "write_subgroups",
 ]
 
 FORMAT = "jaxaxon-dataset"
-FORMAT_VERSION = 2  # 2: crc32c checksum on every stored chunk, every chunk stored; 1: neither
-READABLE_FORMAT_VERSIONS = (1, 2)
+FORMAT_VERSION = 3  # 3: OME-NGFF 0.5 layout; 2: crc32c checksum on every stored chunk, every chunk stored; 1: neither
+READABLE_FORMAT_VERSIONS = (1, 2, 3)
+NGFF_FORMAT_VERSION = 3  # the first format written as OME-Zarr (NGFF 0.5)
 ATTRS_KEY = "jaxaxon"
 GROUP_FILE = "zarr.json"
 LOCK_FILE = ".jaxaxon.lock"
 METADATA_GROUP = "metadata"
+LABELS_GROUP = "labels"
+EXAMPLE_DIM = "n"  # the dimension name (and NGFF custom axis) of the example index
 
 ROLES = ("intensity", "mask", "label", "metadata")
 
@@ -111,14 +141,20 @@ class ArraySpec:
     """One stored array.
 
     Attributes:
-      name: array name inside the group (``images``, ``centerlines``, ...).
+      name: array name (``images``, ``axon_masks``, ``centerlines``, ...): the key of
+        ``ds.read``, ``ds[i]`` and of the attributes' ``arrays`` record.
       source: generator output it comes from (``image``, ``centerlines``, ...).
-      shape: per-example shape (the array is ``[N, *shape]``).
+      shape: per-example shape (the array is ``[N, *shape]`` as read).
       dtype: stored NumPy dtype name (``uint8``, ``bool``, ``float32``, ...).
       role: ``intensity`` (grey values), ``mask`` (0/1), ``label`` (integer ids) or
         ``metadata`` (stored with the generator's own dtype).
       dims: per-example dimension names.
       description: one line for humans.
+      location: the array's path inside the dataset group; empty for formats 1 and 2,
+        whose paths follow from the name (`path`).
+      n_axis: position of the example axis ``n`` in the stored array (format 3 time
+        series store ``[T, N, H, W]``: NGFF wants the time axis first); reads and writes
+        see ``[N, *shape]`` whatever it is.
     """
 
     name: str
@@ -128,6 +164,8 @@ class ArraySpec:
     role: str
     dims: tuple[str, ...]
     description: str = ""
+    location: str = ""
+    n_axis: int = 0
 
     @property
     def is_image(self) -> bool:
@@ -136,11 +174,19 @@ class ArraySpec:
 
     @property
     def path(self) -> str:
-        """The array's path inside the dataset group (metadata live in ``metadata/``)."""
+        """The array's path inside the dataset group (``location``; formats 1 and 2: the name,
+        metadata in ``metadata/``)."""
+        if self.location:
+            return self.location
         return self.name if self.is_image else f"{METADATA_GROUP}/{self.name}"
 
+    @property
+    def stored_dims(self) -> tuple[str, ...]:
+        """Dimension names of the stored array (``n`` inserted at ``n_axis``)."""
+        return insert_n(self.dims, EXAMPLE_DIM, self.n_axis)
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "source": self.source,
             "shape": list(self.shape),
             "dtype": self.dtype,
@@ -148,6 +194,10 @@ class ArraySpec:
             "dims": list(self.dims),
             "description": self.description,
         }
+        if self.location:  # format 3; formats 1 and 2 keep their records as they were
+            out["path"] = self.location
+            out["n_axis"] = self.n_axis
+        return out
 
     @classmethod
     def from_json(cls, name: str, data: Mapping[str, Any]) -> "ArraySpec":
@@ -160,12 +210,27 @@ class ArraySpec:
                 role=str(data["role"]),
                 dims=tuple(str(d) for d in data["dims"]),
                 description=str(data.get("description", "")),
+                location=str(data.get("path", "")),
+                n_axis=int(data.get("n_axis", 0)),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise DatasetError(f"array {name!r}: invalid description {data!r} ({err})") from None
-        if spec.role not in ROLES or len(spec.dims) != len(spec.shape) or min(spec.shape, default=0) < 0:
+        parts = spec.location.split("/")
+        if (
+            spec.role not in ROLES
+            or len(spec.dims) != len(spec.shape)
+            or min(spec.shape, default=0) < 0
+            or not 0 <= spec.n_axis <= len(spec.shape)
+            or (spec.location and any(p in ("", ".", "..") for p in parts))
+        ):
             raise DatasetError(f"array {name!r}: invalid description {data!r}")
         return spec
+
+
+def insert_n(values: Sequence[Any], value: Any, n_axis: int) -> tuple[Any, ...]:
+    """``values`` with ``value`` inserted at position ``n_axis`` (the stored order of an array)."""
+    values = tuple(values)
+    return values[:n_axis] + (value,) + values[n_axis:]
 
 
 def intensity_dtype(config: GeneratorConfig) -> np.dtype:
@@ -189,13 +254,55 @@ def _image_dims(rank: int) -> tuple[str, ...]:
     return ("y", "x") if rank == 2 else ("t", "y", "x") if rank == 3 else tuple(f"d{i + 1}" for i in range(rank))
 
 
-def derive_specs(outputs: Mapping[str, tuple[Sequence[int], Any]], config: GeneratorConfig) -> tuple[ArraySpec, ...]:
+def _ngff_n_axis(dims: Sequence[str]) -> int | None:
+    """Where the example axis goes so that the stored dimensions are valid NGFF axes
+    (after a leading time axis, else first); None when no placement is valid."""
+    n_axis = 1 if dims[:1] == ("t",) else 0
+    try:
+        ngff.image_axes(insert_n(dims, EXAMPLE_DIM, n_axis))
+    except ValueError:
+        return None
+    return n_axis
+
+
+def _place(specs: Sequence[ArraySpec]) -> tuple[ArraySpec, ...]:
+    """Format-3 locations: the grey-value image at ``images`` (the root group is its NGFF
+    image), clean images as their own NGFF image ``clean_images/0``, masks and labels as
+    label images ``labels/NAME/0`` of the root image, metadata in ``metadata/``. Image arrays
+    whose dimensions are no valid NGFF axes (or masks without an NGFF image of their shape)
+    stay plain arrays at ``NAME``."""
+    images = next((s for s in specs if s.source == "image"), None)
+    root_axis = _ngff_n_axis(images.dims) if images is not None else None
+    out = []
+    for spec in specs:
+        if not spec.is_image:
+            out.append(dataclasses.replace(spec, location=f"{METADATA_GROUP}/{spec.name}"))
+            continue
+        n_axis = _ngff_n_axis(spec.dims)
+        if n_axis is None:
+            location, n_axis = spec.name, 0
+        elif spec is images:
+            location = spec.name
+        elif spec.role == "intensity":
+            location = f"{spec.name}/0"
+        elif root_axis is not None and spec.dims == images.dims:
+            location = f"{LABELS_GROUP}/{spec.name}/0"
+        else:
+            location = f"{spec.name}/0"
+        out.append(dataclasses.replace(spec, location=location, n_axis=n_axis))
+    return tuple(out)
+
+
+def derive_specs(
+    outputs: Mapping[str, tuple[Sequence[int], Any]], config: GeneratorConfig, format_version: int = FORMAT_VERSION
+) -> tuple[ArraySpec, ...]:
     """Array specs for a generator's outputs.
 
     Args:
       outputs: generator attribute -> (per-example shape, dtype), e.g. from `jax.eval_shape`
         of the generator with the leading batch axis removed.
       config: the generator's config (decides the grey-value and label dtypes).
+      format_version: the dataset format; 3 places the arrays as OME-Zarr (`_place`).
 
     Returns:
       Specs of the image arrays (in `IMAGE_OUTPUTS` order) followed by the metadata arrays
@@ -220,6 +327,8 @@ def derive_specs(outputs: Mapping[str, tuple[Sequence[int], Any]], config: Gener
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise DatasetError(f"generator outputs give duplicate array names: {names}")
+    if format_version >= NGFF_FORMAT_VERSION:
+        return _place(specs)
     return tuple(specs)
 
 
@@ -286,14 +395,98 @@ def set_progress(attrs: Mapping[str, Any], completed_chunks: int) -> dict[str, A
 # --- group metadata file ---------------------------------------------------------------------
 
 
+# Label images: label value 1 of each 0/1 mask, its colour (RGBA) and name for viewers.
+MASK_LABELS: dict[str, tuple[tuple[int, int, int, int], str]] = {
+    "axon_masks": ((0, 255, 0, 255), "axon"),
+    "bouton_masks": ((255, 0, 255, 255), "bouton"),
+    "cell_masks": ((255, 255, 0, 255), "cell"),
+}
+
+
+def ngff_groups(attrs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The OME-NGFF 0.5 group attributes of a format-3 dataset: group path inside the dataset
+    (``""`` = the root) -> its ``{"ome": ...}`` attributes; empty for formats 1 and 2.
+
+    The root group is the NGFF image of the ``images`` array (axes ``n, y, x`` or ``t, n, y,
+    x``: the example index is a custom axis, a series' frame axis the time axis); masks and
+    labels are its label images (``labels``, ``labels/NAME``); clean images a second NGFF image
+    (``clean_images``). Space axes carry the generator's ``pixel_size`` in micrometres when it is
+    known (non-zero), else scale 1 and no unit; other axes have scale 1.
+    """
+    if attrs.get("format_version", 0) < NGFF_FORMAT_VERSION:
+        return {}
+    pixel_size = float(attrs["generator"]["config"].get("pixel_size", 0) or 0)
+    specs = [s for s in specs_from_attributes(attrs) if s.is_image]
+    out: dict[str, dict[str, Any]] = {}
+    labels = []
+    for spec in specs:
+        root_image = spec.source == "image" and spec.location == spec.name
+        if not root_image and not spec.location.endswith("/0"):
+            continue  # a plain array (dimensions that are no NGFF axes)
+        try:
+            axes = ngff.image_axes(spec.stored_dims, pixel_size)
+        except ValueError:
+            continue
+        scale = ngff.axis_scale(axes, pixel_size)
+        if root_image:
+            out[""] = ngff.ome_attrs(ngff.multiscales_attrs(spec.name, axes, scale, path=spec.location))
+        elif spec.location.startswith(f"{LABELS_GROUP}/"):
+            colour, label = MASK_LABELS.get(spec.name, (None, None))
+            extra: dict[str, Any] = {}
+            if colour is not None:
+                extra = {"colors": {1: colour}, "properties": {1: {"name": label}}}
+            out[spec.location[:-2]] = ngff.ome_attrs(ngff.label_attrs(spec.name, axes, scale, **extra))
+            labels.append(spec.name)
+        else:
+            out[spec.location[:-2]] = ngff.ome_attrs(ngff.multiscales_attrs(spec.name, axes, scale))
+    if labels and "" in out:
+        out[LABELS_GROUP] = ngff.ome_attrs(ngff.labels_group_attrs(labels))
+    else:  # label images need their image
+        out = {k: v for k, v in out.items() if not k.startswith(f"{LABELS_GROUP}/")}
+    return dict(sorted(out.items()))
+
+
+def write_group_attributes(path: Path, attributes: Mapping[str, Any]) -> None:
+    """Atomically (re)writes the zarr v3 group metadata ``path/zarr.json`` with ``attributes``
+    (`jaxaxon.atomic`: temporary file, fsync, ``os.replace``, fsync of the directory). ``path``
+    must exist."""
+    text = _group_text(attributes)
+    with atomic_path(path / GROUP_FILE, mkdir=False) as tmp:
+        tmp.write_text(text)
+
+
+def _group_text(attributes: Mapping[str, Any]) -> str:
+    doc = {"zarr_format": 3, "node_type": "group", "attributes": dict(attributes)}
+    return json.dumps(doc, indent=1) + "\n"
+
+
 def write_group(root: Path, attrs: Mapping[str, Any] | None) -> None:
-    """Atomically (re)writes the group metadata ``root/zarr.json`` (`jaxaxon.atomic`: temporary
-    file, fsync, ``os.replace``, fsync of the directory); ``attrs`` None writes a group without
-    attributes. ``root`` must exist."""
-    attributes = {} if attrs is None else {ATTRS_KEY: attrs}
-    doc = {"zarr_format": 3, "node_type": "group", "attributes": attributes}
-    with atomic_path(root / GROUP_FILE, mkdir=False) as tmp:
-        tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    """Atomically (re)writes the group metadata ``root/zarr.json``: the ``jaxaxon`` attributes
+    ``attrs`` (None: a group without attributes) and, in format 3, the root's NGFF image
+    metadata (``ome``, derived from ``attrs``) in the same file, so the completion record and
+    the rest change together. ``root`` must exist."""
+    attributes: dict[str, Any] = {}
+    if attrs is not None:
+        attributes.update(ngff_groups(attrs).get("", {}))
+        attributes[ATTRS_KEY] = attrs
+    write_group_attributes(root, attributes)
+
+
+def write_subgroups(root: Path, attrs: Mapping[str, Any]) -> None:
+    """Creates (or restores) the groups of a dataset below its root: ``metadata`` (no
+    attributes) and, in format 3, the NGFF groups (`ngff_groups`: ``labels``,
+    ``labels/NAME``, ``clean_images``). A group file that already holds what it should is
+    left untouched. The root's own ``zarr.json`` is written by `write_group`."""
+    groups = {METADATA_GROUP: {}, **{k: v for k, v in ngff_groups(attrs).items() if k}}
+    for path, attributes in groups.items():
+        where = root / path
+        try:
+            if (where / GROUP_FILE).read_text() == _group_text(attributes):
+                continue
+        except (OSError, UnicodeDecodeError):
+            pass
+        where.mkdir(parents=True, exist_ok=True)
+        write_group_attributes(where, attributes)
 
 
 def read_attributes(root: Path) -> dict[str, Any]:

@@ -173,9 +173,10 @@ def refuse_differences(root: Path, existing: dict, requested: dict) -> None:
 
 
 def stored_chunks(root: Path, spec: ArraySpec) -> list[int]:
-    """Chunk indices along N that have an entry under the array's ``c/`` directory."""
+    """Chunk indices along N that have an entry under the array's ``c/`` directory (``c/0/``
+    for an array stored with the example axis second)."""
     try:
-        names = os.listdir(root / spec.path / "c")
+        names = os.listdir(root.joinpath(spec.path, "c", *(["0"] * spec.n_axis)))
     except FileNotFoundError:
         return []
     return sorted(int(name) for name in names if name.isdigit())

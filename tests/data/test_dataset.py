@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import jaxaxon
-from jaxaxon.data import DatasetError, open_dataset, write_dataset
+from jaxaxon.data import DatasetError, open_dataset, verify_dataset, write_dataset
 from jaxaxon.data.layout import (
     ATTRS_KEY,
     IMAGE_OUTPUTS,
@@ -76,12 +76,15 @@ def test_layout_attributes_and_chunks(reference_dataset, small_cfg):
     doc = json.loads((reference_dataset / "zarr.json").read_text())
     assert doc["zarr_format"] == 3 and doc["node_type"] == "group"
     attrs = doc["attributes"][ATTRS_KEY]
-    assert attrs["format"] == "jaxaxon-dataset" and attrs["format_version"] == 2
+    assert attrs["format"] == "jaxaxon-dataset" and attrs["format_version"] == 3
     assert attrs["generator"]["config"] == small_cfg.to_dict() and attrs["generator"]["seed"] == SEED
     assert attrs["num_examples"] == N and attrs["chunk_size"] == BATCH and attrs["num_chunks"] == 3
     assert attrs["written_with"]["jaxaxon"] == jaxaxon.__version__
     assert attrs["progress"] == {"completed_chunks": 3, "completed_examples": N, "complete": True}
     assert "centerlines" in attrs["arrays"] and attrs["arrays"]["images"]["dtype"] == "uint8"
+    paths = {name: (a["path"], a["n_axis"]) for name, a in attrs["arrays"].items()}
+    assert paths["images"] == ("images", 0) and paths["clean_images"] == ("clean_images/0", 0)
+    assert paths["axon_masks"] == ("labels/axon_masks/0", 0) and paths["gap"] == ("metadata/gap", 0)
     images = json.loads((reference_dataset / "images" / "zarr.json").read_text())
     assert images["shape"] == [N, 64, 64] and images["data_type"] == "uint8"
     assert images["chunk_grid"]["configuration"]["chunk_shape"] == [BATCH, 64, 64]
@@ -130,8 +133,10 @@ def test_series_dataset_equals_generate_series(series_dataset, series_outputs):
         assert value.dtype == ref[name].dtype, name
         np.testing.assert_array_equal(value, ref[name], err_msg=name)
     layout = json.loads((series_dataset / "images" / "zarr.json").read_text())
-    assert layout["dimension_names"] == ["n", "t", "y", "x"]
-    assert layout["codecs"][0]["configuration"]["chunk_shape"] == [1, t, 64, 64]  # one series per inner chunk
+    # stored [T, N, H, W]: NGFF wants the time axis first; read as [N, T, H, W]
+    assert layout["dimension_names"] == ["t", "n", "y", "x"] and layout["shape"] == [t, SERIES_N, 64, 64]
+    assert layout["codecs"][0]["configuration"]["chunk_shape"] == [t, 1, 64, 64]  # one series per inner chunk
+    assert (series_dataset / "labels" / "axon_masks" / "0" / "c" / "0" / "1" / "0" / "0").is_file()  # chunk 1
 
 
 # --- a generator with other outputs plugs in through the specs -------------------------------------------
@@ -165,7 +170,7 @@ def test_series_shaped_outputs_are_stored_by_spec(small_cfg, tmp_path):
     np.testing.assert_array_equal(got["images"], np.asarray(ref["image"]).astype(np.uint8))
     np.testing.assert_array_equal(got["axon_masks"], np.asarray(ref["axon_mask"]).astype(np.uint8))
     np.testing.assert_array_equal(ds.metadata(slice(None))["shift"], np.asarray(ref["shift"]))
-    assert json.loads((path / "images" / "zarr.json").read_text())["dimension_names"] == ["n", "t", "y", "x"]
+    assert json.loads((path / "images" / "zarr.json").read_text())["dimension_names"] == ["t", "n", "y", "x"]
 
 
 def test_non_integer_grey_values_are_refused_not_truncated(small_cfg, tmp_path):
@@ -230,7 +235,9 @@ def test_torn_chunks_after_the_record_are_rewritten(dataset_copy, reference_data
     shard = dataset_copy / "images" / "c" / "1" / "0" / "0"
     shard.write_bytes(shard.read_bytes()[:100])
     shutil.rmtree(dataset_copy / "metadata" / "centerlines" / "c" / "2")
-    (dataset_copy / "clean_images" / "c" / "2" / "0" / "0").unlink()
+    (dataset_copy / "clean_images" / "0" / "c" / "2" / "0" / "0").unlink()
+    (dataset_copy / "labels" / "zarr.json").unlink()  # lost NGFF group metadata is restored too
+    (dataset_copy / "clean_images" / "zarr.json").write_text("{")
     summary = write_dataset(dataset_copy, small_cfg, N, seed=SEED, batch_size=BATCH)
     assert summary.resumed_from == BATCH
     assert tree.bytes(dataset_copy) == tree.bytes(reference_dataset)
@@ -475,6 +482,27 @@ def test_batches(reference_dataset, reference_outputs):
     assert isinstance(jx["images"], jax.Array) and jx["images"].shape == (2, 64, 64)
     with pytest.raises(ValueError, match="no batch of 20"):
         next(ds.batches(20, drop_remainder=True))
+
+
+def test_format_2_dataset_keeps_its_layout_and_reads(small_cfg, reference_dataset, tmp_path):
+    old = tmp_path / "v2.zarr"
+    write_dataset(old, small_cfg, N, seed=SEED, batch_size=BATCH, format_version=2)
+    doc = json.loads((old / "zarr.json").read_text())
+    assert list(doc["attributes"]) == [ATTRS_KEY] and doc["attributes"][ATTRS_KEY]["format_version"] == 2
+    assert "path" not in doc["attributes"][ATTRS_KEY]["arrays"]["axon_masks"]  # the format-2 record as it was
+    assert (old / "axon_masks" / "zarr.json").is_file() and not (old / "labels").exists()
+    ds, ref = open_dataset(old), open_dataset(reference_dataset)
+    assert ds.image_names == ref.image_names
+    for name, value in ref.read(slice(0, N)).items():
+        np.testing.assert_array_equal(ds.read(slice(0, N), [name])[name], value, err_msg=name)
+    assert verify_dataset(old).ok
+
+
+def test_a_newer_format_is_refused_with_a_clear_message(dataset_copy):
+    meta = dataset_copy / "zarr.json"
+    meta.write_text(meta.read_text().replace('"format_version": 3', '"format_version": 4'))
+    with pytest.raises(DatasetError, match=r"format version 4 is not supported by this jaxaxon \(reads versions 1, 2, 3\)"):
+        open_dataset(dataset_copy)
 
 
 def test_reader_refuses_missing_or_damaged_datasets(dataset_copy, tmp_path):

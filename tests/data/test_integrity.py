@@ -14,6 +14,7 @@ import jaxaxon.data.dataset as dataset_module
 from jaxaxon.cli import main
 from jaxaxon.data import DatasetError, open_dataset, verify_dataset, write_dataset
 from jaxaxon.data.integrity import describe_examples
+from jaxaxon.data.layout import read_attributes
 from jaxaxon.eval.evaluate import load_labelled
 
 from .dataset_reference import BATCH, SEED, N
@@ -34,7 +35,7 @@ def _truncate(path: Path) -> None:
 DAMAGE = {
     "deleted image chunk": (lambda p: p.unlink(), "images/c/1/0/0", range(4, 8)),
     "100 flipped bytes in an image chunk": (_flip_100_bytes, "images/c/1/0/0", None),
-    "truncated last image chunk": (_truncate, "clean_images/c/2/0/0", range(8, 10)),
+    "truncated last image chunk": (_truncate, "clean_images/0/c/2/0/0", range(8, 10)),
     "100 flipped bytes in a metadata chunk": (_flip_100_bytes, "metadata/centerlines/c/0/0/0/0", range(0, 4)),
     "deleted metadata chunk": (lambda p: p.unlink(), "metadata/gap/c/2/0/0", range(8, 10)),
 }
@@ -52,6 +53,7 @@ def test_damage_is_detected_named_and_repaired_byte_identically(
     case, dataset_copy, reference_dataset, small_cfg, tree, capsys
 ):
     array, _ = _damage(dataset_copy, case)
+    name = next(n for n, a in read_attributes(dataset_copy)["arrays"].items() if a["path"] == array)
     expected = DAMAGE[case][2]
 
     report = verify_dataset(dataset_copy)
@@ -69,7 +71,7 @@ def test_damage_is_detected_named_and_repaired_byte_identically(
     assert "\n" not in message and str(dataset_copy) in message and repr(array) in message
     assert describe_examples(bad) in message and "jaxaxon verify" in message
     with pytest.raises(DatasetError, match=describe_examples(bad)):
-        next(ds.batches(N, names=[array.rsplit("/", 1)[-1]]))
+        next(ds.batches(N, names=[name]))
     intact = next(i for i in range(N) if i not in bad and i // BATCH not in {b // BATCH for b in bad})
     ds.read(intact)  # examples in intact chunks still read
 
@@ -110,16 +112,15 @@ def test_clean_dataset_verifies_and_is_left_alone(dataset_copy, small_cfg, tree,
 
 def test_layout_has_a_checksum_on_every_chunk(reference_dataset):
     attrs = json.loads((reference_dataset / "zarr.json").read_text())["attributes"]["jaxaxon"]
-    assert attrs["format_version"] == 2
+    assert attrs["format_version"] == 3
     images = json.loads((reference_dataset / "images" / "zarr.json").read_text())
     shard = images["codecs"][0]["configuration"]
     assert shard["codecs"][-1]["name"] == "crc32c" and shard["index_codecs"][-1]["name"] == "crc32c"
     meta = json.loads((reference_dataset / "metadata" / "failed_cells" / "zarr.json").read_text())
     assert meta["codecs"][-1]["name"] == "crc32c"
     # every chunk is stored, also those equal to the fill value
-    for name in attrs["arrays"]:
-        array = name if (reference_dataset / name).is_dir() else f"metadata/{name}"
-        assert len(list((reference_dataset / array / "c").iterdir())) == 3, name
+    for name, record in attrs["arrays"].items():
+        assert len(list((reference_dataset / record["path"] / "c").iterdir())) == 3, name
 
 
 def test_old_format_dataset_reads_and_is_not_resumed(small_cfg, reference_dataset, tmp_path, tree):
@@ -132,7 +133,7 @@ def test_old_format_dataset_reads_and_is_not_resumed(small_cfg, reference_datase
     report = verify_dataset(old)
     assert report.ok and report.format_version == 1 and "format 1" in report.lines()[-1]
     before = tree.state(old)
-    with pytest.raises(DatasetError, match="dataset format: existing 1, requested 2"):
+    with pytest.raises(DatasetError, match="dataset format: existing 1, requested 3"):
         write_dataset(old, small_cfg, N, seed=SEED, batch_size=BATCH)
     assert tree.state(old) == before
 
@@ -173,7 +174,7 @@ def test_full_disk_is_one_line_and_the_rerun_completes(
 
 
 def test_generate_rerun_reports_the_rewritten_examples(small_params, dataset_copy, reference_dataset, tree, capsys):
-    (dataset_copy / "bouton_labels" / "c" / "0" / "0" / "0").unlink()
+    (dataset_copy / "labels" / "bouton_labels" / "0" / "c" / "0" / "0" / "0").unlink()
     argv = ["generate", "--n", str(N), "--out", str(dataset_copy), "--params", str(small_params), "--seed", str(SEED)]
     assert main(argv) == 0
     out = capsys.readouterr().out
