@@ -31,8 +31,6 @@ OME-Zarr as a temporary folder renamed into place.
 from __future__ import annotations
 
 import os
-import shutil
-import secrets
 from pathlib import Path
 
 import numpy as np
@@ -145,20 +143,9 @@ def write_prediction(
     else:
         from jaxaxon.eval.prediction_zarr import write_ome_zarr
 
-        write_ome_zarr(out / names["prob"], prob, {"mask": mask}, pixel_size=pixel_size, name=f"{name}_{head}_prob")
+        write_ome_zarr(out / names["prob"], prob, {"mask": mask}, pixel_size=pixel_size, name=f"{name}_{head}_prob",
+                       classes={"mask": head})  # fmt: skip
     save_probability_png(out / names["prob_png"], prob)
     save_mask_png(out / names["mask_png"], mask.astype(bool))
     return {role: out / file for role, file in names.items()}
 
-
-def replace_folder(tmp: Path, path: Path) -> None:
-    """Moves the finished folder ``tmp`` onto ``path``: a folder already there is renamed aside
-    first and removed after, so ``path`` is the old folder or the new one at every moment but
-    the instant between two renames."""
-    old = None
-    if path.exists():
-        old = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.old")
-        os.replace(path, old)
-    os.replace(tmp, path)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -142,3 +142,35 @@ def test_pixel_size_flag_is_written_into_the_files(tiny_run, images, tmp_path, m
                  "--pixel-size", "0.4"]) == 0  # fmt: skip
     assert read_pixel_size(out / "ij_axon_prob.ome.tif") == pytest.approx(0.4)  # the flag beats the file's 0.8
     assert read_pixel_size(out / "ij_axon_mask.ome.tif") == pytest.approx(0.4)
+
+
+def test_predict_format_zarr_writes_valid_ome_zarr_that_reads_back(tiny_run, images, tmp_path):
+    import zarr
+    from ome_zarr_models.v05.image import Image as NgffImage
+    from ome_zarr_models.v05.image_label import ImageLabel
+
+    src = tmp_path / "in"
+    src.mkdir()
+    tifffile.imwrite(src / "ij.tif", images[1], imagej=True, resolution=(1 / 0.8, 1 / 0.8), metadata={"unit": "um"})
+    Image.fromarray(images[2].astype(np.uint8)).save(src / "plain.png")
+    out = tmp_path / "pred"
+    assert main(["predict", "--checkpoint", str(tiny_run[0]), "--input", str(src), "--out", str(out),
+                 "--format", "zarr", "--threshold", "0.4"]) == 0  # fmt: skip
+    record = json.loads((out / "predictions.json").read_text())
+    assert record["format"] == "zarr"
+    assert [(f["prob"], f["mask"]) for f in record["files"]] == [
+        ("ij_axon.ome.zarr", "ij_axon.ome.zarr/labels/mask"), ("plain_axon.ome.zarr", "plain_axon.ome.zarr/labels/mask")
+    ]  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["predictions.json", "ij_axon.ome.zarr", "plain_axon.ome.zarr", "ij_axon_prob.png", "ij_axon_mask.png",
+         "plain_axon_prob.png", "plain_axon_mask.png"]
+    )  # fmt: skip
+    model, rc = load_model(tiny_run[0])
+    for name, image, size in (("ij", images[1], 0.8), ("plain", images[2].astype(np.uint8), None)):
+        group = zarr.open_group(out / f"{name}_axon.ome.zarr", mode="r")
+        scale = NgffImage.from_zarr(group).ome_attributes.multiscales[0].datasets[0].coordinateTransformations[0].scale
+        ImageLabel.from_zarr(group["labels/mask"])
+        assert scale == ([pytest.approx(size, rel=1e-6)] * 2 if size else [1.0, 1.0])
+        in_memory = probability_maps(model, rc, [image])[0][..., 0]
+        np.testing.assert_array_equal(group["0"][:], in_memory)
+        np.testing.assert_array_equal(group["labels/mask/0"][:], in_memory > 0.4)
