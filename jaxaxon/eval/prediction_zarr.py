@@ -69,10 +69,18 @@ def _write_array(path: Path, array: np.ndarray, dims: tuple[str, ...]) -> None:
     store.write(array).result()
 
 
+def _fsync_tree(root: Path) -> None:
+    """Flushes every file under ``root`` to the disk (before the rename that publishes it)."""
+    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+        with open(file, "rb+") as f:
+            os.fsync(f.fileno())
+
+
 def replace_folder(tmp: Path, path: Path) -> None:
-    """Moves the finished folder ``tmp`` onto ``path``. A folder already at ``path`` is renamed
-    aside first and removed after: ``path`` holds the old folder or the new one at every
-    moment except the instant between the two renames."""
+    """Moves the finished folder ``tmp`` onto ``path``, its files flushed to the disk first. A
+    folder already at ``path`` is renamed aside first and removed after: ``path`` holds the old
+    folder or the new one at every moment except the instant between the two renames."""
+    _fsync_tree(tmp)
     old = None
     if path.exists():
         old = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.old")
