@@ -301,14 +301,15 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     try:
         written = predict_folder(
-            args.checkpoint, args.input, args.out, threshold=args.threshold,
+            args.checkpoint, args.input, args.out, threshold=args.threshold, fmt=args.format,
             pixel_size=args.pixel_size, scale=args.scale, log=print,
         )  # fmt: skip
     except ScaleError as err:
         print(f"jaxaxon predict: error: {err}", file=sys.stderr)
         return 2
     print(_zoom_line(json.loads((Path(args.out) / "predictions.json").read_text())["input_scale"]))
-    print(f"wrote {len(written)} probability maps (and masks, PNG previews) to {args.out}")
+    kind = "OME-TIFF" if args.format == "tiff" else "OME-Zarr"
+    print(f"wrote {len(written)} probability maps and masks ({kind}, with PNG previews) to {args.out}")
     return 0
 
 
@@ -495,14 +496,20 @@ def build_parser() -> argparse.ArgumentParser:
         "predict",
         help="probability maps and masks for a folder of new images",
         description="Run a checkpoint on every image of a folder (PNG/TIFF/NumPy/JPEG files and .npz volumes, any "
-        "size; other files are skipped and listed) and write, per image and output head, NAME_HEAD_prob.npy, "
-        "NAME_HEAD_prob.png and NAME_HEAD_mask.png.",
+        "size; other files are skipped and listed) and write, per image and output head, the probability map "
+        "(float32) and the mask (uint8, 1 where prob > threshold) as OME-TIFF, NAME_HEAD_prob.ome.tif and "
+        "NAME_HEAD_mask.ome.tif, or with --format zarr as one OME-Zarr (NGFF 0.5) image NAME_HEAD.ome.zarr with the "
+        "mask as its label image 'mask'; plus PNG previews NAME_HEAD_prob.png, NAME_HEAD_mask.png and "
+        "predictions.json listing every file. The image's pixel size (--pixel-size, else the input TIFF's OME or "
+        "ImageJ metadata) is written into the files when known.",
     )
     p.add_argument("--checkpoint", required=True, help="training directory or checkpoint")
     p.add_argument("--input", required=True, help="folder of images (or one image, or a volume .npz)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--threshold", type=_probability, default=0.5, help="mask threshold on the probability, 0..1 "
                    "(default 0.5)")
+    p.add_argument("--format", choices=("tiff", "zarr"), default="tiff",
+                   help="file format of maps and masks: OME-TIFF (default; Fiji, napari) or OME-Zarr")
     _add_scale_arguments(p)
     p.set_defaults(func=_cmd_predict)
 

@@ -23,13 +23,15 @@ from jaxaxon.data.images import BOXES_FILE, ImageDataError, Sample, load_samples
 from jaxaxon.data.inventory import Inventory, load_inputs, take_inventory
 from jaxaxon.eval.inference import TilingConfig, predict_image
 from jaxaxon.eval.metrics import boxes_from_label
+from jaxaxon.eval.prediction_files import prediction_files, write_prediction
 from jaxaxon.eval.report import evaluate_baselines, evaluate_predictions, write_json
 from jaxaxon.eval.scale import ScaleError, Zoom, check_scale_value, resample, resample_back, resolve_zoom
 from jaxaxon.outpaths import check_output_folder
 
 __all__ = [
     "model_tiling", "probability_maps", "input_zooms", "scale_record", "load_labelled", "load_labelled_inputs",
-    "evaluate_checkpoint", "predict_folder", "predict_outputs", "bouton_min_areas", "DEFAULT_BOUTON_MIN_AREA",
+    "evaluate_checkpoint", "predict_folder", "predict_outputs", "output_pixel_sizes", "bouton_min_areas",
+    "DEFAULT_BOUTON_MIN_AREA",
 ]  # fmt: skip
 
 DEFAULT_BOUTON_MIN_AREA = 4
@@ -360,18 +362,37 @@ def _summary(metrics: dict) -> dict:
     return {k: metrics.get(k) for k in _SUMMARY_KEYS if k in metrics}
 
 
-_PREDICTION_SUFFIXES = ("_prob.npy", "_prob.png", "_mask.png")
+def output_pixel_sizes(samples: Sequence[Sample], pixel_size: float | None = None) -> list[float | None]:
+    """Per sample, the pixel size (um) written into its prediction files: ``pixel_size``
+    (``--pixel-size``) when given, else the one in its TIFF file's OME / ImageJ metadata
+    (`read_pixel_size`), else None (unknown; also for volume slices and non-TIFF files). Unlike
+    `input_zooms`, the file's size is used even when the run's pixel size is unknown or
+    ``--scale`` is given: it describes the image, whatever the network was fed."""
+    found: dict[str, float | None] = {}
+    sizes = []
+    for sample in samples:
+        if pixel_size is not None:
+            sizes.append(float(pixel_size))
+            continue
+        if sample.source and sample.source not in found:
+            found[sample.source] = read_pixel_size(sample.source)
+        sizes.append(found.get(sample.source) if sample.source else None)
+    return sizes
 
 
-def predict_outputs(samples: Sequence[Sample], heads: Sequence[str], out_dir: str | os.PathLike) -> list[list[Path]]:
-    """The files `predict_folder` writes per sample and head: ``OUT/NAME_HEAD_prob.npy``,
-    ``NAME_HEAD_prob.png``, ``NAME_HEAD_mask.png``, checked to be distinct (also in letter case)
-    and to differ from every input file.
+def predict_outputs(
+    samples: Sequence[Sample], heads: Sequence[str], out_dir: str | os.PathLike, fmt: str = "tiff"
+) -> list[list[Path]]:
+    """The files `predict_folder` writes per sample and head (`prediction_files`: the map, the
+    mask and their PNG previews), checked to be distinct (also in letter case) and to differ
+    from every input file.
 
     Returns:
-      Per sample, per head, the ``_prob.npy`` path (the others share its stem).
+      Per sample, per head, the probability map's path (``NAME_HEAD_prob.ome.tif`` or
+      ``NAME_HEAD.ome.zarr``).
 
     Raises:
+      ValueError: an unknown ``fmt``.
       ImageDataError: two samples would write one file, or an output would replace an input.
     """
     _check_output_names(samples)
@@ -382,15 +403,19 @@ def predict_outputs(samples: Sequence[Sample], heads: Sequence[str], out_dir: st
     for sample in samples:
         row = []
         for head in heads:
-            for suffix in _PREDICTION_SUFFIXES:
-                path = out_dir / f"{sample.name}_{head}{suffix}"
+            files = prediction_files(sample.name, head, fmt)
+            for role, file in files.items():
+                if role == "mask" and fmt == "zarr":
+                    continue  # inside the prob group
+                path = out_dir / file
                 other = owners.setdefault(path.name.casefold(), sample)
                 if other is not sample:  # unreachable with unique names; kept as the last guard
                     raise ImageDataError(f"{_where(other)} and {_where(sample)} would both write {path}")
-                source = inputs.get(path.resolve())
+                resolved = path.resolve()
+                source = inputs.get(resolved) or next((s for p, s in inputs.items() if resolved in p.parents), None)
                 if source is not None:
                     raise ImageDataError(f"{path}: is an input ({_where(source)}); choose another --out")
-            row.append(out_dir / f"{sample.name}_{head}_prob.npy")
+            row.append(out_dir / files["prob"])
         plan.append(row)
     return plan
 
@@ -401,6 +426,7 @@ def predict_folder(
     out_dir: str | os.PathLike,
     *,
     threshold: float = 0.5,
+    fmt: str = "tiff",
     tiling: TilingConfig | None = None,
     pixel_size: float | None = None,
     scale: float | None = None,
@@ -410,32 +436,36 @@ def predict_folder(
 
     Every input is accounted for (`jaxaxon.data.inventory`): the image files of the folder and
     its ``.npz`` volumes are all predicted; other entries are skipped and named in the ``found``
-    line and in ``predictions.json`` (``inputs``). Writes per image and head
-    ``NAME_HEAD_prob.npy`` (float32), ``NAME_HEAD_prob.png`` and ``NAME_HEAD_mask.png``
-    (``prob > threshold``), plus ``predictions.json`` listing them, the inputs and the input
-    zoom (``input_scale``). Output names are checked to be distinct before anything is written
-    (`predict_outputs`), and every map is checked to be finite before the first file is written.
-    Images are resampled as in `evaluate_checkpoint` (``pixel_size``, ``scale``, file metadata,
-    the run's ``image_scale``); the maps are written at each image's own size.
+    line and in ``predictions.json`` (``inputs``). Writes per image and head the probability
+    map (float32) and the mask (``prob > threshold``, uint8 0 / 1) as OME-TIFF
+    (``NAME_HEAD_prob.ome.tif``, ``NAME_HEAD_mask.ome.tif``) or, with ``fmt="zarr"``, as one
+    OME-Zarr image with the mask as its label image (``NAME_HEAD.ome.zarr``), with PNG
+    previews (``NAME_HEAD_prob.png``, ``NAME_HEAD_mask.png``; `jaxaxon.eval.prediction_files`),
+    plus ``predictions.json`` listing them, the inputs and the input zoom (``input_scale``).
+    The image's pixel size (`output_pixel_sizes`) is written into the files when known.
+    Output names are checked to be distinct before anything is written (`predict_outputs`),
+    and every map is checked to be finite before the first file is written. Images are
+    resampled as in `evaluate_checkpoint` (``pixel_size``, ``scale``, file metadata, the run's
+    ``image_scale``); the maps are written at each image's own size.
 
     Args:
+      fmt: ``"tiff"`` (OME-TIFF, default) or ``"zarr"`` (OME-Zarr, NGFF 0.5).
       log: called with the ``found ...`` line before inference.
 
     Returns:
-      The written ``.npy`` paths.
+      The written probability maps' paths (``.ome.tif`` files or ``.ome.zarr`` folders).
 
     Raises:
-      ValueError: ``threshold`` not a finite number in 0..1.
+      ValueError: ``threshold`` not a finite number in 0..1, an unknown ``fmt``.
       OutputPathError: ``out_dir`` is a file or cannot be created.
       ImageDataError: unreadable inputs, names that would share an output file.
       CheckpointError: missing or corrupt checkpoint, non-finite network output.
     """
-    from PIL import Image
-
     from jaxaxon.train.inference import load_model
 
     if not (math.isfinite(threshold) and 0.0 <= threshold <= 1.0):
         raise ValueError(f"threshold must be a number in 0..1, got {threshold}")
+    prediction_files("x", "y", fmt)  # an unknown format fails here, before any work
     out_dir = check_output_folder(out_dir)
     _check_zoom_flags(pixel_size, scale)
     model, rc = load_model(checkpoint)
@@ -443,27 +473,28 @@ def predict_folder(
     if not samples:
         raise ImageDataError(f"{input_dir}: no images found")
     heads = list(rc.model.heads)
-    plan = predict_outputs(samples, heads, out_dir)
+    plan = predict_outputs(samples, heads, out_dir, fmt)
     if log is not None:
         log(inventory.describe())
     zooms = input_zooms(rc, samples, pixel_size=pixel_size, scale=scale)
+    sizes = output_pixel_sizes(samples, pixel_size)
     probs = probability_maps(
         model, rc, [s.image for s in samples], tiling, [z.zoom for z in zooms], [_where(s) for s in samples]
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     written, index = [], []
-    for sample, prob, paths in zip(samples, probs, plan):
-        for c, (head, npy) in enumerate(zip(heads, paths)):
-            stem = str(npy)[: -len("_prob.npy")]
-            p = prob[..., c].astype(np.float32)
-            np.save(npy, p)
-            Image.fromarray(np.round(p * 255).astype(np.uint8)).save(f"{stem}_prob.png")
-            Image.fromarray(((p > threshold) * 255).astype(np.uint8)).save(f"{stem}_mask.png")
-            written.append(npy)
-            index.append({"image": sample.source or sample.name, "name": sample.name, "head": head, "prob": npy.name})
+    for sample, prob, paths, size in zip(samples, probs, plan, sizes):
+        for c, (head, path) in enumerate(zip(heads, paths)):
+            files = write_prediction(out_dir, sample.name, head, prob[..., c], threshold=threshold, fmt=fmt,
+                                     pixel_size=size)  # fmt: skip
+            written.append(path)
+            index.append({
+                "image": sample.source or sample.name, "name": sample.name, "head": head,
+                **{role: str(p.relative_to(out_dir)) for role, p in files.items()}, "pixel_size": size,
+            })  # fmt: skip
     record = {
-        "checkpoint": str(checkpoint), "threshold": threshold, "files": index,
-        "input_scale": scale_record(rc, samples, zooms), "inputs": inventory.to_dict(),
+        "checkpoint": str(checkpoint), "format": fmt, "threshold": threshold, "pixel_size_unit": "micrometer",
+        "files": index, "input_scale": scale_record(rc, samples, zooms), "inputs": inventory.to_dict(),
     }  # fmt: skip
     write_json(out_dir / "predictions.json", record)
     return written

@@ -7,6 +7,7 @@ import json
 import jax
 import numpy as np
 import pytest
+import tifffile
 from PIL import Image
 
 import jaxaxon
@@ -110,13 +111,16 @@ def test_predict_folder_any_size(tiny_run, generated, tmp_path):
     Image.fromarray(np.asarray(generated.image[0]).astype(np.uint8)[:50, :37]).save(src / "small.png")
     np.save(src / "big.npy", np.tile(np.asarray(generated.image[1]), (2, 1)).astype(np.uint16))
     written = predict_folder(tiny_run[0], src, tmp_path / "pred", threshold=0.3)
-    shapes = {p.name: np.load(p).shape for p in written}
-    assert shapes == {"small_axon_prob.npy": (50, 37), "big_axon_prob.npy": (128, 64)}
+    shapes = {p.name: tifffile.imread(p).shape for p in written}
+    assert shapes == {"small_axon_prob.ome.tif": (50, 37), "big_axon_prob.ome.tif": (128, 64)}
     for p in written:
-        prob = np.load(p)
+        prob = tifffile.imread(p)
         assert prob.dtype == np.float32 and prob.min() >= 0 and prob.max() <= 1
-        mask = np.asarray(Image.open(str(p).replace("_prob.npy", "_mask.png")))
-        np.testing.assert_array_equal(mask > 0, prob > 0.3)
+        mask = tifffile.imread(str(p).replace("_prob.ome.tif", "_mask.ome.tif"))
+        assert mask.dtype == np.uint8
+        np.testing.assert_array_equal(mask, prob > 0.3)
+        preview = np.asarray(Image.open(str(p).replace("_prob.ome.tif", "_mask.png")))
+        np.testing.assert_array_equal(preview, (prob > 0.3) * 255)
     assert main(["predict", "--checkpoint", str(tiny_run[0]), "--input", str(src), "--out", str(tmp_path / "p2")]) == 0
 
 
@@ -174,17 +178,15 @@ def test_predict_with_scale_writes_maps_at_the_input_size(tiny_run, generated, t
     out = tmp_path / "pred"
     assert main(["predict", "--checkpoint", str(tiny_run[0]), "--input", str(src), "--out", str(out),
                  "--scale", "0.5"]) == 0  # fmt: skip
-    assert np.load(out / "small_axon_prob.npy").shape == (50, 37)
+    assert tifffile.imread(out / "small_axon_prob.ome.tif").shape == (50, 37)
     record = json.loads((out / "predictions.json").read_text())["input_scale"]
     assert (record["zoom"], record["source"], record["run_pixel_size"]) == (0.5, "flag", 0.0)
     plain = predict_folder(tiny_run[0], src, tmp_path / "plain")
     assert json.loads((tmp_path / "plain" / "predictions.json").read_text())["input_scale"]["source"] == "run"
-    assert np.load(plain[0]).shape == (50, 37)
+    assert tifffile.imread(plain[0]).shape == (50, 37)
 
 
 def test_pixel_size_from_metadata_flag_or_neither(tiny_run, generated, tmp_path, monkeypatch, capsys):
-    import tifffile
-
     import jaxaxon.train.inference as inference
 
     src = tmp_path / "tif"
@@ -211,7 +213,7 @@ def test_pixel_size_from_metadata_flag_or_neither(tiny_run, generated, tmp_path,
     record = json.loads((tmp_path / "p2" / "predictions.json").read_text())["input_scale"]
     expected = {"zoom": pytest.approx(2.0), "source": "metadata", "pixel_size": pytest.approx(0.8)}
     assert record["per_image"]["a"] == expected
-    assert np.load(tmp_path / "p2" / "a_axon_prob.npy").shape == image.shape
+    assert tifffile.imread(tmp_path / "p2" / "a_axon_prob.ome.tif").shape == image.shape
     (src / "masks").mkdir()  # evaluate needs labels
     Image.fromarray(np.asarray(generated.axon_mask[1]).astype(np.uint8)).save(src / "masks" / "a.png")
     metrics = evaluate_checkpoint(tiny_run[0], src, tmp_path / "e", pixel_size=0.2)
@@ -252,13 +254,14 @@ def test_predict_reads_every_image_and_volume_and_names_what_it_skips(tiny_run, 
     )
     assert lines[-1].startswith("wrote 5 probability maps")
     names = ["a", "b", "vol_z000", "vol_z001", "vol_z002"]
-    assert sorted(p.name for p in out.glob("*_prob.npy")) == [f"{n}_axon_prob.npy" for n in names]
-    assert len(list(out.iterdir())) == 3 * 5 + 1
+    assert sorted(p.name for p in out.glob("*_prob.ome.tif")) == [f"{n}_axon_prob.ome.tif" for n in names]
+    assert len(list(out.iterdir())) == 4 * 5 + 1
     record = json.loads((out / "predictions.json").read_text())
     assert [f["name"] for f in record["files"]] == names
     assert record["inputs"]["skipped"] == ["c.bmp (unsupported file type '.bmp')"]
     # a volume slice is the same map as the image it was cut from
-    np.testing.assert_array_equal(np.load(out / "vol_z001_axon_prob.npy"), np.load(out / "b_axon_prob.npy"))
+    np.testing.assert_array_equal(tifffile.imread(out / "vol_z001_axon_prob.ome.tif"),
+                                  tifffile.imread(out / "b_axon_prob.ome.tif"))  # fmt: skip
 
 
 def test_predict_refuses_outputs_that_would_share_a_file_before_writing(tiny_run, generated, tmp_path, capsys):
@@ -284,12 +287,12 @@ def test_predict_refuses_outputs_that_would_share_a_file_before_writing(tiny_run
     same = tmp_path / "same"
     same.mkdir()
     Image.fromarray(_u8(generated, 0)).save(same / "x.png")
-    np.save(same / "x_axon_prob.npy", np.zeros((8, 8), np.float32))
-    before = (same / "x_axon_prob.npy").read_bytes()
-    with pytest.raises(ImageDataError, match="x_axon_prob.npy: is an input"):
+    tifffile.imwrite(same / "x_axon_prob.ome.tif", np.zeros((8, 8), np.float32))
+    before = (same / "x_axon_prob.ome.tif").read_bytes()
+    with pytest.raises(ImageDataError, match="x_axon_prob.ome.tif: is an input"):
         predict_folder(tiny_run[0], same, same)
-    assert (same / "x_axon_prob.npy").read_bytes() == before and sorted(p.name for p in same.iterdir()) == [
-        "x.png", "x_axon_prob.npy"
+    assert (same / "x_axon_prob.ome.tif").read_bytes() == before and sorted(p.name for p in same.iterdir()) == [
+        "x.png", "x_axon_prob.ome.tif"
     ]
 
 
@@ -299,9 +302,9 @@ def test_predict_on_values_near_1e300_gives_the_maps_of_the_plain_image(tiny_run
     image = np.asarray(generated.image[0]).astype(np.float64)
     np.save(src / "plain.npy", image)
     np.save(src / "huge.npy", image * 1e298)
-    written = {p.name: np.load(p) for p in predict_folder(tiny_run[0], src, tmp_path / "pred")}
-    assert np.all(np.isfinite(written["huge_axon_prob.npy"]))
-    np.testing.assert_allclose(written["huge_axon_prob.npy"], written["plain_axon_prob.npy"], atol=1e-5)
+    written = {p.name: tifffile.imread(p) for p in predict_folder(tiny_run[0], src, tmp_path / "pred")}
+    assert np.all(np.isfinite(written["huge_axon_prob.ome.tif"]))
+    np.testing.assert_allclose(written["huge_axon_prob.ome.tif"], written["plain_axon_prob.ome.tif"], atol=1e-5)
 
 
 def test_a_non_finite_output_is_an_error_not_a_file(tiny_run, generated, tmp_path, monkeypatch, capsys):
