@@ -32,6 +32,7 @@ class LayerSpec:
       name: the layer name.
       kind: ``"image"`` or ``"labels"``.
       visible: shown when added.
+      colour: the colour of every non-zero label (masks), or None for napari's label colours.
     """
 
     array: str
@@ -39,15 +40,16 @@ class LayerSpec:
     name: str
     kind: str
     visible: bool = True
+    colour: str | None = None
 
 
 # Bottom to top: napari draws later layers over earlier ones.
 LAYERS: tuple[LayerSpec, ...] = (
     LayerSpec("images", "image", "image", "image"),
     LayerSpec("clean_images", "clean", "clean image", "image", visible=False),
-    LayerSpec("cell_masks", "cell_mask", "cells", "labels"),
-    LayerSpec("axon_masks", "axon_mask", "axon mask", "labels"),
-    LayerSpec("bouton_masks", "bouton_mask", "bouton mask", "labels", visible=False),
+    LayerSpec("cell_masks", "cell_mask", "cells", "labels", colour="magenta"),
+    LayerSpec("axon_masks", "axon_mask", "axon mask", "labels", colour="lime"),
+    LayerSpec("bouton_masks", "bouton_mask", "bouton mask", "labels", visible=False, colour="cyan"),
     LayerSpec("bouton_labels", "bouton_label", "boutons", "labels"),
 )
 
@@ -95,11 +97,20 @@ def image_layer(
     return data, meta, "image"
 
 
-def labels_layer(data: Any, name: str, spatial: Mapping[str, Any], **kwargs: Any) -> LayerData:
-    """A labels layer tuple; boolean ``data`` becomes uint8 (napari labels are integers)."""
+def labels_layer(
+    data: Any, name: str, spatial: Mapping[str, Any], *, colour: str | None = None, **kwargs: Any
+) -> LayerData:
+    """A labels layer tuple; boolean ``data`` becomes uint8 (napari labels are integers).
+
+    ``colour`` paints every non-zero label in one colour (``colormap={None: colour}``: napari's
+    direct label colours, background transparent); None keeps napari's colour per label.
+    """
     if isinstance(data, np.ndarray) and data.dtype == np.bool_:
         data = data.astype(np.uint8)
-    return data, {"name": name, "opacity": 0.6, **spatial, **kwargs}, "labels"
+    meta = {"name": name, "opacity": 0.6, **spatial, **kwargs}
+    if colour is not None:
+        meta["colormap"] = {None: colour}
+    return data, meta, "labels"
 
 
 def example_layers(
@@ -141,5 +152,5 @@ def example_layers(
         if spec.kind == "image":
             out.append(image_layer(data, name, spatial, contrast_limits=(0, max_intensity), visible=spec.visible, **extra))
         else:
-            out.append(labels_layer(data, name, spatial, visible=spec.visible, **extra))
+            out.append(labels_layer(data, name, spatial, colour=spec.colour, visible=spec.visible, **extra))
     return out

@@ -133,5 +133,6 @@ def segment_layers(
         colour = HEAD_COLOURS.get(head, "cyan")
         out.append(image_layer(prob, f"{name} {head} probability", where, contrast_limits=(0, 1), colormap=colour,
                                blending="additive", metadata=record))  # fmt: skip
-        out.append(labels_layer((prob > threshold).astype(np.uint8), f"{name} {head} mask", where, metadata=record))
+        mask = (prob > threshold).astype(np.uint8)
+        out.append(labels_layer(mask, f"{name} {head} mask", where, colour=colour, metadata=record))
     return out

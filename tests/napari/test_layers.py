@@ -31,6 +31,7 @@ def test_labels_layer_makes_booleans_integers():
     data, meta, kind = labels_layer(np.array([[True, False]]), "m", {})
     assert kind == "labels" and data.dtype == np.uint8 and data.tolist() == [[1, 0]]
     assert meta == {"name": "m", "opacity": 0.6}
+    assert labels_layer(np.zeros((1, 1), np.uint8), "m", {}, colour="lime")[1]["colormap"] == {None: "lime"}
 
 
 def test_example_layers_order_names_and_scale():
@@ -43,6 +44,7 @@ def test_example_layers_order_names_and_scale():
     assert img is image and img_meta["contrast_limits"] == (0.0, 255.0)
     assert img_meta["scale"] == lab_meta["scale"] == (0.5, 0.5)
     assert lab.dtype == np.uint8 and int(lab.sum()) == 6  # values 6..11
+    assert lab_meta["colormap"] == {None: "lime"} and "colormap" not in img_meta
     assert img_meta["metadata"] == {"k": 1} and img_meta["visible"] is True
 
 

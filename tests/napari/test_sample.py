@@ -17,9 +17,10 @@ NAMES = [
 
 
 def test_sample_layers_hold_the_generated_example(small_cfg):
-    layers = sample_layers(small_cfg, seed=3, name="s: ")
+    cfg = small_cfg.replace(pixel_size=0.4)  # the same program as the small config (pixel_size is not used)
+    layers = sample_layers(cfg, seed=3, name="s: ")
     assert [(m["name"], kind) for _, m, kind in layers] == NAMES
-    batch = jaxaxon.generate(jax.random.key(3), small_cfg, 1)
+    batch = jaxaxon.generate(jax.random.key(3), cfg, 1)
     data = {m["name"]: d for d, m, _ in layers}
     np.testing.assert_array_equal(data["s: image"], np.asarray(batch.image)[0])
     np.testing.assert_array_equal(data["s: axon mask"], np.asarray(batch.axon_mask)[0].astype(np.uint8))
@@ -29,15 +30,10 @@ def test_sample_layers_hold_the_generated_example(small_cfg):
     assert data["s: boutons"].max() >= 1  # the small config places 3 boutons
     image_meta = layers[0][1]
     assert image_meta["contrast_limits"] == (0.0, 255.0)
-    assert "scale" not in image_meta  # the small config's pixel size is unknown (0)
     assert image_meta["metadata"]["jaxaxon"]["seed"] == 3
     assert [m["visible"] for _, m, _ in layers] == [True, False, True, True, False, True]
-
-
-def test_sample_layers_carry_the_pixel_size(small_cfg):
-    layers = sample_layers(small_cfg.replace(pixel_size=0.4), seed=3)
-    assert {m["scale"] for _, m, _ in layers} == {(0.4, 0.4)}
-    assert {m["units"] for _, m, _ in layers} == {("um", "um")}
+    assert {m["scale"] for _, m, _ in layers} == {(0.4, 0.4)}  # the config's pixel size (unknown: no scale,
+    assert {m["units"] for _, m, _ in layers} == {("um", "um")}  # tests/napari/test_layers.py)
 
 
 def test_preset_configs():

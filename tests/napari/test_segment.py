@@ -33,6 +33,7 @@ def test_segment_layers_match_the_tiled_predictor(tiny_model, grey_image):
     assert prob_meta["scale"] == mask_meta["scale"] == (0.3, 0.3)
     assert prob_meta["translate"] == (5.0, 0.0)
     assert prob_meta["contrast_limits"] == (0.0, 1.0) and prob_meta["colormap"] == "green"
+    assert mask_meta["colormap"] == {None: "green"}
     record = prob_meta["metadata"]["jaxaxon"]
     assert (record["zoom"], record["zoom_source"], record["threshold"]) == (1.0, "run", 0.4)
 

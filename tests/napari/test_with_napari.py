@@ -37,6 +37,7 @@ def test_scaled_layers_in_a_viewer():
     viewer = _viewer_with(example_layers(arrays, key="field", pixel_size=0.4, max_intensity=255))
     layer = viewer.layers["axon mask"]
     assert tuple(layer.scale) == (0.4, 0.4) and str(layer.units[-1]) == "micrometer"
+    np.testing.assert_array_equal(layer.colormap.map(np.array([0, 1]))[:, 3], [0, 1])  # transparent background
 
 
 def test_widget_function_on_an_image_layer(tiny_model, grey_image, monkeypatch):
