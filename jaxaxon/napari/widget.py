@@ -6,8 +6,7 @@ only the plane shown in the viewer is predicted. The layer's pixel size (its ``s
 length unit) is used unless a pixel size or a zoom is given (0: not given).
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: magicgui reads the annotations at run time
 from pathlib import Path
 
 import napari

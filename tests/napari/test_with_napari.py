@@ -59,3 +59,47 @@ def test_widget_function_on_an_image_layer(tiny_model, grey_image, monkeypatch):
     out = widget.segment(stack, "some/run", viewer=viewer)
     assert out[0][0].shape == (40, 48)
     np.testing.assert_array_equal(out[0][0], widget.segment_layers(model, known, grey_image[::-1])[0][0])
+
+
+@pytest.fixture()
+def jaxaxon_plugin():
+    """The plugin registered with npe2 from its manifest file (jaxaxon may be installed without it)."""
+    import npe2
+
+    from .test_manifest import MANIFEST
+
+    pm = npe2.PluginManager.instance()
+    registered = "jaxaxon" in pm._manifests
+    if not registered:
+        pm.register(npe2.PluginManifest.from_file(MANIFEST))
+    yield pm
+    if not registered:
+        pm.unregister("jaxaxon")
+
+
+def test_napari_opens_a_tiff_through_the_plugin(jaxaxon_plugin, tmp_path):
+    import tifffile
+
+    path = tmp_path / "x_axon_mask.ome.tif"
+    tifffile.imwrite(path, np.eye(6, 8, dtype=np.uint8), ome=True,
+                     metadata={"axes": "YX", "PhysicalSizeX": 0.3, "PhysicalSizeY": 0.3})  # fmt: skip
+    [layer] = ViewerModel().open(str(path), plugin="jaxaxon")
+    assert isinstance(layer, napari.layers.Labels) and layer.name == "x_axon_mask"
+    assert tuple(layer.scale) == pytest.approx((0.3, 0.3)) and int(layer.data.sum()) == 6
+
+
+def test_widget_builds_offscreen(jaxaxon_plugin, monkeypatch):
+    pytest.importorskip("qtpy")
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    from jaxaxon.napari.widget import segment_widget
+
+    gui = segment_widget()
+    assert [w.name for w in gui][:6] == ["image", "checkpoint", "threshold", "pixel_size", "zoom", "current_plane_only"]
+    assert gui.threshold.value == 0.5 and gui.threshold.max == 1.0
+    gui.close()
+
+
+def test_napari_opens_a_dataset_through_the_plugin(jaxaxon_plugin, small_dataset):
+    layers = ViewerModel().open(str(small_dataset), plugin="jaxaxon")
+    assert [layer.name for layer in layers][0] == "small: image"
+    assert layers[0].data.shape == (4, 64, 64)
