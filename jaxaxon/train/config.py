@@ -16,6 +16,9 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+from scipy.special import erf
+
 from jaxaxon.atomic import write_json_atomic
 from jaxaxon.config import MAX_IMAGE_SIDE, ConfigError, GeneratorConfig
 from jaxaxon.echo import brief
@@ -302,13 +305,42 @@ class RunConfig:
         write_json_atomic(path, self.to_dict())
 
 
+def _ridge_scale(sigma: float, halfwidth: float, psf: float) -> float:
+    """The scale (pixels) at which a ridge detector's normalised response ``s^1.5 |f''(0)|`` peaks
+    on a line whose cross-section is a Gaussian of ``sigma`` cut at ``+-halfwidth`` and blurred
+    by a Gaussian PSF of ``psf``: the width `jaxaxon.calibrate.structures` measures on such a line.
+
+    ``f''(0)`` is closed-form (the cut Gaussian times the second derivative of the smoothing
+    Gaussian integrates to error functions); the peak is found on a logarithmic grid relative to
+    ``hypot(sigma, psf)`` and ``hypot(halfwidth, psf)`` and refined by a parabola in ``log s``,
+    so the result scales exactly with its arguments. An uncut line gives ``hypot(sigma, psf)``;
+    a flat bar of half-width ``t`` (no PSF) ``sqrt(2/3) t``.
+    """
+    ref = math.hypot(sigma, psf)
+    low = 0.05 * min(ref, math.hypot(halfwidth, psf))
+    log_s = np.linspace(math.log(low), math.log(4.0 * ref), 1201)
+    scales = np.exp(log_s)
+    smooth2 = scales**2 + psf**2  # variance of detector scale and PSF together
+    v = 1.0 / (1.0 / sigma**2 + 1.0 / smooth2)
+    i0 = np.sqrt(2 * np.pi * v) * erf(halfwidth / np.sqrt(2 * v))
+    i2 = v * i0 - 2 * v * halfwidth * np.exp(-(halfwidth**2) / (2 * v))
+    response = scales**1.5 * np.abs((i2 / smooth2**2 - i0 / smooth2) / np.sqrt(2 * np.pi * smooth2))
+    k = int(np.clip(np.argmax(response), 1, len(scales) - 2))
+    a, b, c = np.log(response[k - 1 : k + 2])
+    shift = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c < 0 else 0.0
+    return float(np.exp(log_s[k] + float(np.clip(shift, -1, 1)) * (log_s[1] - log_s[0])))
+
+
 def apparent_axon_sigma(generator: GeneratorConfig) -> float:
-    """The Gaussian sigma (pixels) of an in-focus axon's cross-section in the image: its
-    ``sigma_spread``, widened by the mean PSF sigma under the microscope imaging model."""
-    if generator.noise_model != "microscope":
-        return generator.sigma_spread
-    psf = sum(generator.psf_sigma) / 2
-    return math.hypot(generator.sigma_spread, psf)
+    """The width (pixels) of an axon of median thickness in the image, as a Gaussian sigma: the
+    scale at which the ridge detector of the calibration responds most (`_ridge_scale`) to its
+    cross-section, a Gaussian of ``sigma_spread`` cut at the median branch thickness
+    ``(MinThickness + MaxThickness) / 2``, blurred by the mean PSF sigma under the microscope
+    imaging model. For thick branches this is ``hypot(sigma_spread, psf)``; for flat tubes
+    (thickness well below ``sigma_spread``, e.g. calibrated vessels) it follows the thickness."""
+    psf = sum(generator.psf_sigma) / 2 if generator.noise_model == "microscope" else 0.0
+    halfwidth = (generator.MinThickness + generator.MaxThickness) / 2
+    return _ridge_scale(generator.sigma_spread, halfwidth, psf)
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
