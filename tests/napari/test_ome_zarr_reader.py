@@ -1,38 +1,29 @@
-"""napari's OME-Zarr reader (napari-ome-zarr) gets the layers of a jaxaxon dataset, headless.
-
-Needs napari and napari-ome-zarr (not in CI), and a dataset written as OME-Zarr (NGFF): skipped
-while ``jaxaxon generate`` writes its own zarr layout.
-"""
+"""napari's OME-Zarr reader (napari-ome-zarr) gets the layers of a jaxaxon dataset, headless."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
+import numpy as np
 import pytest
+
+from jaxaxon.data import open_dataset
 
 pytest.importorskip("napari")
 napari_ome_zarr = pytest.importorskip("napari_ome_zarr")
 
 
-def _ngff_images(root: Path) -> Path | None:
-    """The dataset's NGFF image group (``ome.multiscales`` in its ``zarr.json``): the root or a child."""
-    for group in [root, *sorted(p for p in root.iterdir() if p.is_dir())]:
-        meta = group / "zarr.json"
-        if meta.is_file() and "multiscales" in json.loads(meta.read_text()).get("attributes", {}).get("ome", {}):
-            return group
-    return None
-
-
-def test_napari_ome_zarr_reads_a_dataset(small_dataset):
-    images = _ngff_images(small_dataset)
-    if images is None:
-        pytest.skip("jaxaxon datasets are not OME-Zarr (NGFF) yet")
-    reader = napari_ome_zarr.napari_get_reader(str(images))
-    assert reader is not None
-    layers = reader(str(images))
-    kinds = [kind for _, _, kind in layers]
-    assert "image" in kinds and "labels" in kinds
-    for data, _, _ in layers:
-        shape = data[0].shape if isinstance(data, list) else data.shape
-        assert tuple(shape[-2:]) == (64, 64)
+def test_napari_ome_zarr_reads_a_dataset_with_its_labels(small_dataset):
+    reader = napari_ome_zarr.napari_get_reader(str(small_dataset))
+    assert reader is not None, "napari-ome-zarr does not recognise the dataset as OME-Zarr"
+    layers = reader(str(small_dataset))
+    images = [(data, meta) for data, meta, kind in layers if kind == "image"]
+    labels = [(data, meta) for data, meta, kind in layers if kind == "labels"]
+    assert len(images) == 1 and len(labels) == 4
+    ds = open_dataset(small_dataset)
+    expected = ds[:]
+    data = images[0][0]
+    np.testing.assert_array_equal(np.asarray(data[0] if isinstance(data, list) else data), expected["images"])
+    by_name = {meta["name"]: data for data, meta in labels}
+    for name in ("axon_masks", "bouton_masks", "bouton_labels", "cell_masks"):
+        key = next(k for k in by_name if name in k)
+        array = by_name[key][0] if isinstance(by_name[key], list) else by_name[key]
+        np.testing.assert_array_equal(np.asarray(array), expected[name])
