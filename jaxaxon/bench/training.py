@@ -180,7 +180,7 @@ def _time_training_step(rc, preset: str, dtype: str, steps: int, rounds: int, da
 
         variants["data"] = data
     t_compile, times, peak, source = _interleaved(variants, steps, rounds)
-    extra = {} if data_step is None else {"dataset_images": data_step.program.rc.data.examples}
+    extra = {} if data_step is None else {"dataset_images": len(data_step.feed.batches.source)}
     return {
         "name": f"{preset} ({dtype})",
         "preset": preset,
