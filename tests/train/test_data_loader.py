@@ -151,6 +151,25 @@ def test_batches_hold_the_dataset_images_of_their_indices(datasets, small_cfg):
     assert dataset_fingerprint(attrs) != dataset_fingerprint(open_dataset(datasets["other"]).attrs)
 
 
+def test_dataset_arrays_give_the_inputs_and_targets_of_the_images_they_store(tiny):
+    """uint8 grey values and 0/1 masks as stored train exactly as the generator's float32
+    images and bool masks (the normalisation works on the values, not the dtype)."""
+    from types import SimpleNamespace
+
+    from jaxaxon.train.step import dataset_examples, inputs_and_targets, to_tiles
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (2, 64, 64)).astype(np.float32)
+    mask = rng.random((2, 64, 64)) > 0.7
+    x, y = dataset_examples({"images": image.astype(np.uint8), "axon_masks": mask.astype(np.uint8)}, tiny)
+    assert x.shape == (8, 32, 32) and y.shape == (8, 32, 32, 1)  # 4 tiles of 32x32 per 64x64 image
+    generated = SimpleNamespace(image=jnp.asarray(image), axon_mask=jnp.asarray(mask), bouton_mask=None, clean=None)
+    x_ref, y_ref = (to_tiles(a, 32) for a in inputs_and_targets(generated, tiny))
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(x_ref))
+    np.testing.assert_array_equal(np.asarray(y), np.asarray(y_ref))
+    np.testing.assert_array_equal(np.asarray(y[5, ..., 0]), mask[1, :32, 32:])  # image 1, top right tile
+
+
 # --------------------------------------------------------------------------- training
 
 
@@ -301,3 +320,47 @@ def test_resuming_with_another_dataset_is_refused_and_changes_nothing(cli_run, d
         assert json.loads((workdir / "config.json").read_text())["data"]["path"] == str(moved)  # the new place
     finally:
         shutil.move(moved, datasets["main"])
+
+
+_TWO_DEVICES = """
+import json, os, sys
+os.environ["JAX_PLATFORMS"] = "cpu"
+os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"
+import jax, numpy as np
+from tests.conftest import SMALL, TINY_CHANGES
+from jaxaxon.models.config import ModelConfig
+from jaxaxon.parallel import make_mesh
+from jaxaxon.train.config import RunConfig
+from jaxaxon.train.data_loader import open_training_data
+from jaxaxon.train.step import make_train_step
+
+rc = RunConfig(preset="test", model=ModelConfig(), generator=SMALL).replace(**TINY_CHANGES)
+ds, record = open_training_data(sys.argv[1], rc)
+rc = rc.replace(data=record)
+two, one = make_train_step(rc, dataset=ds), make_train_step(rc, dataset=ds, mesh=make_mesh(jax.devices()[:1]))
+same = all(np.array_equal(np.asarray(a), np.asarray(b)) for s in (0, 4) for a, b in zip(two.batch(s)[:2], one.batch(s)[:2]))
+states = [two.init(0), one.init(0)]
+for s in range(3):
+    states = [two(*states[0], s), one(*states[1], s)]
+print(json.dumps({"devices": two.mesh.shape["data"], "spec": list(two.batch(0)[0].sharding.spec), "same_batches": same,
+                  "loss_sums": [float(st[2]["loss"]) for st in states]}))
+"""
+
+
+@pytest.mark.slow
+def test_the_fed_step_on_two_devices_sees_the_one_device_batches(datasets):
+    """Two virtual CPU devices (a subprocess): the fed images are split over them and the
+    batches and losses equal one device's."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-c", _TWO_DEVICES, str(datasets["main"])], cwd=root, capture_output=True, text=True,
+        timeout=600, env=dict(os.environ, PYTHONPATH=str(root)),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["devices"] == 2 and out["spec"] == ["data"] and out["same_batches"]
+    assert out["loss_sums"][0] == pytest.approx(out["loss_sums"][1], rel=1e-6)
