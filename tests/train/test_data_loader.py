@@ -364,3 +364,42 @@ def test_the_fed_step_on_two_devices_sees_the_one_device_batches(datasets):
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["devices"] == 2 and out["spec"] == ["data"] and out["same_batches"]
     assert out["loss_sums"][0] == pytest.approx(out["loss_sums"][1], rel=1e-6)
+
+
+@pytest.mark.slow
+def test_a_cli_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(datasets, tiny, tiny_changes, tmp_path):
+    """``jaxaxon train --data`` killed (SIGKILL) after a checkpoint, resumed by a second
+    process that exits by itself: the same history and parameters as one uninterrupted run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    changes = dict(tiny_changes, checkpoint_every=2, eval_every=6)
+    ref_dir = tmp_path / "ref"
+    train(ref_dir, tiny.replace(**changes), data=datasets["main"], epochs=6, progress=False, log=lambda s: None)
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    workdir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "jaxaxon.cli", "train", "--workdir", str(workdir), "--no-progress"]
+    proc = subprocess.Popen(cmd + ["--data", str(datasets["main"]), "--epochs", "6", *_sets(changes)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    latest = workdir / "checkpoints" / "latest"
+    t0 = time.time()
+    while not (latest.is_dir() and any(p.name.isdigit() for p in latest.iterdir())):
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.time() - t0 < 300
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = max(r["step"] for r in _history(workdir))
+    assert killed_at < 18, "the run finished before it was killed"
+    done = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert [r["step"] for r in _history(workdir)] == list(range(1, 19))
+    assert _untimed(_history(workdir)) == _untimed(_history(ref_dir))
+    step_a, a = _params(workdir)
+    step_b, b = _params(ref_dir)
+    assert step_a == step_b == 18
+    _assert_same_params(a, b)
