@@ -175,13 +175,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
             if given:
                 raise RunConfigError(
                     f"--resume continues the stored configuration of {args.workdir}; it cannot change: "
-                    f"{', '.join(given)} (only --steps and --until apply)"
+                    f"{', '.join(given)} (only --steps, --epochs, --until and --data, the run's dataset moved, apply)"
                 )
             rc = None
         else:
             rc = get_preset(args.preset or "quick")
             if args.params is not None:
                 rc = with_generator(rc, _load_config(args.params), heads_given="model.heads" in changes)
+            elif args.data is not None:  # validation images from the dataset's parameters
+                from jaxaxon.train.data_loader import dataset_generator
+
+                rc = with_generator(rc, dataset_generator(args.data), heads_given="model.heads" in changes)
             if args.steps is not None:
                 changes["steps"] = args.steps
             if real is not None:
@@ -191,10 +195,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
             args.workdir,
             rc,
             resume=args.resume,
-            steps=args.steps if args.resume else None,
+            steps=args.steps,
             init_from=args.init_from,
             until=args.until,
             progress=not args.no_progress,
+            data=args.data,
+            epochs=args.epochs,
         )
     except TrainingInterrupted as stop:
         print(f"jaxaxon train: {stop}", file=sys.stderr)
@@ -221,15 +227,24 @@ def _add_train_parser(sub) -> None:
 
     p = sub.add_parser(
         "train",
-        help="train a segmentation network (or the pre-training autoencoder) on images generated on the fly",
-        description="Train on images generated inside the jitted training step. Writes DIR/config.json, "
-        "DIR/history.json, DIR/checkpoints/ (orbax) and DIR/plots/*.png. SIGTERM or Ctrl-C saves a checkpoint "
-        "before exiting; --resume continues from it.",
+        help="train a segmentation network (or the pre-training autoencoder) on images generated on the fly "
+        "or on a dataset on disk",
+        description="Train on images generated inside the jitted training step, or (--data) on a dataset written by "
+        "'jaxaxon generate', shuffled anew every epoch. Writes DIR/config.json, DIR/history.json, DIR/checkpoints/ "
+        "(orbax) and DIR/plots/*.png. SIGTERM or Ctrl-C saves a checkpoint before exiting; --resume continues from "
+        "it.",
     )
     p.add_argument("--workdir", required=True, help="run directory")
     p.add_argument("--preset", help=f"starting configuration: {', '.join(preset_names())} (default quick)")
     p.add_argument("--params", help="generator parameter file in the original's JSON format (default: the preset's)")
     p.add_argument("--steps", type=_positive_int, help="total training steps (with --resume: a new total)")
+    p.add_argument("--data", metavar="PATH.zarr",
+                   help="train on this dataset ('jaxaxon generate') instead of images generated on the fly; "
+                   "validation stays on generated images of its parameters (with --resume: a moved copy of the "
+                   "run's dataset)")  # fmt: skip
+    p.add_argument("--epochs", type=_positive_float, metavar="E",
+                   help="with --data: train for E passes over the dataset, ceil(E * N / images per step) steps "
+                   "(instead of --steps; both must agree when given)")  # fmt: skip
     p.add_argument("--seed", type=_non_negative_int, help="seed of initialisation, training images and dropout")
     p.add_argument("--resume", action="store_true", help="continue the run in --workdir from its latest checkpoint")
     p.add_argument(

@@ -469,20 +469,24 @@ def _dataset(ctx: Context) -> dict | None:
 
 def _training_lines(rec: dict, result: dict) -> list[str]:
     header = ["preset", "batch (tile)", "images generated per step", "on the fly steps/s", "pre-generated steps/s",
-              "generation overhead", "generation alone"]  # fmt: skip
+              "generation overhead", "generation alone", "from disk steps/s", "from disk / on the fly"]  # fmt: skip
     rows = [
         (r["name"], f"{r['batch_size']} ({r['tile']}x{r['tile']})", r["generated_images_per_step"],
          num(r["onfly_steps_per_s"], 2), num(r["pregen_steps_per_s"], 2), f"{r['generation_overhead_fraction']:.1%}",
-         f"{r['generation_alone_fraction']:.1%}")
+         f"{r['generation_alone_fraction']:.1%}",
+         num(r["data_steps_per_s"], 2) if "data_steps_per_s" in r else "-",
+         f"{r['data_vs_onfly']:.2f}x" if "data_vs_onfly" in r else "-")
         for r in rec["rows"]
     ]  # fmt: skip
     return [
-        "One training step, generating its images inside the jitted step (on the fly) vs fed pre-generated batches:",
+        "One training step, generating its images inside the jitted step (on the fly) vs fed pre-generated batches "
+        "and vs fed from a dataset on disk (`jaxaxon train --data`: Grain, tensorstore, shuffled, read ahead):",
         "",
         *table(header, rows),
         "",
         "Generation overhead = 1 - pre-generated step time / on-the-fly step time; generation alone = time to "
-        "generate one step's batch / on-the-fly step time.",
+        "generate one step's batch / on-the-fly step time; from disk / on the fly = throughput (images/s) of the "
+        "dataset-fed step over the on-the-fly step's (above 1: faster).",
         "",
     ]
 
@@ -493,11 +497,13 @@ def _training(ctx: Context) -> dict:
 
     s = ctx.settings
     rec = time_training(s.training_presets, s.training_steps, s.training_rounds, s.training_dtypes,
-                        batch=s.training_batch or None, generator=ctx.cfg)  # fmt: skip
+                        batch=s.training_batch or None, generator=ctx.cfg, dataset_steps=s.training_dataset_steps,
+                        dataset_chunk=s.dataset_batch, workdir=ctx.workdir)  # fmt: skip
     for row in rec.get("rows", []):
+        disk = f", {row['data_steps_per_s']:.2f} from disk" if "data_steps_per_s" in row else ""
         ctx.say(
             f"training {row['name']}: {row['onfly_steps_per_s']:.2f} steps/s on the fly, "
-            f"{row['pregen_steps_per_s']:.2f} pre-generated (generation {row['generation_overhead_fraction']:.0%})"
+            f"{row['pregen_steps_per_s']:.2f} pre-generated (generation {row['generation_overhead_fraction']:.0%}){disk}"
         )
     if "rows" not in rec:
         ctx.say(f"training: {rec.get('status')}")

@@ -69,6 +69,9 @@ class SuiteSettings:
       training_batch: training examples per step (0: each preset's own; on a CPU the
         'original' preset takes `jaxaxon.bench.training.CPU_ORIGINAL_BATCH`). The training
         step generates images of the suite's base config.
+      training_dataset_steps: the training section also times the step fed from a dataset
+        on disk (``jaxaxon train --data``) of this many steps' images of the base config,
+        written in chunks of ``dataset_batch`` (0: not timed).
       mixing_preset: training preset of the mixing section.
       mixing_shares: real shares timed by the mixing section (empty: skipped).
       mixing_images: random real images of the mixing section.
@@ -101,6 +104,7 @@ class SuiteSettings:
     scaling_per_device_batch: int
     memory_batches: tuple[int, ...]
     training_batch: int = 0
+    training_dataset_steps: int = 8
     training_dtypes: tuple[str, ...] = ("float32",)
     mixing_preset: str = "quick"
     mixing_shares: tuple[float, ...] = (0.0, 0.25, 1.0)

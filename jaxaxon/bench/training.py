@@ -1,5 +1,6 @@
 """Training workloads: the step with on-the-fly generation against the same step fed
-pre-generated batches (`time_training_step`), and with real crops mixed in (`time_mixing`).
+pre-generated batches and the step fed from a dataset on disk (`time_training_step`), and
+with real crops mixed in (`time_mixing`).
 
 Variants are timed in interleaved rounds after compiling everything, so that load from other
 processes hits them alike. Without ``jaxaxon.train`` a 'skipped' record is returned, never a
@@ -88,13 +89,19 @@ def time_training_step(
     steps: int = 3,
     rounds: int = 3,
     generator: GeneratorConfig | None = None,
+    *,
+    dataset_steps: int = 0,
+    dataset_chunk: int = 32,
+    workdir: str | Path | None = None,
 ) -> dict:
-    """Times one preset's training step three ways.
+    """Times one preset's training step three (four) ways.
 
     ``onfly``: the run's step (`jaxaxon.train.make_train_step`; generates its batch inside);
     ``pregen``: its update alone (`Program.update`, jitted) fed batches generated beforehand
     (a pool kept on the device, cycled); ``gen``: the batch generation alone
-    (`training_batch`, jitted).
+    (`training_batch`, jitted); with ``dataset_steps``, ``data``: the run's step fed from a
+    dataset on disk (``jaxaxon train --data``: Grain reading through tensorstore, shuffled,
+    prefetched) of ``dataset_steps`` steps' images, written first (untimed).
     Figures: `step_figures`.
 
     Args:
@@ -105,20 +112,45 @@ def time_training_step(
       rounds: interleaved rounds (the median round is reported).
       generator: generator config replacing the preset's (its tiles shrink to the image
         side where the preset's are larger).
+      dataset_steps: images for this many steps make the dataset of the ``data`` variant
+        (0: no such variant).
+      dataset_chunk: its images per written chunk (the generator batch of the writing).
+      workdir: where the dataset is written (default: a temporary directory, removed after).
 
     Returns:
       A JSON-ready record (steps/s, images/s, overhead fractions, round times, peak memory).
     """
+    rc = _run_config(preset, dtype, batch, generator)
+    with tempfile.TemporaryDirectory(prefix="jaxaxon-bench-data-", dir=workdir) as tmp:
+        feed = _dataset_step(rc, dataset_steps, dataset_chunk, Path(tmp)) if dataset_steps > 0 else None
+        return _time_training_step(rc, preset, dtype, steps, rounds, feed)
+
+
+def _dataset_step(rc, steps: int, chunk: int, root: Path):
+    """The run's step fed from a dataset of ``steps`` steps' images written under ``root``."""
+    from jaxaxon.data import write_dataset
+    from jaxaxon.train.data_loader import fed_images_per_step, open_training_data
+    from jaxaxon.train.step import make_train_step
+
+    n = fed_images_per_step(rc) * steps
+    n = chunk * -(-n // chunk)  # whole chunks
+    write_dataset(root / "train.zarr", rc.generator, n, seed=1, batch_size=chunk)
+    dataset, record = open_training_data(root / "train.zarr", rc)
+    step = make_train_step(rc.replace(data=record), dataset=dataset)
+    step.feed.stop = None  # read ahead without end: the timing calls more steps than the preset has
+    return step
+
+
+def _time_training_step(rc, preset: str, dtype: str, steps: int, rounds: int, data_step) -> dict:
     from jaxaxon.train.step import make_train_step, run_keys, training_batch
 
-    rc = _run_config(preset, dtype, batch, generator)
     train_step = make_train_step(rc)
     update = jax.jit(train_step.program.update, donate_argnums=(0, 1, 2))
     _, data_key, dropout_key = run_keys(rc.seed)
     state = {"onfly": [*train_step.init(0)], "pregen": [*train_step.init(0)]}
     gen = jax.jit(lambda k, s: training_batch(rc, k, s))
     pool = [gen(data_key, 10_000 + i) for i in range(min(steps, 4))]
-    counter = {"onfly": 0, "gen": 0}
+    counter = {"onfly": 0, "gen": 0, "data": 0}
 
     def onfly(i):
         s = state["onfly"]
@@ -136,7 +168,19 @@ def time_training_step(
         counter["gen"] += 1
         return gen(data_key, 20_000 + counter["gen"])
 
-    t_compile, times, peak, source = _interleaved({"onfly": onfly, "pregen": pregen, "gen": gen_only}, steps, rounds)
+    variants = {"onfly": onfly, "pregen": pregen, "gen": gen_only}
+    if data_step is not None:
+        state["data"] = [*data_step.init(0)]
+
+        def data(i):
+            s = state["data"]
+            counter["data"] += 1  # consecutive steps: the feed reads ahead
+            s[:] = data_step(*s, counter["data"])
+            return s[2]["loss"]
+
+        variants["data"] = data
+    t_compile, times, peak, source = _interleaved(variants, steps, rounds)
+    extra = {} if data_step is None else {"dataset_images": len(data_step.feed.batches.source)}
     return {
         "name": f"{preset} ({dtype})",
         "preset": preset,
@@ -146,6 +190,7 @@ def time_training_step(
         "tile": rc.crop or rc.generator.height,
         "generated_images_per_step": rc.images_per_step,
         "generated_image_size": list(rc.generator.shape),
+        **extra,
         "steps_timed": steps * rounds,
         "warmup_and_compile_s": round(t_compile, 2),
         **step_figures(times, rc.batch_size),
@@ -165,9 +210,18 @@ def step_figures(times: dict[str, list[float]], images: int) -> dict:
 
     Returns:
       Steps/s, images/s, ``generation_overhead_fraction = 1 - pregen / onfly`` and
-      ``generation_alone_fraction = gen / onfly`` (median times), and the round times.
+      ``generation_alone_fraction = gen / onfly`` (median times), and the round times; with
+      a ``data`` variant (the step fed from a dataset on disk) also its steps/s, images/s and
+      ``data_vs_onfly = onfly / data`` (its throughput relative to on the fly: above 1 is faster).
     """
     t = {k: statistics.median(v) for k, v in times.items()}
+    data = {}
+    if "data" in t:
+        data = {
+            "data_steps_per_s": 1 / t["data"],
+            "data_images_per_s": images / t["data"],
+            "data_vs_onfly": t["onfly"] / t["data"],
+        }
     return {
         "onfly_steps_per_s": 1 / t["onfly"],
         "pregen_steps_per_s": 1 / t["pregen"],
@@ -176,6 +230,7 @@ def step_figures(times: dict[str, list[float]], images: int) -> dict:
         "pregen_images_per_s": images / t["pregen"],
         "generation_overhead_fraction": 1 - t["pregen"] / t["onfly"],
         "generation_alone_fraction": t["gen"] / t["onfly"],
+        **data,
         "round_times_s": {k: [round(x, 4) for x in v] for k, v in times.items()},
     }
 
@@ -187,12 +242,16 @@ def time_training(
     dtypes: tuple[str, ...] | str = ("float32",),
     batch: int | None = None,
     generator: GeneratorConfig | None = None,
+    *,
+    dataset_steps: int = 0,
+    dataset_chunk: int = 32,
+    workdir: str | Path | None = None,
 ) -> dict:
     """The suite's training section: `time_training_step` for each preset and dtype.
 
     Args:
       presets: training presets.
-      steps, rounds, generator: as `time_training_step`.
+      steps, rounds, generator, dataset_steps, dataset_chunk, workdir: as `time_training_step`.
       dtypes: model compute dtypes (one name or several).
       batch: training examples per step for every preset (default: the preset's; on a CPU
         the 'original' preset runs at `CPU_ORIGINAL_BATCH`).
@@ -207,7 +266,10 @@ def time_training(
     for preset in presets:
         n = batch if batch is not None else (CPU_ORIGINAL_BATCH if cpu and preset == "original" else None)
         for dtype in (dtypes,) if isinstance(dtypes, str) else dtypes:
-            rows.append(time_training_step(preset, dtype, n, steps, rounds, generator))
+            rows.append(
+                time_training_step(preset, dtype, n, steps, rounds, generator, dataset_steps=dataset_steps,
+                                   dataset_chunk=dataset_chunk, workdir=workdir)  # fmt: skip
+            )
     return {"rows": rows}
 
 

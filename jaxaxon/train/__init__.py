@@ -4,6 +4,7 @@ Public API for other parts of jaxaxon (evaluation, prediction, benchmarks):
 
 - `train(workdir, run_config, ...)`: run or resume a training run.
 - `make_train_step(run_config, real_bank, mesh)`: the jitted step over a device mesh.
+- `jaxaxon.train.data_loader`: training from a dataset on disk (``train(..., data=PATH)``).
 - `RunConfig`, `get_preset`: run configurations.
 - `normalise(images, method)`: the input scaling every network sees.
 - `load_model(path) -> (model, run_config)` and `predict(model, run_config, images)`.

@@ -31,6 +31,7 @@ __all__ = [
     "RunConfig",
     "RunConfigError",
     "RealMixing",
+    "TrainingData",
     "LOSSES",
     "SCHEDULES",
     "AE_TARGETS",
@@ -113,6 +114,50 @@ def _has_paths(real: RealMixing) -> str | None:
 
 
 @dataclasses.dataclass(frozen=True)
+class TrainingData:
+    """A dataset on disk (``jaxaxon generate``) that the run trains on instead of images
+    generated on the fly (`jaxaxon.train.data_loader`), recorded when the run starts.
+
+    Attributes:
+      path: the dataset directory (absolute).
+      examples: number of images in it.
+      image_size: ``(height, width)`` of its images (the run's generator shape).
+      fingerprint: SHA-256 of its generation record (generator, parameters, seed, number of
+        images; `jaxaxon.train.data_loader.dataset_fingerprint`): a resumed run refuses
+        another dataset.
+    """
+
+    path: str = ""
+    examples: int = param(1, bounds=(_AT_LEAST_1, Bound(1, 2**31 - 1)))
+    image_size: tuple[int, ...] = (0, 0)
+    fingerprint: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.image_size, (list, tuple)):
+            object.__setattr__(self, "image_size", tuple(self.image_size))
+        validate(self, RunConfigError, prefix="data.", rules=(_has_path,))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "TrainingData":
+        if not isinstance(data, Mapping):
+            raise RunConfigError(f"data: expected an object, got {type(data).__name__}")
+        check_keys(data, cls, RunConfigError, noun="option", prefix="data.")
+        return cls(**data)
+
+
+def _has_path(data: TrainingData) -> str | None:
+    if not data.path:
+        return "path: no dataset given (--data PATH.zarr)"
+    size = data.image_size
+    if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+        return f"image_size: expected (height, width) in pixels, got {list(size)}"
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
 class RunConfig:
     """A training run.
 
@@ -153,6 +198,8 @@ class RunConfig:
         recorded in ``generator.image_scale``, and evaluate/predict resample inputs by it.
         0 keeps the parameters' own scale.
       real: labelled real images mixed into the training batches (`RealMixing`), or None.
+      data: the dataset on disk the run trains on (`TrainingData`), or None to train on
+        images generated on the fly. Validation stays on generated images.
     """
 
     preset: str = "custom"
@@ -180,6 +227,7 @@ class RunConfig:
     keep_checkpoints: int = param(3, bounds=(_AT_LEAST_1, Bound(1, 1000)))
     init_from: str | None = None
     real: RealMixing | None = None
+    data: TrainingData | None = None
     axon_width: float = param(0.0, bounds=Bound(0, 100), what="a width", unit="pixels (0 = the parameters' scale)")
 
     def __post_init__(self) -> None:
@@ -254,6 +302,8 @@ class RunConfig:
                 values["normalise"] = Normalisation.from_dict(values["normalise"])
             if values.get("real") is not None:
                 values["real"] = RealMixing.from_dict(values["real"])
+            if values.get("data") is not None:
+                values["data"] = TrainingData.from_dict(values["data"])
         except ConfigError as err:
             raise RunConfigError(f"generator: {err}") from None
         except (TypeError, ValueError) as err:

@@ -10,7 +10,8 @@
 A SIGTERM or a first Ctrl-C stops the run after the current step with a checkpoint (a
 second Ctrl-C aborts at once). ``resume=True`` continues from the latest checkpoint: the
 history is cut back to that step and the data stream continues from it, so the finished
-run equals an uninterrupted one.
+run equals an uninterrupted one. With ``data`` the run trains on a dataset on disk
+(`jaxaxon.train.data_loader`), whose batches are likewise a function of the step alone.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from flax import nnx
 from jaxaxon.parallel import DATA_AXIS, is_main_process, sync_processes
 from jaxaxon.train.checkpoint import CheckpointError, CheckpointStore, CheckpointWriteError, SkippedCheckpoint
 from jaxaxon.train.config import RunConfig, RunConfigError, read_run_config
+from jaxaxon.train.data_loader import data_note, prepare_data, resolve_steps
 from jaxaxon.train.history import read_history, truncate_history, write_history
 from jaxaxon.train.mixing import prepare_real
 from jaxaxon.train.step import Program, TrainStep, make_train_step, validation_chunk, zero_metrics
@@ -159,6 +161,8 @@ def train(
     until: int | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    data: str | Path | None = None,
+    epochs: float | None = None,
 ) -> dict[str, Any]:
     """Trains (or continues) a run in ``workdir``.
 
@@ -166,12 +170,18 @@ def train(
       workdir: the run directory (must not hold a run unless ``resume``).
       rc: the run configuration of a new run (ignored when resuming: ``config.json`` is).
       resume: continue from the latest checkpoint of ``workdir``.
-      steps: when resuming, a new total number of steps (extends or shortens the run).
+      steps: the total number of steps: for a new run it replaces ``rc.steps``; when
+        resuming, a new total (extends or shortens the run).
       init_from: a checkpoint to initialise a new run's parameters from (an autoencoder's
         encoder, or any segmentation run for fine-tuning); see `jaxaxon.train.init`.
       until: stop after this step with a checkpoint, as if interrupted (resumable).
       progress: show a tqdm progress bar (steps/s and the latest metrics).
       log: where one-line notes go.
+      data: a dataset (``jaxaxon generate``) to train a new run on instead of images
+        generated on the fly, recorded in ``config.json``; when resuming, a moved copy of
+        the run's dataset (another dataset is refused).
+      epochs: the total number of passes over the dataset: ``ceil(epochs * N / images per
+        step)`` steps (must agree with ``steps`` when both are given).
 
     Returns:
       A summary: ``step``, ``best_step``, best metric, the last record, elapsed seconds.
@@ -184,7 +194,7 @@ def train(
     workdir = Path(workdir).expanduser().absolute()
     if not is_main_process():  # only process 0 writes the history, the plots and the notes
         progress, log = False, lambda text: None
-    rc, train_step = _prepare(workdir, rc, resume, steps, init_from, until, log)
+    rc, train_step, steps = _prepare(workdir, rc, resume, steps, init_from, until, log, data, epochs)
     store = CheckpointStore(workdir / "checkpoints", keep=rc.keep_checkpoints)
     try:
         state, skipped = _restore_or_init(store, train_step, rc, resume, workdir, log)
@@ -212,16 +222,18 @@ def train(
 
 
 def _prepare(
-    workdir: Path, rc: RunConfig | None, resume: bool, steps: int | None, init_from, until: int | None, log
-) -> tuple[RunConfig, TrainStep]:
-    """Checks the options, reads the real data and builds the training step; a new run's
-    directory is written only once all of that has passed."""
+    workdir: Path, rc: RunConfig | None, resume: bool, steps: int | None, init_from, until: int | None, log,
+    data=None, epochs: float | None = None,
+) -> tuple[RunConfig, TrainStep, int | None]:
+    """Checks the options, opens the dataset, reads the real data and builds the training
+    step; a new run's directory is written only once all of that has passed. Returns the
+    run, its step and the total steps asked for (None: the run's own)."""
     if resume and init_from is not None:
         raise RunConfigError("--init-from applies to a new run; a resumed run continues from its own checkpoint")
     if until is not None and until < 1:
         raise RunConfigError(f"until: expected a positive step, got {until}")
     if resume:
-        rc = _read_workdir(workdir, steps)
+        rc = _read_workdir(workdir, None)
     elif rc is None:
         raise RunConfigError("train: a run configuration is needed for a new run")
     elif init_from is not None:
@@ -229,17 +241,25 @@ def _prepare(
 
         find_checkpoint(init_from)  # the source exists
         rc = rc.replace(init_from=str(Path(init_from).resolve()))
+    rc, dataset = prepare_data(rc, data, resumed=resume, log=log)
+    steps = resolve_steps(rc, steps, epochs)
+    if steps is not None and steps != rc.steps:
+        rc = rc.replace(steps=steps)
+    if dataset is not None:
+        log(data_note(rc))
     rc, bank = prepare_real(rc, resumed=resume, log=log)
-    train_step = make_train_step(rc, bank)  # the batch splits over the devices
+    train_step = make_train_step(rc, bank, dataset=dataset)  # the batch splits over the devices
     _note_idle_generation(rc, train_step, log)
     if not resume:
         _new_workdir(workdir, rc)
-    return rc, train_step
+    return rc, train_step, steps
 
 
 def _note_idle_generation(rc: RunConfig, train_step: TrainStep, log) -> None:
     """Says when the generated images of a step do not split over the devices (some
     devices then generate images that are thrown away)."""
+    if train_step.feed is not None:  # dataset images: nothing is generated
+        return
     n = train_step.mesh.shape[DATA_AXIS]
     images = -(-(rc.batch_size - train_step.n_real) // rc.tiles_per_image)
     if images % n:
@@ -330,7 +350,7 @@ def _commit_resume(
             "writes a new one"
         )
     config_path = workdir / "config.json"
-    if steps is not None and is_main_process() and read_run_config(config_path).steps != steps:
+    if is_main_process() and read_run_config(config_path) != rc:  # a new total of steps, a moved dataset
         try:
             rc.to_json(config_path)
         except OSError as err:

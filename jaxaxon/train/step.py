@@ -5,6 +5,10 @@ step ``s`` is a tile of generated image ``s * n + i // t`` (``n`` images of ``t`
 step), keyed ``fold_in(fold_in(data_key, s), s * n + i // t)``, or real crop ``j`` keyed
 ``fold_in(fold_in(fold_in(data_key, s), REAL_STREAM), j)``. Each device makes only its slice
 of the batch, so resumed runs, and runs on any number of devices and hosts, see the same data.
+
+A run on a dataset on disk (``rc.data``, `jaxaxon.train.data_loader`) is fed the step's
+images as arguments of the same step instead (sharded over the ``data`` axis); their
+normalisation, tiles and targets are computed in the step by the same code.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import types
 import warnings
 from typing import Any
 
@@ -46,6 +51,7 @@ __all__ = [
     "step_batch",
     "make_optimizer",
     "inputs_and_targets",
+    "dataset_examples",
     "to_tiles",
     "training_batch",
     "validation_chunk",
@@ -118,6 +124,29 @@ def training_batch(rc: RunConfig, data_key: jax.Array, step: jax.Array | int, fi
     return x, y
 
 
+def dataset_examples(fed: dict[str, jax.Array], rc: RunConfig) -> tuple[jax.Array, jax.Array]:
+    """Network inputs and targets (tiles when ``rc.crop``) of images read from a dataset.
+
+    Args:
+      fed: dataset arrays (`jaxaxon.train.data_loader.array_names`): ``images [B, H, W]``
+        (integer grey values), masks ``axon_masks`` / ``bouton_masks`` (0/1) or
+        ``clean_images`` ``[B, H, W]``.
+      rc: the run.
+
+    Returns:
+      ``x [N, h, w]``, ``y [N, h, w, C]`` as `training_batch` (``N = B * tiles_per_image``);
+      equal to `inputs_and_targets` of the generated images the dataset stores.
+    """
+    batch = types.SimpleNamespace(
+        image=fed["images"], axon_mask=fed.get("axon_masks"), bouton_mask=fed.get("bouton_masks"),
+        clean=fed.get("clean_images"),
+    )  # fmt: skip
+    x, y = inputs_and_targets(batch, rc)
+    if rc.crop:
+        x, y = to_tiles(x, rc.crop), to_tiles(y, rc.crop)
+    return x, y
+
+
 def validation_chunk(rc: RunConfig, start: int) -> tuple[jax.Array, jax.Array]:
     """Validation images ``start .. start + val_batch - 1`` (whole images): ``x, y``.
 
@@ -154,7 +183,7 @@ def _static_key(rc: RunConfig) -> RunConfig:
     only in seeds, logging or checkpointing share compilations)."""
     return dataclasses.replace(
         rc, preset="", seed=0, val_seed=0, val_images=1, eval_every=1, log_every=1, checkpoint_every=1,
-        keep_checkpoints=1, init_from=None, real=None,
+        keep_checkpoints=1, init_from=None, real=None, data=None,
         steps=rc.steps if rc.schedule == "warmup_cosine" else 1,
     )  # fmt: skip
 
@@ -266,9 +295,11 @@ def step_batch(
     bank: RealBank | None = None,
     n_real: int = 0,
     codes: tuple[int, ...] = (0,),
+    fed: dict[str, jax.Array] | None = None,
 ) -> tuple[jax.Array, jax.Array, jax.Array | None]:
     """The examples of one step, sharded over the mesh's ``data`` axis: the first
-    ``batch_size - n_real`` tiles of the step's generated images, then ``n_real`` real crops.
+    ``batch_size - n_real`` tiles of the step's generated images (or of the dataset images
+    ``fed``), then ``n_real`` real crops.
 
     Every device generates its share of the images and draws its share of the crops by
     global index (`by_global_index`; counts that do not split are rounded up and the extra
@@ -281,6 +312,8 @@ def step_batch(
       bank: the real images (`jaxaxon.train.mixing.prepare_real`), needed when ``n_real > 0``.
       n_real: real crops per step (``rc.real_per_step``; static).
       codes: allowed crop transforms (`jaxaxon.train.mixing.transform_codes`; static).
+      fed: the step's dataset arrays (`dataset_examples`), sharded over ``data``; None
+        generates the images.
 
     Returns:
       ``x [N, h, w]``, ``y [N, h, w, C]`` and loss weights ``w [N, C]`` (1 for synthetic
@@ -290,9 +323,12 @@ def step_batch(
     step = jnp.asarray(step, jnp.uint32)
     xs, ys, ws = [], [], []
     if n_syn > 0:
-        local = items_per_device(-(-n_syn // rc.tiles_per_image), mesh)
-        tiles = by_global_index(lambda first, k, s: training_batch(rc, k, s, first=first, count=local), mesh, local)
-        x, y = tiles(data_key, step)
+        if fed is None:
+            local = items_per_device(-(-n_syn // rc.tiles_per_image), mesh)
+            tiles = by_global_index(lambda first, k, s: training_batch(rc, k, s, first=first, count=local), mesh, local)
+            x, y = tiles(data_key, step)
+        else:
+            x, y = dataset_examples(fed, rc)
         xs.append(x[:n_syn])
         ys.append(y[:n_syn])
         ws.append(jnp.ones((n_syn, y.shape[-1]), jnp.float32))
@@ -312,25 +348,26 @@ def step_batch(
 
 
 @functools.lru_cache(maxsize=16)
-def _jitted_step(program: Program, mesh: Mesh, n_real: int, codes: tuple[int, ...]):
+def _jitted_step(program: Program, mesh: Mesh, n_real: int, codes: tuple[int, ...], fed: bool = False):
     rc = program.rc
 
-    def step_fn(model_state, opt_state, acc, data_key_data, dropout_key_data, bank, step):
+    def step_fn(model_state, opt_state, acc, data_key_data, dropout_key_data, bank, step, fed_arrays=None):
         data_key = jax.random.wrap_key_data(data_key_data)
         dropout_key = jax.random.wrap_key_data(dropout_key_data)
         step = jnp.asarray(step, jnp.uint32)
-        x, y, w = step_batch(rc, data_key, step, mesh, bank, n_real, codes)
+        x, y, w = step_batch(rc, data_key, step, mesh, bank, n_real, codes, fed_arrays)
         return program.update(model_state, opt_state, acc, x, y, dropout_key, step, w)
 
     repl = replicated_sharding(mesh)
+    shardings = (repl,) * 7 + (data_sharding(mesh),) if fed else repl  # fed images stay split over the devices
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # CPU backends cannot donate; that is harmless
-        return jax.jit(step_fn, in_shardings=repl, out_shardings=repl, donate_argnums=(0, 1, 2))
+        return jax.jit(step_fn, in_shardings=shardings, out_shardings=repl, donate_argnums=(0, 1, 2))
 
 
 @functools.lru_cache(maxsize=4)
 def _jitted_batch(rc: RunConfig, mesh: Mesh, n_real: int, codes: tuple[int, ...]):
-    return jax.jit(lambda key, bank, step: step_batch(rc, key, step, mesh, bank, n_real, codes))
+    return jax.jit(lambda key, bank, step, fed=None: step_batch(rc, key, step, mesh, bank, n_real, codes, fed))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -338,8 +375,9 @@ class TrainStep:
     """A run's training step over a device mesh (build with `make_train_step`).
 
     ``step(model_state, opt_state, acc, s) -> (model_state, opt_state, acc)`` makes the
-    batch of step ``s`` on the devices (`step_batch`) and updates the states; the states are
-    replicated over the mesh (`place`) and donated. The run's keys and real images are bound.
+    batch of step ``s`` on the devices (`step_batch`), or reads it from the run's dataset
+    (``feed``), and updates the states; the states are replicated over the mesh (`place`)
+    and donated. The run's keys, real images and dataset are bound.
 
     Attributes:
       program: the run's `Program`.
@@ -348,6 +386,8 @@ class TrainStep:
       n_real: real crops per step; codes: their allowed transforms.
       inputs: the bound inputs: data and dropout key data (host uint32), the replicated
         real bank (or None).
+      feed: the dataset's batches (`jaxaxon.train.data_loader.DataFeed`), or None to
+        generate the images in the step.
     """
 
     program: Program
@@ -356,10 +396,13 @@ class TrainStep:
     n_real: int
     codes: tuple[int, ...]
     inputs: tuple
+    feed: Any = None
 
     def __call__(self, model_state: Any, opt_state: Any, acc: Any, step: int) -> tuple[Any, Any, Any]:
-        fn = _jitted_step(self.program, self.mesh, self.n_real, self.codes)
-        return fn(model_state, opt_state, acc, *self.inputs, int(step))
+        fn = _jitted_step(self.program, self.mesh, self.n_real, self.codes, self.feed is not None)
+        if self.feed is None:
+            return fn(model_state, opt_state, acc, *self.inputs, int(step))
+        return fn(model_state, opt_state, acc, *self.inputs, int(step), self.feed(step))
 
     def place(self, tree: Any) -> Any:
         """``tree`` replicated over the mesh (states, metric sums, validation images)."""
@@ -373,19 +416,24 @@ class TrainStep:
         """The examples of step ``step`` as the step sees them (`step_batch`; for inspection)."""
         data, _, bank = self.inputs
         fn = _jitted_batch(self.program.rc, self.mesh, self.n_real, self.codes)
-        return fn(jax.random.wrap_key_data(data), bank, jnp.uint32(step))
+        fed = None if self.feed is None else self.feed.at(step)
+        return fn(jax.random.wrap_key_data(data), bank, jnp.uint32(step), fed)
 
 
-def make_train_step(rc: RunConfig, bank: RealBank | None = None, mesh: Mesh | None = None) -> TrainStep:
+def make_train_step(
+    rc: RunConfig, bank: RealBank | None = None, mesh: Mesh | None = None, *, dataset: Any = None
+) -> TrainStep:
     """The training step of a run (keys from ``rc.seed``, ``rc.real_per_step`` crops of ``bank``).
 
     Args:
       rc: the run configuration.
       bank: its real images (`jaxaxon.train.mixing.prepare_real`; None without real crops).
       mesh: the device mesh (default: all devices of all processes; one device is a mesh of one).
+      dataset: the open dataset of a run with ``rc.data``
+        (`jaxaxon.train.data_loader.prepare_data`; default: ``rc.data.path``, checked).
 
     Raises:
-      RunConfigError: the batch does not split over the mesh's devices.
+      RunConfigError: the batch does not split over the mesh's devices; a bad dataset.
     """
     mesh = make_mesh() if mesh is None else mesh
     n = mesh.shape[DATA_AXIS]
@@ -402,4 +450,11 @@ def make_train_step(rc: RunConfig, bank: RealBank | None = None, mesh: Mesh | No
     _, data_key, dropout_key = run_keys(rc.seed)
     keys = tuple(np.asarray(jax.random.key_data(k)) for k in (data_key, dropout_key))
     bank = None if bank is None else replicate(bank, mesh)
-    return TrainStep(get_program(rc), mesh, replicated_sharding(mesh), n_real, codes, (*keys, bank))
+    feed = None
+    if rc.data is not None:
+        from jaxaxon.train.data_loader import make_feed, open_training_data
+
+        if dataset is None:
+            dataset, _ = open_training_data(rc.data.path, rc, rc.data)
+        feed = make_feed(dataset, rc, mesh)
+    return TrainStep(get_program(rc), mesh, replicated_sharding(mesh), n_real, codes, (*keys, bank), feed)

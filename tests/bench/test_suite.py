@@ -39,6 +39,7 @@ TINY = SuiteSettings(
     training_steps=1,
     training_rounds=1,
     training_batch=2,
+    training_dataset_steps=2,
     mixing_shares=(0.5,),
     mixing_images=2,
     mixing_size=96,
@@ -135,6 +136,9 @@ def test_series_dataset_training_and_mixing(suite):
     assert row["dtype"] == "float32" and row["generation_overhead_fraction"] < 1
     assert len(row["round_times_s"]["onfly"]) == TINY.training_rounds
     assert row["generated_images_per_step"] == 2 and row["tile"] == 64
+    assert row["dataset_images"] == 4 and len(row["round_times_s"]["data"]) == TINY.training_rounds
+    assert math.isclose(row["data_vs_onfly"], row["data_steps_per_s"] / row["onfly_steps_per_s"])
+    assert math.isclose(row["data_images_per_s"], 2 * row["data_steps_per_s"])
     mixing = result["mixing"]
     assert set(mixing["variants"]) == {"share=0.5", "pregen"} and mixing["real_size"] == 96
     assert mixing["variants"]["share=0.5"]["real_per_step"] == 1 and mixing["variants"]["pregen"]["time_vs_pregen"] == 1

@@ -27,3 +27,12 @@ def test_mixing_variants_are_relative_to_the_pregenerated_step():
     fig = mixing_figures(times, {"share=0": 0, "share=1": 4, "pregen": None})
     assert math.isclose(fig["share=1"]["time_vs_pregen"], 4.0) and fig["share=1"]["real_per_step"] == 4
     assert math.isclose(fig["pregen"]["time_vs_pregen"], 1.0) and math.isclose(fig["share=0"]["steps_per_s"], 5.0)
+
+
+def test_the_dataset_fed_step_is_compared_with_the_on_the_fly_step():
+    # medians: on the fly 0.5 s, from disk 0.25 s: twice the throughput
+    times = {"onfly": [0.5, 0.5], "pregen": [0.4, 0.4], "gen": [0.1, 0.1], "data": [0.25, 0.3]}
+    fig = step_figures(times, images=8)
+    assert math.isclose(fig["data_vs_onfly"], 0.5 / 0.275)
+    assert math.isclose(fig["data_images_per_s"], 8 / 0.275) and math.isclose(fig["data_steps_per_s"], 1 / 0.275)
+    assert "data_vs_onfly" not in step_figures({k: times[k] for k in ("onfly", "pregen", "gen")}, images=8)
