@@ -7,7 +7,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from jaxaxon.calibrate.fit import PROFILES, correct_params, initial_params, to_config
+from jaxaxon.calibrate.fit import DEPTHS, PROFILES, correct_params, depth, initial_params, to_config
 from jaxaxon.calibrate.measure import CalibrationError, check_images, measure
 from jaxaxon.calibrate.report import generated_images, real_crops
 from jaxaxon.config import GeneratorConfig
@@ -43,7 +43,7 @@ class Calibration:
 
 def calibrate(
     images: Sequence[np.ndarray], *, pixel_size: float | None = None, correct: bool = True, n_generated: int = 16,
-    seed: int = 0, corrections: int = 2, profile: str = "gaussian",
+    seed: int = 0, corrections: int = 2, profile: str = "gaussian", depth_mode: str = "off",
 ) -> Calibration:  # fmt: skip
     """Estimates generator parameters from unlabelled real images ``[H, W]`` (any size >= 32).
 
@@ -52,7 +52,8 @@ def calibrate(
        preset underneath, ``noise_model='microscope'``);
     3. with ``correct``: with ``profile='auto'`` each cross-section family of
        `jaxaxon.calibrate.fit.PROFILES` is tried (``n_generated`` images each) and the one whose
-       images are closer to the real crops in ridge-width W1 + PSD RMS is kept; then images
+       images are closer to the real crops in ridge-width W1 + PSD RMS is kept; with
+       ``depth_mode='auto'`` each scene model of `jaxaxon.calibrate.fit.DEPTHS` likewise; then images
        generated from the parameters and the real 256x256 crops
        are compared with the realism measures (`jaxaxon.eval.realism.set_measures`) and widths,
        densities, background, photons and brightness are rescaled by real / generated
@@ -66,6 +67,8 @@ def calibrate(
       seed: seed of the generated images.
       corrections: correction steps (one generator compilation each).
       profile: the cross-section family (`jaxaxon.calibrate.fit.PROFILES`) or ``'auto'``.
+      depth_mode: the scene model (`jaxaxon.calibrate.fit.DEPTHS`: ``'off'`` a 2-D scene, ``'mean'``
+        a mean projection with defocused axons; `jaxaxon.calibrate.fit.depth`) or ``'auto'``.
 
     Raises:
       CalibrationError: no images, too small, non-finite or uniform images.
@@ -79,6 +82,8 @@ def calibrate(
     reference = set_measures(real_crops(xs)) if correct else {}
     if profile not in (*PROFILES, "auto"):
         raise CalibrationError(f"profile: expected one of {', '.join(PROFILES)}, auto; got {profile!r}")
+    if depth_mode not in (*DEPTHS, "auto"):
+        raise CalibrationError(f"depth_mode: expected one of {', '.join(DEPTHS)}, auto; got {depth_mode!r}")
     p = initial_params(est, pixel_size, "gaussian" if profile == "auto" else profile)
     gen_m = None
     if correct and profile == "auto":
@@ -90,7 +95,23 @@ def calibrate(
             tried.append((d["ridge_width_w1"] + d["psd_rms"], profile, q, m))
         _, profile, p, gen_m = min(tried, key=lambda x: x[0])
         est = {**est, **{f"score_{t[1]}": t[0] for t in tried}}
-    est = {**est, "profile": p["_profile"]}
+    if correct and depth_mode == "auto":
+        tried = []
+        for mode in DEPTHS:
+            q = dict(p)
+            depth(q, mode)
+            if mode != "off" or gen_m is None:
+                m = set_measures(generated_images(to_config(q), n_generated, seed))
+            else:
+                m = gen_m
+            d = distances(m, reference)
+            tried.append((d["ridge_width_w1"] + d["psd_rms"], mode, q, m))
+        _, _, p, gen_m = min(tried, key=lambda x: x[0])
+        est = {**est, **{f"score_depth_{t[1]}": t[0] for t in tried}}
+    elif depth_mode == "mean":
+        depth(p, "mean")
+        gen_m = None
+    est = {**est, "profile": p["_profile"], "depth_mode": p["_depth"]}
     if correct:
         for step in range(corrections):
             if step or gen_m is None:

@@ -15,7 +15,10 @@ import numpy as np
 from jaxaxon.config import GeneratorConfig
 from jaxaxon.eval.realism import HIST_BINS
 
-__all__ = ["AXON_LENGTH", "MAX_THICKNESS", "PROFILES", "geometry", "initial_params", "correct_params", "to_config"]
+__all__ = [
+    "AXON_LENGTH", "DEPTHS", "MAX_THICKNESS", "PROFILES", "depth", "geometry", "initial_params", "correct_params",
+    "to_config",
+]  # fmt: skip
 
 MAX_THICKNESS = 24.0  # raster window cost grows with its square; below 256 / 4
 AXON_LENGTH = 200.0  # centreline pixels found per generated axon in a 256x256 image (measured, realistic preset)
@@ -28,6 +31,23 @@ def _rng(centre: float, rel: float, lo: float = 0.0, hi: float = math.inf, digit
 
 PROFILES = ("gaussian", "bar")
 """Cross-section families tried by `jaxaxon.calibrate.calibrate` (`geometry`)."""
+
+
+DEPTHS = ("off", "mean")
+"""Scene models tried by `jaxaxon.calibrate.calibrate` with ``depth='auto'`` (`depth`)."""
+
+
+def depth(p: dict, mode: str) -> None:
+    """Sets the scene model in ``p``: ``'off'``, a 2-D scene (`initial_params`' default), or
+    ``'mean'``, the mean projection of a z-stack of ``stack_depth`` (two axial sigmas) in a slab of
+    ``stack_depth + 10 axial_sigma`` holding ``MaxAxons .. 3 MaxAxons`` extra defocused axons
+    (dimmer and wider than the in-focus ones, unlabelled: ``depth_labels='in_focus'``)."""
+    p["depth_mode"] = mode
+    if mode == "mean":
+        n = int(p["MaxAxons"])
+        p["defocused_axons"] = [n, min(3 * n, 1024)]
+        p["slab_depth"] = round(p["stack_depth"] + 10 * p["axial_sigma"], 3)
+    p["_depth"] = mode
 
 
 def geometry(p: dict, est: dict, width_scale: float = 1.0, profile: str = "gaussian") -> None:
@@ -96,6 +116,7 @@ def initial_params(est: dict, pixel_size: float | None = None, profile: str = "g
     p["slab_depth"] = round(max(10 * est["psf_sigma"], 8 * p["sigma_spread"]), 3)
     p["stack_depth"] = round(2 * p["axial_sigma"], 3)
     p["depth_labels"] = "in_focus"
+    p["_depth"] = "off"
     p["pixel_size"] = float(pixel_size) if pixel_size else 0.0
     return p
 

@@ -54,6 +54,33 @@ def test_cli_writes_a_valid_parameter_file(tmp_path: Path, capsys) -> None:
     assert "ridge width p50" in capsys.readouterr().out
 
 
+def test_cli_depth_mean_writes_a_stack_with_defocused_axons(tmp_path: Path) -> None:
+    folder = _axon_images(tmp_path / "real")
+    out = tmp_path / "params.json"
+    assert main(["calibrate", str(folder), "--out", str(out), "--corrections", "0", "--no-realism",
+                 "--depth", "mean"]) == 0  # fmt: skip
+    cfg = GeneratorConfig.from_json(out)
+    assert cfg.depth_mode == "mean" and cfg.depth_labels == "in_focus"
+    assert cfg.defocused_axons == (cfg.MaxAxons, 3 * cfg.MaxAxons)
+    # the defocused axons lie beyond the projected stack and its depth of field, inside the slab
+    assert cfg.slab_depth / 2 >= cfg.stack_depth / 2 + cfg.axial_sigma
+    est = json.loads((tmp_path / "params.estimates.json").read_text())["estimates"]
+    assert est["depth_mode"] == "mean"
+
+
+@pytest.mark.slow
+def test_calibrate_depth_auto_keeps_the_closer_scene(tmp_path: Path) -> None:
+    from jaxaxon.calibrate import calibrate
+    from jaxaxon.data.images import read_image
+
+    folder = _axon_images(tmp_path / "real")
+    images = [read_image(f) for f in sorted(folder.iterdir())]
+    result = calibrate(images, corrections=1, n_generated=4, depth_mode="auto")
+    scores = {mode: result.estimates[f"score_depth_{mode}"] for mode in ("off", "mean")}
+    assert result.estimates["depth_mode"] == min(scores, key=scores.get)
+    assert result.params["depth_mode"] == result.estimates["depth_mode"]
+
+
 def _bad(tmp_path: Path, capsys, *inputs: str) -> str:
     out = tmp_path / "p.json"
     assert main(["calibrate", *inputs, "--out", str(out), "--corrections", "0", "--no-realism"]) == 2
