@@ -242,6 +242,13 @@ class GeneratorConfig:
     background_scale: tuple[float, float] = _range(
         (8.0, 8.0), "correlation length of the neuropil (px)", MIN_LENGTH, 10**4, length=True
     )
+    background_exponent: tuple[float, float] = _range(
+        (0.0, 0.0),
+        "neuropil texture: 0 a Gaussian field of correlation length background_scale; > 0 a Matern field "
+        "whose power spectrum falls as f^-exponent beyond 1 / (2 pi background_scale)",
+        0,
+        8,
+    )
     bias: tuple[float, float] = _range((0.0, 0.0), "std of the log multiplicative bias field", 0, 5)
     bias_scale: tuple[float, float] = _range(
         (64.0, 64.0), "correlation length of the bias field (px)", MIN_LENGTH, 10**4, length=True

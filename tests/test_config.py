@@ -374,7 +374,8 @@ _AT_UPPER_BOUNDS = {  # the original imaging model's noise and the intensity key
 }  # fmt: skip
 _MICROSCOPE_AT_BOUNDS = {  # the microscope's keys at the ends that could overflow or divide by ~0
     "noise_model": "microscope", "photons": 1e6, "gain": 1e6, "offset": 1e6, "read_noise": 1e6, "dark_counts": 1e4,
-    "bias": 5, "background": 10, "background_contrast": 10, "background_scale": 1e4, "bias_scale": 0.01,
+    "bias": 5, "background": 10, "background_contrast": 10, "background_scale": 1e4, "background_exponent": 8,
+    "bias_scale": 0.01,
     "psf_sigma": 20, "psf_aspect": 0.001, "gamma": 0.001, "saturation": 0.001, "sigma_spread": 0.01,
     "MinThickness": 0.01, "MaxThickness": 0.01,
     "axon_brightness": 0.001, "bouton_brightness": 0.001, "cell_brightness": 0.001,

@@ -7,7 +7,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from jaxaxon.calibrate.fit import DEPTHS, PROFILES, correct_params, depth, initial_params, to_config
+from jaxaxon.calibrate.fit import (
+    DEPTHS, PROFILES, TEXTURES, correct_params, depth, initial_params, texture, to_config,
+)
 from jaxaxon.calibrate.measure import CalibrationError, check_images, measure
 from jaxaxon.calibrate.report import generated_images, real_crops
 from jaxaxon.config import GeneratorConfig
@@ -44,6 +46,7 @@ class Calibration:
 def calibrate(
     images: Sequence[np.ndarray], *, pixel_size: float | None = None, correct: bool = True, n_generated: int = 16,
     seed: int = 0, corrections: int = 2, profile: str = "gaussian", depth_mode: str = "off",
+    background: str = "gaussian",
 ) -> Calibration:  # fmt: skip
     """Estimates generator parameters from unlabelled real images ``[H, W]`` (any size >= 32).
 
@@ -53,7 +56,9 @@ def calibrate(
     3. with ``correct``: with ``profile='auto'`` each cross-section family of
        `jaxaxon.calibrate.fit.PROFILES` is tried (``n_generated`` images each) and the one whose
        images are closer to the real crops in ridge-width W1 + PSD RMS is kept; with
-       ``depth_mode='auto'`` each scene model of `jaxaxon.calibrate.fit.DEPTHS` likewise; then images
+       ``depth_mode='auto'`` each scene model of `jaxaxon.calibrate.fit.DEPTHS` likewise; with
+       ``background='auto'`` each texture of `jaxaxon.calibrate.fit.TEXTURES`, scored by ridge-width
+       W1 + PSD RMS + the two density gaps (a texture can add ridges and blobs); then images
        generated from the parameters and the real 256x256 crops
        are compared with the realism measures (`jaxaxon.eval.realism.set_measures`) and widths,
        densities, background, photons and brightness are rescaled by real / generated
@@ -69,6 +74,8 @@ def calibrate(
       profile: the cross-section family (`jaxaxon.calibrate.fit.PROFILES`) or ``'auto'``.
       depth_mode: the scene model (`jaxaxon.calibrate.fit.DEPTHS`: ``'off'`` a 2-D scene, ``'mean'``
         a mean projection with defocused axons; `jaxaxon.calibrate.fit.depth`) or ``'auto'``.
+      background: the neuropil texture (`jaxaxon.calibrate.fit.TEXTURES`: ``'gaussian'`` or
+        ``'matern'``; `jaxaxon.calibrate.fit.texture`) or ``'auto'``.
 
     Raises:
       CalibrationError: no images, too small, non-finite or uniform images.
@@ -84,12 +91,16 @@ def calibrate(
         raise CalibrationError(f"profile: expected one of {', '.join(PROFILES)}, auto; got {profile!r}")
     if depth_mode not in (*DEPTHS, "auto"):
         raise CalibrationError(f"depth_mode: expected one of {', '.join(DEPTHS)}, auto; got {depth_mode!r}")
+    if background not in (*TEXTURES, "auto"):
+        raise CalibrationError(f"background: expected one of {', '.join(TEXTURES)}, auto; got {background!r}")
     p = initial_params(est, pixel_size, "gaussian" if profile == "auto" else profile)
+    texture(p, est, "gaussian" if background == "auto" else background)
     gen_m = None
     if correct and profile == "auto":
         tried = []
         for profile in PROFILES:
             q = initial_params(est, pixel_size, profile)
+            texture(q, est, p["_texture"])
             m = set_measures(generated_images(to_config(q), n_generated, seed))
             d = distances(m, reference)
             tried.append((d["ridge_width_w1"] + d["psd_rms"], profile, q, m))
@@ -111,7 +122,20 @@ def calibrate(
     elif depth_mode == "mean":
         depth(p, "mean")
         gen_m = None
-    est = {**est, "profile": p["_profile"], "depth_mode": p["_depth"]}
+    if correct and background == "auto":
+        tried = []
+        for model in TEXTURES:
+            q = dict(p)
+            texture(q, est, model)
+            m = gen_m if model == "gaussian" and gen_m is not None else set_measures(
+                generated_images(to_config(q), n_generated, seed)
+            )
+            d = distances(m, reference)
+            score = d["ridge_width_w1"] + d["psd_rms"] + d["tube_density_gap"] + d["blob_density_gap"]
+            tried.append((score, model, q, m))
+        _, _, p, gen_m = min(tried, key=lambda x: x[0])
+        est = {**est, **{f"score_background_{t[1]}": t[0] for t in tried}}
+    est = {**est, "profile": p["_profile"], "depth_mode": p["_depth"], "background_model": p["_texture"]}
     if correct:
         for step in range(corrections):
             if step or gen_m is None:

@@ -16,8 +16,8 @@ from jaxaxon.config import GeneratorConfig
 from jaxaxon.eval.realism import HIST_BINS
 
 __all__ = [
-    "AXON_LENGTH", "DEPTHS", "MAX_THICKNESS", "PROFILES", "depth", "geometry", "initial_params", "correct_params",
-    "to_config",
+    "AXON_LENGTH", "DEPTHS", "MAX_THICKNESS", "PROFILES", "TEXTURES", "depth", "geometry", "initial_params",
+    "correct_params", "texture", "to_config",
 ]  # fmt: skip
 
 MAX_THICKNESS = 24.0  # raster window cost grows with its square; below 256 / 4
@@ -48,6 +48,24 @@ def depth(p: dict, mode: str) -> None:
         p["defocused_axons"] = [n, min(3 * n, 1024)]
         p["slab_depth"] = round(p["stack_depth"] + 10 * p["axial_sigma"], 3)
     p["_depth"] = mode
+
+
+TEXTURES = ("gaussian", "matern")
+"""Background texture models tried by `jaxaxon.calibrate.calibrate` with ``background='auto'`` (`texture`)."""
+
+
+def texture(p: dict, est: dict, model: str) -> None:
+    """Sets the neuropil texture in ``p``: ``'gaussian'``, a Gaussian field of the estimated
+    correlation length (``background_exponent`` 0), or ``'matern'``, the Matern field fitted to the
+    background's autocorrelation (``background_matern_scale``, ``background_exponent`` +-15 %)."""
+    if model == "matern":
+        p["background_exponent"] = _rng(est["background_exponent"], 0.15, 0.0, 8.0)
+        scale = est["background_matern_scale"]
+    else:
+        p["background_exponent"] = [0.0, 0.0]
+        scale = est["background_scale"]
+    p["background_scale"] = _rng(min(max(scale, 1.0), 64.0), 0.3, 0.5, 10**4, 2)
+    p["_texture"] = model
 
 
 def geometry(p: dict, est: dict, width_scale: float = 1.0, profile: str = "gaussian") -> None:
@@ -84,7 +102,7 @@ def initial_params(est: dict, pixel_size: float | None = None, profile: str = "g
     p["psf_sigma"] = _rng(est["psf_sigma"], 0.15, 0.3, 20)
     p["background"] = _rng(max(est["background_level"], 0.0) / max(est["p99_5"], 1e-6), 0.3, 0.0, 10)
     p["background_contrast"] = _rng(min(est["background_contrast"], 5.0), 0.3, 0.0, 10)
-    p["background_scale"] = _rng(min(max(est["background_scale"], 1.0), 64.0), 0.3, 0.5, 10**4, 2)
+    texture(p, est, "gaussian")
     p["bias"] = _rng(min(est["bias"], 2.0), 0.3, 0.0, 5)
     p["photons"] = _rng(min(max(est["photons_peak"], 1.0), 1e5), 0.3, 0.5, 10**6, 2)
     p["gain"] = _rng(max(est["gain"], 1e-3), 0.1, 1e-3, 10**6, 4)

@@ -6,6 +6,7 @@ in docs/calibration.md. `measure` runs them all and returns a flat dict of estim
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import numpy as np
@@ -136,17 +137,66 @@ def _noise_std(ptc: dict, level: float) -> float:
     return float(np.sqrt(max(ptc["gain"] * max(level - ptc["offset"], 0.0) + ptc["read_noise"] ** 2, 1e-6)))
 
 
+_ACF_REACH = 48  # autocorrelation lags d = 1..48 px
+_MATERN_SCALES = np.geomspace(0.5, 64.0, 29)
+_MATERN_EXPONENTS = np.array([1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0])
+
+
+def _radial(acf: np.ndarray) -> np.ndarray:
+    """``[48]`` radial mean of a (periodic) autocorrelation at ``d = 1..48``, divided by its value at 1."""
+    h, w = acf.shape
+    rr = np.minimum(np.arange(h), h - np.arange(h))[:, None]
+    cc = np.minimum(np.arange(w), w - np.arange(w))[None, :]
+    d = np.rint(np.hypot(rr, cc)).astype(int)
+    sel = d <= _ACF_REACH
+    n = _ACF_REACH + 1
+    rho = np.bincount(d[sel], acf[sel], minlength=n) / np.maximum(np.bincount(d[sel], minlength=n), 1)
+    return rho[1:n] / max(rho[1], 1e-12)
+
+
+@functools.lru_cache(maxsize=1)
+def _matern_table(side: int = 256) -> np.ndarray:
+    """``[exponents, scales, 48]`` radial autocorrelations (`_radial`) of the generator's Matern
+    fields (`jaxaxon.synth.imaging.microscope.smooth_field`) on a ``side x side`` periodic grid."""
+    f2 = np.fft.fftfreq(side)[:, None] ** 2 + np.fft.rfftfreq(side)[None, :] ** 2
+    table = np.empty((len(_MATERN_EXPONENTS), len(_MATERN_SCALES), _ACF_REACH))
+    for i, b in enumerate(_MATERN_EXPONENTS):
+        for j, s in enumerate(_MATERN_SCALES):
+            power = (1.0 + (2 * np.pi * s) ** 2 * f2) ** (-b / 2)
+            power[0, 0] = 0.0
+            table[i, j] = _radial(np.fft.irfft2(power, (side, side)))
+    return table
+
+
+def _fit_matern(rho: np.ndarray, ok: np.ndarray) -> tuple[float, float, float]:
+    """``(scale, exponent, residual)``: the Matern field of `_matern_table` whose autocorrelation is
+    closest to ``rho`` in ``log`` over the lags ``ok`` from 2 on, both divided by their value at
+    lag 2 (mean squared difference)."""
+    table = _matern_table()
+    ok = ok.copy()
+    ok[0] = False
+    model = np.log(np.maximum(table / table[..., 1:2], 1e-6))[..., ok]
+    err = np.mean((model - np.log(rho[ok] / rho[1])) ** 2, axis=-1)
+    i, j = np.unravel_index(np.argmin(err), err.shape)
+    return float(_MATERN_SCALES[j]), float(_MATERN_EXPONENTS[i]), float(err[i, j])
+
+
 def background(images: Sequence[np.ndarray], masks: Sequence[np.ndarray], noise_var: float) -> dict:
-    """Level, contrast, correlation length and bias of the background (pixels outside ``masks``).
+    """Level, contrast, correlation length, texture and bias of the background (pixels outside ``masks``).
 
     Level: median of the background pixels. Contrast: ``sqrt(max(var_bg - noise_var, 0)) / level``.
-    Correlation length ``s``: the generator's field is white noise filtered by a Gaussian of
+    Correlation length ``s``: the generator's Gaussian field is white noise filtered by a Gaussian of
     sigma ``s``, whose autocorrelation is ``exp(-d^2 / (4 s^2))``; the masked autocorrelation
     (structures replaced by the background median) is averaged radially over ``d = 1..48`` and
     ``log rho(d) = a - d^2 / (4 s^2)`` is fitted where ``rho > 0.05 rho(1)`` (``d = 0`` holds the
-    white noise and is left out). Bias: std of the log of the background smoothed at sigma 32.
+    white noise and is left out). Texture: the same ``rho`` is compared with the autocorrelations of
+    the generator's Matern fields (`_matern_table`, scales 0.5..64 px, exponents 1.5..6) in ``log``
+    over the same lags; the closest gives ``background_matern_scale`` and ``background_exponent``,
+    and ``background_fit_gaussian`` / ``background_fit_matern`` are the mean squared ``log`` errors of
+    the two models (medians over images). Bias: std of the log of the background smoothed at sigma 32.
     """
     levels, contrasts, scales, biases = [], [], [], []
+    matern, fit_gauss, fit_matern = [], [], []
     for x, mask in zip(images, masks):
         bg = ~mask
         if bg.sum() < 64:
@@ -155,21 +205,17 @@ def background(images: Sequence[np.ndarray], masks: Sequence[np.ndarray], noise_
         y = np.where(bg, x, level) - level
         levels.append(level)
         contrasts.append(np.sqrt(max(np.var(x[bg]) - noise_var, 0.0)) / max(level, 1e-6))
-        f = np.fft.rfft2(y)
-        acf = np.fft.irfft2(np.abs(f) ** 2, y.shape)
-        h, w = y.shape
-        rr = np.minimum(np.arange(h), h - np.arange(h))[:, None]
-        cc = np.minimum(np.arange(w), w - np.arange(w))[None, :]
-        d = np.rint(np.hypot(rr, cc)).astype(int)
-        sel = d <= 48
-        rho = np.bincount(d[sel], acf[sel], minlength=49) / np.maximum(np.bincount(d[sel], minlength=49), 1)
-        rho = rho[1:49] / max(rho[1], 1e-12)
-        dd = np.arange(1, 49)
+        rho = _radial(np.fft.irfft2(np.abs(np.fft.rfft2(y)) ** 2, y.shape))
+        dd = np.arange(1, _ACF_REACH + 1)
         ok = rho > 0.05
         ok &= np.cumprod(ok).astype(bool)
         if ok.sum() >= 3:
-            slope = np.polyfit(dd[ok] ** 2, np.log(rho[ok]), 1)[0]
+            slope, intercept = np.polyfit(dd[ok] ** 2, np.log(rho[ok]), 1)
             scales.append(np.sqrt(-1 / (4 * slope)) if slope < 0 else 48.0)
+            fit_gauss.append(float(np.mean((intercept + slope * dd[ok] ** 2 - np.log(rho[ok])) ** 2)))
+            m_scale, m_exponent, m_err = _fit_matern(rho, ok)
+            matern.append((m_scale, m_exponent))
+            fit_matern.append(m_err)
         smooth = ndimage.gaussian_filter(np.where(bg, x, level), 32)
         biases.append(np.std(np.log(np.maximum(smooth, 1e-3 * max(level, 1e-3)))))
     med = lambda a, d: float(np.median(a)) if len(a) else d  # noqa: E731
@@ -177,6 +223,10 @@ def background(images: Sequence[np.ndarray], masks: Sequence[np.ndarray], noise_
         "background_level": med(levels, 0.0),
         "background_contrast": med(contrasts, 0.0),
         "background_scale": med(scales, 8.0),
+        "background_matern_scale": med([m[0] for m in matern], 8.0),
+        "background_exponent": med([m[1] for m in matern], 0.0),
+        "background_fit_gaussian": med(fit_gauss, 0.0),
+        "background_fit_matern": med(fit_matern, 0.0),
         "bias": med(biases, 0.0),
     }
 

@@ -68,6 +68,35 @@ def test_cli_depth_mean_writes_a_stack_with_defocused_axons(tmp_path: Path) -> N
     assert est["depth_mode"] == "mean"
 
 
+def test_cli_background_matern_writes_the_fitted_texture(tmp_path: Path) -> None:
+    folder = _axon_images(tmp_path / "real")
+    out = tmp_path / "params.json"
+    assert main(["calibrate", str(folder), "--out", str(out), "--corrections", "0", "--no-realism",
+                 "--background", "matern"]) == 0  # fmt: skip
+    cfg = GeneratorConfig.from_json(out)
+    est = json.loads((tmp_path / "params.estimates.json").read_text())["estimates"]
+    assert est["background_model"] == "matern"
+    lo, hi = cfg.background_exponent
+    assert 0 < lo <= est["background_exponent"] <= hi
+    assert cfg.background_scale[0] <= min(est["background_matern_scale"], 64.0) <= cfg.background_scale[1]
+    default = tmp_path / "default.json"
+    assert main(["calibrate", str(folder), "--out", str(default), "--corrections", "0", "--no-realism"]) == 0
+    assert GeneratorConfig.from_json(default).background_exponent == (0.0, 0.0)
+
+
+@pytest.mark.slow
+def test_calibrate_background_auto_keeps_the_closer_texture(tmp_path: Path) -> None:
+    from jaxaxon.calibrate import calibrate
+    from jaxaxon.data.images import read_image
+
+    folder = _axon_images(tmp_path / "real")
+    images = [read_image(f) for f in sorted(folder.iterdir())]
+    result = calibrate(images, corrections=1, n_generated=4, background="auto")
+    scores = {m: result.estimates[f"score_background_{m}"] for m in ("gaussian", "matern")}
+    assert result.estimates["background_model"] == min(scores, key=scores.get)
+    assert (result.params["background_exponent"][1] > 0) == (result.estimates["background_model"] == "matern")
+
+
 @pytest.mark.slow
 def test_calibrate_depth_auto_keeps_the_closer_scene(tmp_path: Path) -> None:
     from jaxaxon.calibrate import calibrate

@@ -82,6 +82,30 @@ def test_background_correlation_length() -> None:
         assert est["background_contrast"] == pytest.approx(0.2, rel=0.1)
 
 
+def _matern_image(rng: np.random.Generator, scale: float, exponent: float) -> np.ndarray:
+    f2 = np.fft.fftfreq(256)[:, None] ** 2 + np.fft.fftfreq(256)[None, :] ** 2
+    transfer = (1 + (2 * np.pi * scale) ** 2 * f2) ** (-exponent / 4)
+    field = np.fft.ifft2(np.fft.fft2(rng.normal(size=(256, 256))) * transfer)
+    field = field.real - field.real.mean()
+    return 50 + 10 * field / field.std()
+
+
+def test_background_texture_model() -> None:
+    """A power-law (Matern) background is told from a Gaussian one, with its exponent and scale."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(6)
+    empty = [np.zeros((256, 256), bool)] * 3
+    for scale, exponent in ((8.0, 3.0), (30.0, 2.5)):
+        est = background([_matern_image(rng, scale, exponent) for _ in range(3)], empty, 0.0)
+        assert est["background_fit_matern"] < est["background_fit_gaussian"]
+        assert est["background_exponent"] == pytest.approx(exponent, abs=0.5)
+        assert est["background_matern_scale"] == pytest.approx(scale, rel=0.5)
+    gauss = [ndimage.gaussian_filter(rng.normal(size=(256, 256)), 6.0, mode="wrap") for _ in range(3)]
+    est = background([50 + 10 * f / f.std() for f in gauss], empty, 0.0)
+    assert est["background_fit_gaussian"] < est["background_fit_matern"]
+
+
 def test_check_images_refuses_bad_input() -> None:
     with pytest.raises(CalibrationError, match="no images"):
         check_images([])

@@ -49,6 +49,7 @@ class OpticsParams:
     background: jax.Array
     background_contrast: jax.Array
     background_scale: jax.Array
+    background_exponent: jax.Array
     bias: jax.Array
     bias_scale: jax.Array
     dark_counts: jax.Array
@@ -59,14 +60,21 @@ class OpticsParams:
     saturation: jax.Array
 
 
+_SEPARATE = ("background_exponent",)  # drawn from fold_in(key, 1 + i): the joint draw keeps its values
+
+
 def draw_optics_params(key: jax.Array, cfg: GeneratorConfig) -> OpticsParams:
-    """Draws every optics parameter uniformly from its ``(lo, hi)`` range (one draw)."""
-    names = [f.name for f in dataclasses.fields(OpticsParams)]
+    """Draws every optics parameter uniformly from its ``(lo, hi)`` range: one joint draw of
+    ``[n]`` uniforms, and one more per parameter of `_SEPARATE`."""
+    names = [f.name for f in dataclasses.fields(OpticsParams) if f.name not in _SEPARATE]
     u = jax.random.uniform(key, (len(names),))
     values = {}
     for i, name in enumerate(names):
         lo, hi = getattr(cfg, name)
         values[name] = lo + u[i] * (hi - lo)
+    for i, name in enumerate(_SEPARATE):
+        lo, hi = getattr(cfg, name)
+        values[name] = lo + jax.random.uniform(jax.random.fold_in(key, 1 + i)) * (hi - lo)
     return OpticsParams(**values)
 
 
@@ -122,15 +130,27 @@ def fft_convolve(image: jax.Array, kernel: jax.Array) -> jax.Array:
     return full[kh // 2 : kh // 2 + height, kw // 2 : kw // 2 + width]
 
 
-def smooth_field(key: jax.Array, shape: tuple[int, int], scale: jax.Array) -> jax.Array:
-    """``shape`` Gaussian random field with correlation length ``scale`` pixels, zero mean
-    and unit standard deviation (white noise low-passed in the Fourier domain); all zeros
-    when ``scale`` is so long that nothing but the mean passes the filter."""
+def smooth_field(
+    key: jax.Array, shape: tuple[int, int], scale: jax.Array, exponent: jax.Array | None = None
+) -> jax.Array:
+    """``shape`` random field, zero mean and unit standard deviation: white noise low-passed in the
+    Fourier domain.
+
+    With ``exponent`` None or 0, a Gaussian field of correlation length ``scale`` pixels (transfer
+    ``exp(-2 pi^2 scale^2 f^2)``; all zeros when ``scale`` is so long that nothing but the mean
+    passes the filter). With ``exponent > 0``, a Matern field: transfer
+    ``(1 + (2 pi scale f)^2)^(-exponent / 4)``, so its power spectrum is flat below
+    ``f = 1 / (2 pi scale)`` and falls as ``f^-exponent`` above (texture at every scale, as in neuropil).
+    """
     height, width = shape
     white = jax.random.normal(key, shape)
     fr = jnp.fft.fftfreq(height)[:, None]
     fc = jnp.fft.rfftfreq(width)[None, :]
-    transfer = jnp.exp(-2.0 * (jnp.pi * scale) ** 2 * (fr**2 + fc**2))
+    f2 = fr**2 + fc**2
+    transfer = jnp.exp(-2.0 * (jnp.pi * scale) ** 2 * f2)
+    if exponent is not None:
+        matern = (1.0 + (2.0 * jnp.pi * scale) ** 2 * f2) ** (-exponent / 4.0)
+        transfer = jnp.where(exponent > 0, matern, transfer)
     field = jnp.fft.irfft2(jnp.fft.rfft2(white) * transfer, shape)
     field = field - jnp.mean(field)
     # a constant field can keep a one-ulp offset from its mean with a zero std: dividing
@@ -183,8 +203,9 @@ def apply(
     1. point-spread function: a normalised Gaussian with its own widths along rows and
        columns, rotated by an angle, or a user-supplied kernel; linear convolution by FFT
        (zero padding), so the total signal is preserved away from the borders;
-    2. a smooth neuropil-like background (Gaussian-filtered noise, positive) added to the
-       signal, and a smooth positive multiplicative bias field;
+    2. a smooth neuropil-like background (filtered noise, positive: a Gaussian field or, with
+       ``background_exponent > 0``, a power-law Matern texture) added to the signal, and a
+       smooth positive multiplicative bias field;
     3. photon shot noise: Poisson counts with mean ``photons * signal + dark_counts``
        (``photons`` = expected photons at the signal level ``peak``);
     4. a photomultiplier-style detector: ``gain * counts + offset + read_noise * N(0, 1)``;
@@ -211,9 +232,9 @@ def apply(
     else:
         kernel = gaussian_psf(params.psf_sigma, params.psf_aspect, params.psf_angle, psf_size(cfg))
     s = fft_convolve(s, kernel)
-    neuropil = params.background * jnp.maximum(
-        1.0 + params.background_contrast * smooth_field(k_background, shape, params.background_scale), 0.0
-    )
+    exponent = params.background_exponent if cfg.background_exponent[1] > 0 else None
+    texture = smooth_field(k_background, shape, params.background_scale, exponent)
+    neuropil = params.background * jnp.maximum(1.0 + params.background_contrast * texture, 0.0)
     s = (jnp.maximum(s, 0.0) + neuropil) * bias_field(k_bias, shape, params.bias, params.bias_scale)
     mean_counts = params.photons * s + params.dark_counts
     counts = poisson_counts(k_photons, mean_counts)

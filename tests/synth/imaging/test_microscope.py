@@ -151,6 +151,51 @@ def test_smooth_field_normalised_and_correlation_grows_with_scale():
     assert lag_corr(coarse, 4) > 0.8 > lag_corr(fine, 4)
 
 
+def _radial_power_slope(field: np.ndarray, lo: float, hi: float) -> float:
+    power = np.abs(np.fft.fft2(field)) ** 2
+    f = np.hypot(np.fft.fftfreq(field.shape[0])[:, None], np.fft.fftfreq(field.shape[1])[None, :])
+    sel = (f >= lo) & (f <= hi)
+    return float(np.polyfit(np.log(f[sel]), np.log(power[sel]), 1)[0])
+
+
+def test_matern_field_normalised_with_a_power_law_spectrum():
+    key, shape = jax.random.key(9), (256, 256)
+    slopes = {}
+    for exponent in (2.0, 3.0):
+        fields = [
+            np.asarray(smooth_field(k, shape, jnp.float32(20.0), jnp.float32(exponent)))
+            for k in jax.random.split(key, 4)
+        ]
+        for f in fields:
+            assert abs(f.mean()) < 1e-4 and abs(f.std() - 1.0) < 1e-3
+        # well above 1 / (2 pi 20) the power falls as f^-exponent
+        slopes[exponent] = float(np.mean([_radial_power_slope(f, 0.05, 0.4) for f in fields]))
+        assert slopes[exponent] == pytest.approx(-exponent, abs=0.3)
+    # a Gaussian field of the same scale has (almost) no power there: exponent 0 is that field, exactly
+    gauss = smooth_field(key, shape, jnp.float32(3.0))
+    np.testing.assert_array_equal(np.asarray(smooth_field(key, shape, jnp.float32(3.0), jnp.float32(0.0))), gauss)
+
+
+def test_matern_background_changes_only_the_texture():
+    """``background_exponent`` is drawn per image beside the other optics parameters without moving
+    them, and with a range at 0 the image is the Gaussian-background image, bit for bit."""
+    cfg = RANDOMISED_SMALL
+    key = jax.random.key(10)
+    base = draw_optics_params(key, cfg)
+    textured = draw_optics_params(key, cfg.replace(background_exponent=(2.0, 4.0)))
+    assert 2.0 <= float(textured.background_exponent) <= 4.0
+    for f in dataclasses.fields(OpticsParams):
+        if f.name != "background_exponent":
+            assert float(getattr(base, f.name)) == float(getattr(textured, f.name)), f.name
+    sig = jnp.zeros((64, 64)).at[20:24, :].set(1.0)
+    flat = microscope(jax.random.key(11), sig, base, cfg)
+    zero = microscope(jax.random.key(11), sig, base, cfg.replace(background_exponent=(0.0, 1.0)))
+    assert float(base.background_exponent) == 0.0
+    np.testing.assert_array_equal(np.asarray(flat), np.asarray(zero))
+    rough = microscope(jax.random.key(11), sig, textured, cfg.replace(background_exponent=(2.0, 4.0)))
+    assert not np.array_equal(np.asarray(flat), np.asarray(rough))
+
+
 def test_bias_field_smooth_positive_mean_one():
     for got in _three_ways(lambda k: bias_field(k, (96, 96), jnp.float32(0.4), jnp.float32(40.0)), jax.random.key(5)):
         b = np.asarray(got)
