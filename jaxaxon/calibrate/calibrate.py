@@ -96,45 +96,45 @@ def calibrate(
     p = initial_params(est, pixel_size, "gaussian" if profile == "auto" else profile)
     texture(p, est, "gaussian" if background == "auto" else background)
     gen_m = None
+
+    def closest(variants: dict, keys: tuple[str, ...], known: str | None) -> tuple[str, dict, dict, dict]:
+        """The variant ``{name: params}`` whose generated images are closest to the real crops by the
+        sum of the distances ``keys`` (the variant ``known`` reuses ``gen_m``); its name, params,
+        measures, and every variant's score."""
+        tried = {}
+        for name, q in variants.items():
+            m = gen_m if name == known and gen_m is not None else set_measures(
+                generated_images(to_config(q), n_generated, seed)
+            )
+            d = distances(m, reference)
+            tried[name] = (sum(d[k] for k in keys), q, m)
+        best = min(tried, key=lambda n: tried[n][0])
+        return best, tried[best][1], tried[best][2], {n: t[0] for n, t in tried.items()}
+
+    shape_keys = ("ridge_width_w1", "psd_rms")
     if correct and profile == "auto":
-        tried = []
-        for profile in PROFILES:
-            q = initial_params(est, pixel_size, profile)
-            texture(q, est, p["_texture"])
-            m = set_measures(generated_images(to_config(q), n_generated, seed))
-            d = distances(m, reference)
-            tried.append((d["ridge_width_w1"] + d["psd_rms"], profile, q, m))
-        _, profile, p, gen_m = min(tried, key=lambda x: x[0])
-        est = {**est, **{f"score_{t[1]}": t[0] for t in tried}}
+        variants = {}
+        for name in PROFILES:
+            variants[name] = initial_params(est, pixel_size, name)
+            texture(variants[name], est, p["_texture"])
+        profile, p, gen_m, scores = closest(variants, shape_keys, None)
+        est = {**est, **{f"score_{n}": v for n, v in scores.items()}}
     if correct and depth_mode == "auto":
-        tried = []
-        for mode in DEPTHS:
-            q = dict(p)
+        variants = {mode: dict(p) for mode in DEPTHS}
+        for mode, q in variants.items():
             depth(q, mode)
-            if mode != "off" or gen_m is None:
-                m = set_measures(generated_images(to_config(q), n_generated, seed))
-            else:
-                m = gen_m
-            d = distances(m, reference)
-            tried.append((d["ridge_width_w1"] + d["psd_rms"], mode, q, m))
-        _, _, p, gen_m = min(tried, key=lambda x: x[0])
-        est = {**est, **{f"score_depth_{t[1]}": t[0] for t in tried}}
+        _, p, gen_m, scores = closest(variants, shape_keys, "off")
+        est = {**est, **{f"score_depth_{n}": v for n, v in scores.items()}}
     elif depth_mode == "mean":
         depth(p, "mean")
         gen_m = None
     if correct and background == "auto":
-        tried = []
-        for model in TEXTURES:
-            q = dict(p)
+        variants = {model: dict(p) for model in TEXTURES}
+        for model, q in variants.items():
             texture(q, est, model)
-            m = gen_m if model == "gaussian" and gen_m is not None else set_measures(
-                generated_images(to_config(q), n_generated, seed)
-            )
-            d = distances(m, reference)
-            score = d["ridge_width_w1"] + d["psd_rms"] + d["tube_density_gap"] + d["blob_density_gap"]
-            tried.append((score, model, q, m))
-        _, _, p, gen_m = min(tried, key=lambda x: x[0])
-        est = {**est, **{f"score_background_{t[1]}": t[0] for t in tried}}
+        # a texture can add ridges and blobs: the density gaps count too
+        _, p, gen_m, scores = closest(variants, (*shape_keys, "tube_density_gap", "blob_density_gap"), "gaussian")
+        est = {**est, **{f"score_background_{n}": v for n, v in scores.items()}}
     est = {**est, "profile": p["_profile"], "depth_mode": p["_depth"], "background_model": p["_texture"]}
     if correct:
         for step in range(corrections):

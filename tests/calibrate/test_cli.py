@@ -85,29 +85,24 @@ def test_cli_background_matern_writes_the_fitted_texture(tmp_path: Path) -> None
 
 
 @pytest.mark.slow
-def test_calibrate_background_auto_keeps_the_closer_texture(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "option, choices, key, written",
+    [("depth_mode", ("off", "mean"), "depth", "depth_mode"), ("background", ("gaussian", "matern"), "background", None)],
+)
+def test_calibrate_auto_keeps_the_closer_variant(tmp_path: Path, option, choices, key, written) -> None:
     from jaxaxon.calibrate import calibrate
     from jaxaxon.data.images import read_image
 
     folder = _axon_images(tmp_path / "real")
     images = [read_image(f) for f in sorted(folder.iterdir())]
-    result = calibrate(images, corrections=1, n_generated=4, background="auto")
-    scores = {m: result.estimates[f"score_background_{m}"] for m in ("gaussian", "matern")}
-    assert result.estimates["background_model"] == min(scores, key=scores.get)
-    assert (result.params["background_exponent"][1] > 0) == (result.estimates["background_model"] == "matern")
-
-
-@pytest.mark.slow
-def test_calibrate_depth_auto_keeps_the_closer_scene(tmp_path: Path) -> None:
-    from jaxaxon.calibrate import calibrate
-    from jaxaxon.data.images import read_image
-
-    folder = _axon_images(tmp_path / "real")
-    images = [read_image(f) for f in sorted(folder.iterdir())]
-    result = calibrate(images, corrections=1, n_generated=4, depth_mode="auto")
-    scores = {mode: result.estimates[f"score_depth_{mode}"] for mode in ("off", "mean")}
-    assert result.estimates["depth_mode"] == min(scores, key=scores.get)
-    assert result.params["depth_mode"] == result.estimates["depth_mode"]
+    result = calibrate(images, corrections=1, n_generated=4, **{option: "auto"})
+    scores = {c: result.estimates[f"score_{key}_{c}"] for c in choices}
+    chosen = result.estimates["depth_mode" if key == "depth" else "background_model"]
+    assert chosen == min(scores, key=scores.get)
+    if written:
+        assert result.params[written] == chosen
+    else:
+        assert (result.params["background_exponent"][1] > 0) == (chosen == "matern")
 
 
 def _bad(tmp_path: Path, capsys, *inputs: str) -> str:
