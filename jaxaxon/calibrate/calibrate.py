@@ -44,7 +44,7 @@ class Calibration:
 
 
 def calibrate(
-    images: Sequence[np.ndarray], *, pixel_size: float | None = None, correct: bool = True, n_generated: int = 16,
+    images: Sequence[np.ndarray], *, pixel_size: float | None = None, correct: bool = True, n_generated: int = 32,
     seed: int = 0, corrections: int = 2, profile: str = "gaussian", depth_mode: str = "off",
     background: str = "gaussian",
 ) -> Calibration:  # fmt: skip

@@ -16,12 +16,15 @@ from jaxaxon.config import GeneratorConfig
 from jaxaxon.eval.realism import HIST_BINS
 
 __all__ = [
-    "AXON_LENGTH", "DEPTHS", "MAX_THICKNESS", "PROFILES", "TEXTURES", "depth", "geometry", "initial_params",
-    "correct_params", "texture", "to_config",
+    "AXON_LENGTH", "CONTRAST_STEP", "DEPTHS", "MAX_THICKNESS", "PROFILES", "TEXTURES", "depth", "geometry",
+    "initial_params", "correct_params", "texture", "to_config",
 ]  # fmt: skip
 
 MAX_THICKNESS = 24.0  # raster window cost grows with its square; below 256 / 4
 AXON_LENGTH = 200.0  # centreline pixels found per generated axon in a 256x256 image (measured, realistic preset)
+CONTRAST_STEP = 0.5
+"""Exponent of the background-contrast correction (`correct_params`): the square root of the
+real / generated ratio of the wide ridges' excess width, a damped step."""
 
 
 def _rng(centre: float, rel: float, lo: float = 0.0, hi: float = math.inf, digits: int = 3) -> list[float]:
@@ -173,6 +176,14 @@ def _scale(values: list[float], factor: float, digits: int = 4) -> list[float]:
     return [round(v * factor, digits) for v in values]
 
 
+def _wide_excess(m: dict, wide: float) -> float:
+    """Excess width beyond ``wide`` px summed over the centreline pixels of a crop,
+    ``tube_density * mean(max(w - wide, 0))`` (a `set_measures` result): the wide tail's share of
+    the ridge-width W1."""
+    w = m["ridge_widths"]
+    return m["tube_density"] * float(np.mean(np.maximum(w - wide, 0.0))) if w.size else 0.0
+
+
 def correct_params(p: dict, real: dict, gen: dict) -> dict:
     """Corrects ``p`` from the realism measures (`jaxaxon.eval.realism.set_measures`) of the real
     crops and of images generated from ``p``: each quantity is rescaled by the ratio real / generated
@@ -181,11 +192,20 @@ def correct_params(p: dict, real: dict, gen: dict) -> dict:
     width = _ratio(np.median(real["ridge_widths"]), np.median(gen["ridge_widths"]), 0.5, 2.0)
     geometry(q, q["_est"], p["_width_scale"] * width, p["_profile"])
     axons = p["_axons"] * _ratio(real["tube_density"], gen["tube_density"])
-    blobs = p["_blobs"] * _ratio(1 + real["blob_density"], 1 + gen["blob_density"])
+    # every drawn bouton adds about one blob; noise, cells and crossings add the others
+    blobs = max(p["_blobs"] + real["blob_density"] - gen["blob_density"], 0.0)
     _counts(q, axons, blobs)
     q["background"] = _scale(p["background"], _ratio(_hist_median(real), _hist_median(gen)))
     top = float(np.mean(gen["psd"][-2:]) - np.mean(real["psd"][-2:]))
     q["photons"] = _scale(p["photons"], float(np.clip(10**top, 0.1, 10.0)), 2)
+    # ridges wider than most real ones: background blotches found as ridges, set by the texture's contrast
+    # (within a factor of 2 of the contrast measured on the real background)
+    wide = float(np.percentile(real["ridge_widths"], 90)) if real["ridge_widths"].size else math.inf
+    step = _ratio(_wide_excess(real, wide), _wide_excess(gen, wide)) ** CONTRAST_STEP
+    now, measured = float(np.mean(p["background_contrast"])), min(p["_est"]["background_contrast"], 5.0)
+    if now > 0 and measured > 0:
+        step = float(np.clip(now * step, measured / 2, measured * 2)) / now
+    q["background_contrast"] = _scale(p["background_contrast"], step)
     ratio = lambda m: float(np.median(m["blob_ratios"])) if m["blob_ratios"].size else 0.0  # noqa: E731
     q["axon_brightness"] = _scale(p["axon_brightness"], _ratio(ratio(gen), ratio(real), 0.5, 2.0))
     return q

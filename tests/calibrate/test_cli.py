@@ -137,7 +137,7 @@ def test_calibrated_file_is_closer_on_bass2017(tmp_path: Path) -> None:
     if not folder.is_dir():
         pytest.skip("shared real images not available")
     out = tmp_path / "bass.json"
-    assert main(["calibrate", str(folder), "--out", str(out), "--n", "32"]) == 0
+    assert main(["calibrate", str(folder), "--out", str(out), "--n", "64"]) == 0
     table = json.loads((tmp_path / "bass.realism.json").read_text())["sets"]
     for key, value in table["calibrated"].items():
         if key.endswith(("_w1", "_rms", "_gap")):
