@@ -104,7 +104,7 @@ def initial_params(est: dict, pixel_size: float | None = None, profile: str = "g
     geometry(p, est, 1.0, profile)
     p["psf_sigma"] = _rng(est["psf_sigma"], 0.15, 0.3, 20)
     p["background"] = _rng(max(est["background_level"], 0.0) / max(est["p99_5"], 1e-6), 0.3, 0.0, 10)
-    p["background_contrast"] = _rng(min(est["background_contrast"], 5.0), 0.3, 0.0, 10)
+    p["background_contrast"] = _rng(_measured_contrast(est), 0.3, 0.0, 10)
     texture(p, est, "gaussian")
     p["bias"] = _rng(min(est["bias"], 2.0), 0.3, 0.0, 5)
     p["photons"] = _rng(min(max(est["photons_peak"], 1.0), 1e5), 0.3, 0.5, 10**6, 2)
@@ -140,6 +140,11 @@ def initial_params(est: dict, pixel_size: float | None = None, profile: str = "g
     p["_depth"] = "off"
     p["pixel_size"] = float(pixel_size) if pixel_size else 0.0
     return p
+
+
+def _measured_contrast(est: dict) -> float:
+    """The background contrast of the estimates, capped at 5 (the centre of the drawn range)."""
+    return min(est["background_contrast"], 5.0)
 
 
 def _disc_radius(est: dict, q: int) -> float:
@@ -202,7 +207,7 @@ def correct_params(p: dict, real: dict, gen: dict) -> dict:
     # (within a factor of 2 of the contrast measured on the real background)
     wide = float(np.percentile(real["ridge_widths"], 90)) if real["ridge_widths"].size else math.inf
     step = _ratio(_wide_excess(real, wide), _wide_excess(gen, wide)) ** CONTRAST_STEP
-    now, measured = float(np.mean(p["background_contrast"])), min(p["_est"]["background_contrast"], 5.0)
+    now, measured = float(np.mean(p["background_contrast"])), _measured_contrast(p["_est"])
     if now > 0 and measured > 0:
         step = float(np.clip(now * step, measured / 2, measured * 2)) / now
     q["background_contrast"] = _scale(p["background_contrast"], step)
