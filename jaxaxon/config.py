@@ -406,7 +406,7 @@ class GeneratorConfig:
         check_keys(changes, type(self), ConfigError)
         return dataclasses.replace(self, **changes)
 
-    def rescaled(self, factor: float) -> "GeneratorConfig":
+    def rescaled(self, factor: float, *, pooled: bool = False) -> "GeneratorConfig":
         """The same scene on a grid ``factor`` times finer (``factor < 1``: coarser).
 
         Every length in pixels (fields with ``length=True`` metadata, `LENGTH_FIELDS`) is
@@ -416,8 +416,16 @@ class GeneratorConfig:
         is kept, so the field of view changes by ``1 / factor``. The result is validated as
         usual (a length grown too large for the image raises `ConfigError`).
 
+        By default the photon budget per pixel is kept (a scanning microscope recording the
+        finer grid with the same dwell time per pixel). With ``pooled`` and ``factor < 1`` the
+        grid is instead that of a recorded image shrunk by ``factor``, whose pixels average
+        ``1 / factor**2`` recorded pixels: ``photons`` and ``dark_counts`` are multiplied by
+        ``1 / factor**2`` and ``read_noise`` by ``1 / factor``, so that the microscope model's
+        noise relative to the signal is that of the averaged image (enlarging adds no photons).
+
         Args:
           factor: positive finite scale factor (2: every structure twice as many pixels wide).
+          pooled: scale the microscope model's photon budget as pixel averaging does (above).
 
         Raises:
           ConfigError: a non-positive or non-finite factor, a user PSF kernel file (its
@@ -431,6 +439,10 @@ class GeneratorConfig:
         if self.pixel_size:
             values["pixel_size"] = self.pixel_size / factor
         values["image_scale"] = self.image_scale * factor
+        if pooled and factor < 1.0:
+            area = 1.0 / factor**2
+            for name, times in (("photons", area), ("dark_counts", area), ("read_noise", math.sqrt(area))):
+                values[name] = tuple(v * times for v in values[name])
         return type(self)(**values)
 
     # --- derived static sizes -----------------------------------------------------------

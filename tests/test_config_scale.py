@@ -144,3 +144,15 @@ def test_preset_outputs_do_not_depend_on_the_declared_pixel_size():
     np.testing.assert_array_equal(np.asarray(a.image), np.asarray(b.image))
     np.testing.assert_array_equal(np.asarray(a.axon_mask), np.asarray(b.axon_mask))
     assert PRESETS["original"] == {}
+
+
+def test_rescaled_pooled_scales_the_photon_budget_of_a_coarser_grid():
+    noisy = BASE.replace(photons=(10.0, 20.0), dark_counts=(0.1, 0.2), read_noise=(1.0, 2.0))
+    pooled = noisy.rescaled(0.5, pooled=True)
+    assert pooled.photons == pytest.approx((40.0, 80.0)) and pooled.dark_counts == pytest.approx((0.4, 0.8))
+    assert pooled.read_noise == pytest.approx((2.0, 4.0))
+    assert pooled.replace(photons=noisy.photons, dark_counts=noisy.dark_counts, read_noise=noisy.read_noise) == (
+        noisy.rescaled(0.5)
+    )
+    for same in (noisy.rescaled(0.5), noisy.rescaled(2.0, pooled=True)):  # kept: same dwell time, or enlarged
+        assert (same.photons, same.dark_counts, same.read_noise) == (noisy.photons, noisy.dark_counts, noisy.read_noise)

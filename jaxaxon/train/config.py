@@ -193,7 +193,8 @@ class RunConfig:
       keep_checkpoints: latest checkpoints kept (the best one is kept separately).
       init_from: checkpoint the parameters were initialised from, if any (informative).
       axon_width: when positive, the generator parameters are rescaled
-        (`GeneratorConfig.rescaled`) so that the apparent axon width
+        (`GeneratorConfig.rescaled`, ``pooled``: a coarser grid also pools the photons, as
+        shrinking a recorded image does) so that the apparent axon width
         (`apparent_axon_sigma`) is this many pixels of the training grid; the factor is
         recorded in ``generator.image_scale``, and evaluate/predict resample inputs by it.
         0 keeps the parameters' own scale.
@@ -235,7 +236,7 @@ class RunConfig:
             factor = self.axon_width / apparent_axon_sigma(self.generator)
             if abs(factor - 1.0) > 1e-6:
                 try:
-                    object.__setattr__(self, "generator", self.generator.rescaled(factor))
+                    object.__setattr__(self, "generator", self.generator.rescaled(factor, pooled=True))
                 except ConfigError as err:
                     raise RunConfigError(f"axon_width: rescaling the generator by {factor:.3g} fails: {err}") from None
         validate(self, RunConfigError, rules=_RULES)

@@ -36,6 +36,19 @@ def test_real_preset_with_a_calibrated_file_records_the_factor():
     assert rc.model.heads == ("axon", "bouton")
 
 
+def test_real_preset_pools_the_photons_when_it_shrinks_the_images():
+    """Wide tubes are shrunk to the network's axon width; each training pixel then stands for
+    1 / factor**2 recorded pixels, as in the resampled real images (`GeneratorConfig.rescaled`)."""
+    wide = GeneratorConfig.from_preset("realistic").replace(
+        sigma_spread=3.0, psf_sigma=(2.0, 2.0), MinThickness=20.0, MaxThickness=24.0, SegmentationThreshold=6.0
+    )
+    factor = with_generator(get_preset("real"), wide).generator.image_scale
+    assert factor < 0.5
+    pooled = with_generator(get_preset("real"), wide).generator
+    assert pooled.photons == pytest.approx(tuple(p / factor**2 for p in wide.photons), rel=1e-6)
+    assert pooled.read_noise == pytest.approx(tuple(r / factor for r in wide.read_noise), rel=1e-6)
+
+
 def test_rescaling_is_not_repeated_when_a_stored_config_is_read_back():
     rc = with_generator(get_preset("real"), GeneratorConfig.from_preset("realistic").replace(sigma_spread=2.5))
     again = RunConfig.from_dict(rc.to_dict())

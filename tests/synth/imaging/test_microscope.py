@@ -327,3 +327,23 @@ def test_user_psf_kernel_is_used(tmp_path):
     dot = jnp.zeros((64, 64)).at[30, 30].set(1.0)
     out = np.asarray(microscope(jax.random.key(2), dot, params, cfg))
     assert out[30, 28:33].min() > 0 and out[28, 30] == 0 and out[32, 30] == 0
+
+
+def test_pooled_rescaling_gives_the_noise_of_an_averaged_image():
+    """A grid twice as coarse with ``pooled`` has the relative noise of the fine image averaged over
+    2x2 blocks (photons x4, read noise x2); without it, each coarse pixel is as noisy as a fine one."""
+    fine = RANDOMISED_SMALL.replace(
+        width=128, height=128, photons=(30.0, 30.0), dark_counts=(0.5, 0.5), gain=(2.0, 2.0), offset=(0.0, 0.0),
+        read_noise=(2.0, 2.0), background=(0.0, 0.0), background_contrast=(0.0, 0.0), bias=(0.0, 0.0),
+        gamma=(1.0, 1.0), maxIntensity=4095,
+    )  # fmt: skip
+    signal = jnp.full((128, 128), 0.25).at[:32, :32].set(1.0)  # the peak away from the flat quadrant measured
+
+    def relative_noise(cfg: GeneratorConfig, block: int) -> float:
+        out = np.asarray(microscope(jax.random.key(21), signal, draw_optics_params(jax.random.key(22), cfg), cfg))
+        out = out[64:, 64:].reshape(64 // block, block, 64 // block, block).mean(axis=(1, 3))
+        return float(out.std() / out.mean())
+
+    averaged = relative_noise(fine, 2)
+    assert relative_noise(fine.rescaled(0.5, pooled=True), 1) == pytest.approx(averaged, rel=0.1)
+    assert relative_noise(fine.rescaled(0.5), 1) == pytest.approx(2 * averaged, rel=0.1)
