@@ -420,8 +420,9 @@ class GeneratorConfig:
         finer grid with the same dwell time per pixel). With ``pooled`` and ``factor < 1`` the
         grid is instead that of a recorded image shrunk by ``factor``, whose pixels average
         ``1 / factor**2`` recorded pixels: ``photons`` and ``dark_counts`` are multiplied by
-        ``1 / factor**2`` and ``read_noise`` by ``1 / factor``, so that the microscope model's
-        noise relative to the signal is that of the averaged image (enlarging adds no photons).
+        ``1 / factor**2`` and ``read_noise`` by ``1 / factor`` (capped at their upper bounds), so
+        that the microscope model's noise relative to the signal is that of the averaged image
+        (enlarging adds no photons).
 
         Args:
           factor: positive finite scale factor (2: every structure twice as many pixels wide).
@@ -441,8 +442,10 @@ class GeneratorConfig:
         values["image_scale"] = self.image_scale * factor
         if pooled and factor < 1.0:
             area = 1.0 / factor**2
+            fields = {f.name: f for f in dataclasses.fields(self)}
             for name, times in (("photons", area), ("dark_counts", area), ("read_noise", math.sqrt(area))):
-                values[name] = tuple(v * times for v in values[name])
+                top = _ceiling(fields[name])
+                values[name] = tuple(min(v * times, top) for v in values[name])
         return type(self)(**values)
 
     # --- derived static sizes -----------------------------------------------------------
@@ -733,6 +736,12 @@ def _check_factor(factor: Any) -> float:
     if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor) or factor <= 0:
         raise ConfigError(f"rescaled: the factor must be a positive finite number, got {brief(factor)}")
     return float(factor)
+
+
+def _ceiling(field: dataclasses.Field) -> float:
+    """The largest value the field's bounds allow (infinite when unbounded above)."""
+    highs = [b.high for b in field.metadata.get("bounds", ()) if b.high is not None]
+    return min(highs, default=math.inf)
 
 
 def _int_floor(field: dataclasses.Field) -> int:

@@ -156,3 +156,8 @@ def test_rescaled_pooled_scales_the_photon_budget_of_a_coarser_grid():
     )
     for same in (noisy.rescaled(0.5), noisy.rescaled(2.0, pooled=True)):  # kept: same dwell time, or enlarged
         assert (same.photons, same.dark_counts, same.read_noise) == (noisy.photons, noisy.dark_counts, noisy.read_noise)
+
+
+def test_rescaled_pooled_caps_the_photons_at_their_bound():
+    bright = BASE.replace(photons=(5e5, 9e5))
+    assert bright.rescaled(0.1, pooled=True).photons == (1e6, 1e6)  # x100, capped: no error
