@@ -42,9 +42,9 @@ def test_real_preset_pools_the_photons_when_it_shrinks_the_images():
     wide = GeneratorConfig.from_preset("realistic").replace(
         sigma_spread=3.0, psf_sigma=(2.0, 2.0), MinThickness=20.0, MaxThickness=24.0, SegmentationThreshold=6.0
     )
-    factor = with_generator(get_preset("real"), wide).generator.image_scale
-    assert factor < 0.5
     pooled = with_generator(get_preset("real"), wide).generator
+    factor = pooled.image_scale
+    assert factor < 0.5
     assert pooled.photons == pytest.approx(tuple(p / factor**2 for p in wide.photons), rel=1e-6)
     assert pooled.read_noise == pytest.approx(tuple(r / factor for r in wide.read_noise), rel=1e-6)
 
