@@ -47,6 +47,7 @@ MAX_GREY = 2**24
 # float32, where a huge value overflows to inf and a tiny positive one becomes 0.
 MIN_LENGTH = 0.01  # the resolution of drawn thicknesses; shorter positive lengths round to nothing
 MAX_LENGTH = MAX_IMAGE_SIDE  # no length in pixels needs to exceed the largest image side
+MAX_LINE_CORRELATION = 32.0  # px; the line filter's static kernel spans 5 of them each side
 MIN_FACTOR = 0.001  # smallest positive scale factor, ratio, gain or photon count (0.1 % of its default)
 MAX_NOISE_GREY = 1000  # white-noise sigma: four times the 0..255 signal it is added to
 MAX_LAMBDA = 1000  # Poisson background rate: 25 * lambda grey levels against a 255 signal
@@ -257,6 +258,14 @@ class GeneratorConfig:
     gain: tuple[float, float] = _range((1.0, 1.0), "detector gain per photon", MIN_FACTOR, 10**6)
     offset: tuple[float, float] = _range((0.0, 0.0), "detector offset", -(10**6), 10**6)
     read_noise: tuple[float, float] = _range((0.0, 0.0), "detector read noise std", 0, 10**6)
+    line_correlation: tuple[float, float] = _range(
+        (0.0, 0.0),
+        "correlation length along the rows (the fast scan axis) of the detector signal: a two-sided "
+        "exponential filter exp(-|dx| / length) of the detected image (px; 0: none)",
+        0,
+        MAX_LINE_CORRELATION,
+        length=True,
+    )
     gamma: tuple[float, float] = _range((1.0, 1.0), "output non-linearity exponent", MIN_FACTOR, 10)
     saturation: tuple[float, float] = _range(
         (1.0, 1.0), "fraction of the peak mean count mapped to maxIntensity (brighter saturates)", MIN_FACTOR, 10

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jaxaxon.calibrate.measure import CalibrationError, background, check_images, photon_transfer
+from jaxaxon.calibrate.measure import CalibrationError, background, check_images, line_correlation, photon_transfer
 from jaxaxon.calibrate.structures import detect, find_blobs, find_ridges
 from jaxaxon.eval.realism import distances, set_measures
 
@@ -124,3 +124,21 @@ def test_object_distances_are_zero_for_one_set_and_grow_with_width() -> None:
     same = distances(a, a)
     assert same["ridge_width_w1"] == 0 and same["tube_density_gap"] == 0
     assert distances(a, b)["ridge_width_w1"] > 2
+
+
+@pytest.mark.parametrize("length", [0.0, 0.6, 2.0])
+def test_line_correlation_recovers_the_filter_length(length: float) -> None:
+    """Poisson images through the generator's line filter give back its length (white: 0)."""
+    import jax.numpy as jnp
+
+    from jaxaxon.synth.imaging.microscope import line_filter
+
+    rng = np.random.default_rng(1)
+    photons = _smooth_scene(rng)
+    images = [
+        np.asarray(line_filter(jnp.asarray(rng.poisson(photons), jnp.float32), jnp.float32(length), 10), np.float64)
+        for _ in range(3)
+    ]
+    est = line_correlation(images)
+    assert est["line_correlation"] == pytest.approx(length, abs=0.1 + 0.1 * length)
+    assert est["noise_rho_cols"] < 0.1  # the columns stay uncorrelated (the proxy's high-pass is slightly negative)

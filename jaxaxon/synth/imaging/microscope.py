@@ -24,6 +24,7 @@ __all__ = [
     "draw_optics_params",
     "apply",
     "to_output",
+    "line_filter",
     "gaussian_psf",
     "fast_fft_size",
     "fft_convolve",
@@ -56,11 +57,13 @@ class OpticsParams:
     gain: jax.Array
     offset: jax.Array
     read_noise: jax.Array
+    line_correlation: jax.Array
     gamma: jax.Array
     saturation: jax.Array
 
 
-_SEPARATE = ("background_exponent",)  # drawn from fold_in(key, 1 + i): the joint draw keeps its values
+# drawn from fold_in(key, 1 + i): the joint draw keeps its values
+_SEPARATE = ("background_exponent", "line_correlation")
 
 
 def draw_optics_params(key: jax.Array, cfg: GeneratorConfig) -> OpticsParams:
@@ -190,6 +193,26 @@ def poisson_counts(key: jax.Array, mean: jax.Array) -> jax.Array:
 
 
 @functools.lru_cache(maxsize=8)
+def line_filter_size(cfg: GeneratorConfig) -> int:
+    """Static half-width of the line filter: 5 correlation lengths at the range's upper bound."""
+    return math.ceil(5 * cfg.line_correlation[1])
+
+
+def line_filter(image: jax.Array, length: jax.Array, half_width: int) -> jax.Array:
+    """Filters every row of ``image`` ``[H, W]`` with the normalised two-sided exponential
+    ``exp(-|dx| / length)``, ``|dx| <= half_width`` (rows mirrored at the borders): the signal
+    of a detector whose bandwidth correlates neighbouring pixels along the fast scan axis
+    (zero phase: structures stay where they are). ``length`` 0 returns the image."""
+    dx = jnp.arange(-half_width, half_width + 1, dtype=jnp.float32)
+    taps = jnp.exp(-jnp.abs(dx) / jnp.maximum(length, 1e-3))
+    taps = taps / jnp.sum(taps)
+    padded = jnp.pad(image, ((0, 0), (half_width, half_width)), mode="reflect")
+    out = jax.lax.conv_general_dilated(
+        padded[None, None], taps[None, None, None, :], window_strides=(1, 1), padding="VALID"
+    )
+    return out[0, 0]
+
+
 def _user_kernel(path: str) -> np.ndarray:
     kernel = np.load(path).astype(np.float32)
     return kernel / kernel.sum()
@@ -208,7 +231,8 @@ def apply(
        smooth positive multiplicative bias field;
     3. photon shot noise: Poisson counts with mean ``photons * signal + dark_counts``
        (``photons`` = expected photons at the signal level ``peak``);
-    4. a photomultiplier-style detector: ``gain * counts + offset + read_noise * N(0, 1)``;
+    4. a photomultiplier-style detector: ``gain * counts + offset + read_noise * N(0, 1)``,
+       filtered along the rows by `line_filter` when ``line_correlation`` is set;
     5. dark-background output scaling ``(V - offset) / (gain * saturation * peak mean count)``
        clipped to [0, 1] (``saturation < 1`` saturates the brightest structures) and an
        intensity non-linearity ``x ** gamma`` (`to_output` quantises the result).
@@ -239,6 +263,8 @@ def apply(
     mean_counts = params.photons * s + params.dark_counts
     counts = poisson_counts(k_photons, mean_counts)
     volts = params.gain * counts + params.offset + params.read_noise * jax.random.normal(k_read, shape)
+    if cfg.line_correlation[1] > 0:
+        volts = line_filter(volts, params.line_correlation, line_filter_size(cfg))
     scale = params.gain * params.saturation * jnp.max(mean_counts)
     return jnp.clip((volts - params.offset) / jnp.where(scale > 0, scale, 1.0), 0.0, 1.0) ** params.gamma
 

@@ -23,6 +23,7 @@ from jaxaxon.synth.imaging.microscope import (
     fast_fft_size,
     fft_convolve,
     gaussian_psf,
+    line_filter,
     poisson_counts,
     smooth_field,
     to_output,
@@ -194,6 +195,44 @@ def test_matern_background_changes_only_the_texture():
     np.testing.assert_array_equal(np.asarray(flat), np.asarray(zero))
     rough = microscope(jax.random.key(11), sig, textured, cfg.replace(background_exponent=(2.0, 4.0)))
     assert not np.array_equal(np.asarray(flat), np.asarray(rough))
+
+
+def test_line_filter_correlates_rows_only_and_keeps_the_mean():
+    """The line filter is the identity at length 0; otherwise it keeps a flat image's level and
+    makes white noise correlated along the rows (lag-1 correlation of the normalised two-sided
+    exponential) and not along the columns; plain, jit and vmap agree."""
+    noise = jax.random.normal(jax.random.key(12), (128, 128))
+    np.testing.assert_allclose(np.asarray(line_filter(noise, jnp.float32(0.0), 10)), np.asarray(noise), atol=1e-6)
+    flat = jnp.full((16, 40), 3.0)
+    np.testing.assert_allclose(np.asarray(line_filter(flat, jnp.float32(2.0), 10)), 3.0, rtol=1e-5)
+    length = 2.0
+    for got in _three_ways(lambda x, n: line_filter(x, n, 10), noise, jnp.float32(length)):
+        z = np.asarray(got, np.float64)
+        z = z - z.mean()
+        taps = np.exp(-np.abs(np.arange(-10, 11)) / length)
+        expected = np.sum(taps[1:] * taps[:-1]) / np.sum(taps**2)
+        along = np.mean(z[:, :-1] * z[:, 1:]) / np.mean(z * z)
+        across = np.mean(z[:-1] * z[1:]) / np.mean(z * z)
+        assert along == pytest.approx(expected, abs=0.03) and abs(across) < 0.05
+
+
+def test_line_correlation_changes_only_the_detector_signal():
+    """``line_correlation`` is drawn beside the other optics parameters without moving them; a
+    range at 0 leaves the image bit for bit."""
+    cfg = RANDOMISED_SMALL
+    key = jax.random.key(13)
+    base = draw_optics_params(key, cfg)
+    lined = draw_optics_params(key, cfg.replace(line_correlation=(1.0, 3.0)))
+    assert 1.0 <= float(lined.line_correlation) <= 3.0
+    for f in dataclasses.fields(OpticsParams):
+        if f.name != "line_correlation":
+            assert float(getattr(base, f.name)) == float(getattr(lined, f.name)), f.name
+    sig = jnp.zeros((64, 64)).at[20:24, :].set(1.0)
+    plain = microscope(jax.random.key(14), sig, base, cfg)
+    zero = microscope(jax.random.key(14), sig, base, cfg.replace(line_correlation=(0.0, 1.0)))
+    np.testing.assert_array_equal(np.asarray(plain), np.asarray(zero))
+    streaky = microscope(jax.random.key(14), sig, lined, cfg.replace(line_correlation=(1.0, 3.0)))
+    assert not np.array_equal(np.asarray(plain), np.asarray(streaky))
 
 
 def test_bias_field_smooth_positive_mean_one():
