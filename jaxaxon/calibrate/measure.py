@@ -162,12 +162,14 @@ def _noise_correlation(x: np.ndarray, axis: int) -> np.ndarray:
 def _line_table(side: int = 512) -> np.ndarray:
     """``[L, 4]`` `_noise_correlation` along the rows of white noise filtered by the generator's line
     filter (`jaxaxon.synth.imaging.microscope.line_filter`) of each length in `_LINE_LENGTHS`."""
-    white = np.random.default_rng(0).standard_normal((side, side))
+    import jax.numpy as jnp
+
+    from jaxaxon.synth.imaging.microscope import line_filter
+
+    white = jnp.asarray(np.random.default_rng(0).standard_normal((side, side)), jnp.float32)
     rows = []
     for length in _LINE_LENGTHS:
-        half = int(np.ceil(5 * length))
-        taps = np.exp(-np.abs(np.arange(-half, half + 1)) / max(length, 1e-3))
-        filtered = ndimage.convolve1d(white, taps / taps.sum(), axis=1, mode="mirror")
+        filtered = np.asarray(line_filter(white, jnp.float32(length), int(np.ceil(5 * length))), np.float64)
         rows.append(_noise_correlation(filtered, axis=1))
     return np.asarray(rows)
 
