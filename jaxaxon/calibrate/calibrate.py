@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from jaxaxon.calibrate.fit import (
-    DEPTHS, PROFILES, TEXTURES, correct_params, depth, initial_params, texture, to_config,
+    DEPTHS, PROFILES, PSF_MODES, TEXTURES, correct_params, depth, initial_params, texture, to_config,
 )
 from jaxaxon.calibrate.measure import CalibrationError, check_images, measure
 from jaxaxon.calibrate.report import generated_images, real_crops
@@ -46,7 +46,7 @@ class Calibration:
 def calibrate(
     images: Sequence[np.ndarray], *, pixel_size: float | None = None, correct: bool = True, n_generated: int = 32,
     seed: int = 0, corrections: int = 2, profile: str = "gaussian", depth_mode: str = "off",
-    background: str = "gaussian",
+    background: str = "gaussian", psf: str = "estimate",
 ) -> Calibration:  # fmt: skip
     """Estimates generator parameters from unlabelled real images ``[H, W]`` (any size >= 32).
 
@@ -62,7 +62,8 @@ def calibrate(
        generated from the parameters and the real 256x256 crops
        are compared with the realism measures (`jaxaxon.eval.realism.set_measures`) and widths,
        densities, background, photons and brightness are rescaled by real / generated
-       (`jaxaxon.calibrate.fit.correct_params`), ``corrections`` times.
+       (`jaxaxon.calibrate.fit.correct_params`), ``corrections`` times; with ``psf='spectrum'``
+       the PSF width too (`jaxaxon.calibrate.fit.psf_step`).
 
     Args:
       images: the calibration images.
@@ -76,6 +77,8 @@ def calibrate(
         a mean projection with defocused axons; `jaxaxon.calibrate.fit.depth`) or ``'auto'``.
       background: the neuropil texture (`jaxaxon.calibrate.fit.TEXTURES`: ``'gaussian'`` or
         ``'matern'``; `jaxaxon.calibrate.fit.texture`) or ``'auto'``.
+      psf: ``'estimate'``, the PSF width measured on the narrowest strong ridges, or ``'spectrum'``,
+        that width then corrected from the spectrum by every correction step (`PSF_MODES`).
 
     Raises:
       CalibrationError: no images, too small, non-finite or uniform images.
@@ -93,7 +96,10 @@ def calibrate(
         raise CalibrationError(f"depth_mode: expected one of {', '.join(DEPTHS)}, auto; got {depth_mode!r}")
     if background not in (*TEXTURES, "auto"):
         raise CalibrationError(f"background: expected one of {', '.join(TEXTURES)}, auto; got {background!r}")
+    if psf not in PSF_MODES:
+        raise CalibrationError(f"psf: expected one of {', '.join(PSF_MODES)}; got {psf!r}")
     p = initial_params(est, pixel_size, "gaussian" if profile == "auto" else profile)
+    p["_psf_mode"] = psf
     texture(p, est, "gaussian" if background == "auto" else background)
     gen_m = None
 

@@ -50,7 +50,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise CalibrationError(f"--out: folder {str(out.parent)!r} does not exist")
     images = check_images(read_calibration_images(args.images))
     result = calibrate(images, pixel_size=args.pixel_size, seed=args.seed, corrections=args.corrections,
-                       profile=args.profile, depth_mode=args.depth, background=args.background)
+                       profile=args.profile, depth_mode=args.depth, background=args.background, psf=args.psf)
     cfg = result.config
     files = [out]
     table = None
@@ -115,6 +115,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--background", choices=("gaussian", "matern", "auto"), default="gaussian",
                    help="neuropil texture (default gaussian: one correlation length; matern: a power-law "
                    "texture fitted to the background; auto: the closer of both, one more compilation)")  # fmt: skip
+    p.add_argument("--psf", choices=("estimate", "spectrum"), default="estimate",
+                   help="PSF width (default estimate: from the narrowest strong ridges; spectrum: then corrected "
+                   "from the spectrum by each correction step)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="seed of the generated images (default 0)")
     p.add_argument("--no-realism", dest="realism", action="store_false", help="skip the realism table")
     p.set_defaults(func=cmd_calibrate)

@@ -12,16 +12,26 @@ from typing import Any
 
 import numpy as np
 
-from jaxaxon.config import GeneratorConfig
+from jaxaxon.config import MAX_LINE_CORRELATION, GeneratorConfig
+from jaxaxon.eval.image_stats import PSD_EDGES
 from jaxaxon.eval.realism import HIST_BINS
 
 __all__ = [
-    "AXON_LENGTH", "CONTRAST_STEP", "DEPTHS", "MAX_THICKNESS", "PROFILES", "TEXTURES", "depth", "geometry",
-    "initial_params", "correct_params", "texture", "to_config",
+    "AXON_LENGTH", "CONTRAST_STEP", "DEPTHS", "MAX_THICKNESS", "MIN_LINE_CORRELATION", "PSF_BINS", "PSF_MODES",
+    "PROFILES", "TEXTURES", "depth", "geometry", "initial_params", "correct_params", "psf_step", "texture", "to_config",
 ]  # fmt: skip
 
 MAX_THICKNESS = 24.0  # raster window cost grows with its square; below 256 / 4
 AXON_LENGTH = 200.0  # centreline pixels found per generated axon in a 256x256 image (measured, realistic preset)
+MIN_LINE_CORRELATION = 0.3
+"""Line-correlation estimates below this (px; lag-1 correlation along the rows about 0.05) leave
+the noise white along the rows."""
+PSF_MODES = ("estimate", "spectrum")
+"""PSF widths of `jaxaxon.calibrate.calibrate`: the estimate, or the estimate corrected from the
+spectrum by `correct_params` (`psf_step`) when ``p['_psf_mode']`` is ``'spectrum'``."""
+PSF_BINS = (3, 4)
+"""Radial PSD bins (`jaxaxon.eval.image_stats.PSD_EDGES`: periods 16-32 and 8-16 px) whose
+difference drives the PSF correction (`psf_step`)."""
 CONTRAST_STEP = 0.5
 """Exponent of the background-contrast correction (`correct_params`): the square root of the
 real / generated ratio of the wide ridges' excess width, a damped step."""
@@ -73,7 +83,8 @@ def texture(p: dict, est: dict, model: str) -> None:
 
 def geometry(p: dict, est: dict, width_scale: float = 1.0, profile: str = "gaussian") -> None:
     """Sets thickness, cross-section and mask threshold in ``p`` from the ridge widths of ``est``
-    (times ``width_scale``; PSF removed in quadrature: ``u = sqrt(w^2 - psf^2)``).
+    (times ``width_scale``; PSF removed in quadrature: ``u = sqrt(w^2 - psf^2)``, with the PSF sigma
+    corrected by `correct_params` when it has run, else the estimate).
 
     The generator draws a Gaussian cross-section of sigma ``sigma_spread`` cut at the branch's
     thickness ``t``. ``'gaussian'``: ``sigma_spread = u50``, thickness ``u10 .. max(2 u50, u90)``
@@ -82,7 +93,7 @@ def geometry(p: dict, est: dict, width_scale: float = 1.0, profile: str = "gauss
     sqrt 3 u95`` (a bar of half-width ``t`` has sigma ``t / sqrt 3``): flat tubes of widely varying
     width, e.g. blood vessels. Thickness is capped at `MAX_THICKNESS`.
     """
-    psf = est["psf_sigma"]
+    psf = p.get("_psf", est["psf_sigma"])
     u = {q: math.sqrt(max((est[f"width_p{q}"] * width_scale) ** 2 - psf**2, 0.25)) for q in (10, 50, 90, 95)}
     if profile == "gaussian":
         spread, lo, hi = u[50], u[10], max(2 * u[50], u[90])
@@ -107,10 +118,14 @@ def initial_params(est: dict, pixel_size: float | None = None, profile: str = "g
     p["background_contrast"] = _rng(_measured_contrast(est), 0.3, 0.0, 10)
     texture(p, est, "gaussian")
     p["bias"] = _rng(min(est["bias"], 2.0), 0.3, 0.0, 5)
-    p["photons"] = _rng(min(max(est["photons_peak"], 1.0), 1e5), 0.3, 0.5, 10**6, 2)
-    p["gain"] = _rng(max(est["gain"], 1e-3), 0.1, 1e-3, 10**6, 4)
+    # noise along the scan lines: the detector's noise variance is 1 / line_variance times the one measured
+    line = est["line_correlation"] >= MIN_LINE_CORRELATION
+    seen = est["line_variance"] if line else 1.0
+    p["line_correlation"] = _rng(est["line_correlation"], 0.15, 0.0, MAX_LINE_CORRELATION) if line else [0.0, 0.0]
+    p["photons"] = _rng(min(max(est["photons_peak"] * seen, 1.0), 1e5), 0.3, 0.5, 10**6, 2)
+    p["gain"] = _rng(max(est["gain"] / seen, 1e-3), 0.1, 1e-3, 10**6, 4)
     p["offset"] = _rng(est["offset"], 0.0, -(10**6), 10**6)
-    p["read_noise"] = _rng(est["read_noise"], 0.2, 0.0, 10**6)
+    p["read_noise"] = _rng(est["read_noise"] / math.sqrt(seen), 0.2, 0.0, 10**6)
     p["dark_counts"] = [0.0, 0.0]
     # axons: intensity spread from the ridge amplitudes
     ratio = est["amplitude_p10"] / max(est["amplitude_p90"], 1e-9)
@@ -120,7 +135,7 @@ def initial_params(est: dict, pixel_size: float | None = None, profile: str = "g
     _counts(p, axons, est["blobs_per_256"])
     # boutons: LoG sigma of a disc of radius R is about R / sqrt(2); radii from the median blob
     # (the smallest bouton drawn) to the 90th percentile
-    p["bouton_radius"] = [_disc_radius(est, 50), round(max(_disc_radius(est, 90), _disc_radius(est, 50) + 1.0), 3)]
+    _bouton_radius(p, est, est["psf_sigma"])
     p["bouton_size"] = [0.0, 0.0]
     p["bouton_brightness"] = _rng(min(max(est["blob_ratio_p50"], 0.2), 5.0) * 0.6, 0.25, 0.01, 100)
     p["MinBrightnessBouton"], p["MaxBrightnessBouton"] = 30, 40
@@ -147,10 +162,29 @@ def _measured_contrast(est: dict) -> float:
     return min(est["background_contrast"], 5.0)
 
 
-def _disc_radius(est: dict, q: int) -> float:
-    """Radius in px of a disc whose LoG scale, PSF removed, is the ``q``-th blob scale percentile."""
-    blob = math.sqrt(max(est[f"blob_scale_p{q}"] ** 2 - est["psf_sigma"] ** 2, 0.25))
+def _disc_radius(est: dict, q: int, psf: float) -> float:
+    """Radius in px of a disc whose LoG scale, PSF (sigma ``psf``) removed, is the ``q``-th blob
+    scale percentile."""
+    blob = math.sqrt(max(est[f"blob_scale_p{q}"] ** 2 - psf**2, 0.25))
     return round(min(max(math.sqrt(2) * blob, 1.0), 32.0), 3)
+
+
+def _bouton_radius(p: dict, est: dict, psf: float) -> None:
+    """``bouton_radius`` in ``p``: from the median blob (the smallest bouton drawn) to the 90th
+    percentile, at least 1 px apart."""
+    lo = _disc_radius(est, 50, psf)
+    p["bouton_radius"] = [lo, round(max(_disc_radius(est, 90, psf), lo + 1.0), 3)]
+
+
+def psf_step(real_psd: np.ndarray, gen_psd: np.ndarray) -> float:
+    """Squared Gaussian blur sigma (px^2; negative: less blur) that moves the generated spectrum's
+    fall from the 16-32 px to the 8-16 px period bins (`PSF_BINS`) to the real one: a Gaussian of
+    sigma ``s`` multiplies the power at frequency ``f`` by ``exp(-4 pi^2 f^2 s^2)``, ``f`` the
+    bins' geometric centres."""
+    a, b = PSF_BINS
+    excess = (gen_psd[b] - gen_psd[a]) - (real_psd[b] - real_psd[a])
+    fa, fb = (math.sqrt(PSD_EDGES[i] * PSD_EDGES[i + 1]) for i in PSF_BINS)
+    return float(excess * math.log(10) / (4 * math.pi**2 * (fb**2 - fa**2)))
 
 
 def _counts(p: dict, axons: float, blobs: float) -> None:
@@ -189,11 +223,25 @@ def _wide_excess(m: dict, wide: float) -> float:
     return m["tube_density"] * float(np.mean(np.maximum(w - wide, 0.0))) if w.size else 0.0
 
 
+def _correct_psf(q: dict, real: dict, gen: dict) -> None:
+    """The PSF in ``q`` (``psf_sigma``, ``_psf``, and the bouton radii it is removed from) moved by
+    `psf_step`: at most x2 or x1/2, never above the median real ridge width (which holds the PSF)."""
+    psf = q.get("_psf", q["_est"]["psf_sigma"])
+    corrected = math.sqrt(float(np.clip(psf**2 + psf_step(real["psd"], gen["psd"]), (psf / 2) ** 2, (2 * psf) ** 2)))
+    corrected = min(max(corrected, 0.3), q["_est"]["width_p50"], 20.0)
+    q["psf_sigma"] = _scale(q["psf_sigma"], corrected / psf, 3)
+    q["_psf"] = corrected
+    _bouton_radius(q, q["_est"], corrected)
+
+
 def correct_params(p: dict, real: dict, gen: dict) -> dict:
     """Corrects ``p`` from the realism measures (`jaxaxon.eval.realism.set_measures`) of the real
     crops and of images generated from ``p``: each quantity is rescaled by the ratio real / generated
-    of the measure it drives (formulas in docs/calibration.md)."""
+    of the measure it drives, and the PSF moved by `psf_step` when ``p['_psf_mode']`` is
+    ``'spectrum'`` (formulas in docs/calibration.md)."""
     q = dict(p)
+    if p.get("_psf_mode") == "spectrum":
+        _correct_psf(q, real, gen)
     width = _ratio(np.median(real["ridge_widths"]), np.median(gen["ridge_widths"]), 0.5, 2.0)
     geometry(q, q["_est"], p["_width_scale"] * width, p["_profile"])
     axons = p["_axons"] * _ratio(real["tube_density"], gen["tube_density"])

@@ -158,20 +158,36 @@ def _noise_correlation(x: np.ndarray, axis: int) -> np.ndarray:
     return np.asarray(out)
 
 
+def _flat_residual_variance(x: np.ndarray) -> float:
+    """`photon_transfer`'s noise variance of a flat image: 20th percentile of the 8x8 patch
+    variances of ``x - mean_3x3(x)``, times ``9/8``, over its value for white noise (1 for white noise
+    of unit variance)."""
+    resid = x - ndimage.uniform_filter(x, 3, mode="reflect")
+    h, w = (s // _PATCH * _PATCH for s in x.shape)
+    patches = resid[:h, :w].reshape(h // _PATCH, _PATCH, w // _PATCH, _PATCH).var(axis=(1, 3))
+    return float(np.percentile(patches, 20) * 9 / 8 / _P20_BIAS)
+
+
 @functools.lru_cache(maxsize=1)
-def _line_table(side: int = 512) -> np.ndarray:
-    """``[L, 4]`` `_noise_correlation` along the rows of white noise filtered by the generator's line
-    filter (`jaxaxon.synth.imaging.microscope.line_filter`) of each length in `_LINE_LENGTHS`."""
+def _line_table(side: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """White noise of unit variance filtered by the generator's line filter
+    (`jaxaxon.synth.imaging.microscope.line_filter`) of each length in `_LINE_LENGTHS`.
+
+    Returns:
+      ``[L, 4]`` `_noise_correlation` along the rows, and ``[L]`` the noise variance that
+      `photon_transfer` finds in it (`_flat_residual_variance`).
+    """
     import jax.numpy as jnp
 
     from jaxaxon.synth.imaging.microscope import line_filter
 
     white = jnp.asarray(np.random.default_rng(0).standard_normal((side, side)), jnp.float32)
-    rows = []
+    rows, variances = [], []
     for length in _LINE_LENGTHS:
         filtered = np.asarray(line_filter(white, jnp.float32(length), int(np.ceil(5 * length))), np.float64)
         rows.append(_noise_correlation(filtered, axis=1))
-    return np.asarray(rows)
+        variances.append(_flat_residual_variance(filtered))
+    return np.asarray(rows), np.asarray(variances)
 
 
 def line_correlation(images: Sequence[np.ndarray]) -> dict:
@@ -181,19 +197,23 @@ def line_correlation(images: Sequence[np.ndarray]) -> dict:
     (`_line_table`), interpolated between the table's lengths.
 
     Returns:
-      ``line_correlation`` (px; 0: white along the rows), and the measured correlations along the
-      rows and the columns at lag 1 (``noise_rho_rows``, ``noise_rho_cols``).
+      ``line_correlation`` (px; 0: white along the rows), ``line_variance`` (the fraction of the
+      detector noise variance that `photon_transfer` sees through that filter: its ``gain`` is this
+      fraction of the detector's), and the measured correlations along the rows and the columns at
+      lag 1 (``noise_rho_rows``, ``noise_rho_cols``).
     """
     rows = np.median([_noise_correlation(x, axis=1) for x in images], axis=0)
     cols = np.median([_noise_correlation(x, axis=0) for x in images], axis=0)
-    table = _line_table()
+    table, variances = _line_table()
     fine = np.linspace(0, len(_LINE_LENGTHS) - 1, 20 * len(_LINE_LENGTHS))
     index = np.arange(len(_LINE_LENGTHS))
     lengths = np.interp(fine, index, _LINE_LENGTHS)
     curves = np.stack([np.interp(fine, index, table[:, j]) for j in range(table.shape[1])], axis=1)
     best = int(np.argmin(np.sum((curves - rows) ** 2, axis=1)))
+    fraction = float(np.interp(fine[best], index, variances) / variances[0])
     return {
-        "line_correlation": float(lengths[best]), "noise_rho_rows": float(rows[0]), "noise_rho_cols": float(cols[0]),
+        "line_correlation": float(lengths[best]), "line_variance": fraction,
+        "noise_rho_rows": float(rows[0]), "noise_rho_cols": float(cols[0]),
     }  # fmt: skip
 
 

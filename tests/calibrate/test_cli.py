@@ -142,3 +142,14 @@ def test_calibrated_file_is_closer_on_bass2017(tmp_path: Path) -> None:
     for key, value in table["calibrated"].items():
         if key.endswith(("_w1", "_rms", "_gap")):
             assert value < table["realistic"][key], key
+
+
+def test_calibrate_rejects_an_unknown_psf_mode(tmp_path: Path) -> None:
+    from jaxaxon.calibrate import calibrate
+    from jaxaxon.calibrate.measure import CalibrationError
+    from jaxaxon.data.images import read_image
+
+    folder = _axon_images(tmp_path / "real")
+    images = [read_image(f) for f in sorted(folder.iterdir())]
+    with pytest.raises(CalibrationError, match="psf: expected one of estimate, spectrum; got 'psd'"):
+        calibrate(images, psf="psd", corrections=0)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
-from jaxaxon.calibrate.fit import CONTRAST_STEP, correct_params, initial_params
+from jaxaxon.calibrate.fit import CONTRAST_STEP, PSF_BINS, correct_params, initial_params, psf_step
 from jaxaxon.calibrate.measure import measure
+from jaxaxon.eval.image_stats import radial_psd_bins
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +86,42 @@ def test_background_contrast_stays_within_a_factor_2_of_the_measurement(params: 
     high = {**params, "background_contrast": [1.8 * measured * 0.8, 1.8 * measured * 1.2]}
     q = correct_params(high, _measures(real_widths, 1000.0), _measures(real_widths, 250.0))
     assert np.mean(q["background_contrast"]) == pytest.approx(2 * measured, rel=1e-3)
+
+
+@pytest.mark.parametrize("sigma", [1.0, 2.0])
+def test_psf_step_recovers_a_gaussian_blur(sigma: float) -> None:
+    """The spectrum of a blurred image against the unblurred one gives back the blur's variance
+    (the bins' centres stand for whole annuli: within 25 %)."""
+    rng = np.random.default_rng(0)
+    sharp = ndimage.gaussian_filter(rng.standard_normal((256, 256)), 0.8, mode="wrap")
+    blurred = ndimage.gaussian_filter(sharp, sigma, mode="wrap")
+    assert psf_step(radial_psd_bins(blurred), radial_psd_bins(sharp)) == pytest.approx(sigma**2, rel=0.25)
+    assert psf_step(radial_psd_bins(sharp), radial_psd_bins(blurred)) == pytest.approx(-(sigma**2), rel=0.25)
+
+
+def test_psf_correction_follows_the_spectrum_within_its_bounds(params: dict) -> None:
+    """With ``psf='spectrum'``, a generated spectrum falling slower than the real one between
+    `PSF_BINS` widens the PSF (and the intrinsic widths and bouton radii shrink, the PSF removed in
+    quadrature); equal spectra keep it; the step is at most x2 per correction and the PSF never
+    exceeds the median real ridge width. With ``psf='estimate'`` the PSF stays."""
+    est = {**params["_est"], "psf_sigma": 0.6, "width_p50": 2.0}
+    p = {**params, "_est": est, "psf_sigma": [0.51, 0.69], "_psf_mode": "spectrum"}
+    real, gen = _measures([1.0, 2.0], 1000.0), _measures([1.0, 2.0], 1000.0)
+    gen["psd"] = np.linspace(2.0, -1.0, 8)
+    same = correct_params(p, {**real, "psd": gen["psd"]}, gen)
+    assert np.mean(same["psf_sigma"]) == pytest.approx(0.6, rel=1e-3)
+    lower = gen["psd"].copy()
+    lower[PSF_BINS[1]] -= 0.1
+    kept = correct_params({**p, "_psf_mode": "estimate"}, {**real, "psd": lower}, gen)
+    assert kept["psf_sigma"] == p["psf_sigma"] and "_psf" not in kept
+    wider = correct_params(p, {**real, "psd": lower}, gen)
+    assert 0.6 < wider["_psf"] < 1.2 and np.mean(wider["psf_sigma"]) == pytest.approx(wider["_psf"], rel=1e-3)
+    assert wider["sigma_spread"] < same["sigma_spread"] and wider["bouton_radius"][0] <= same["bouton_radius"][0]
+    lower[PSF_BINS[1]] -= 5.0
+    assert correct_params(p, {**real, "psd": lower}, gen)["_psf"] == pytest.approx(1.2)  # x2 at most
+    again = correct_params({**p, "_psf": 1.8, "psf_sigma": [1.53, 2.07]}, {**real, "psd": lower}, gen)
+    assert again["_psf"] == pytest.approx(2.0)  # the median real ridge width
+    higher = gen["psd"].copy()
+    higher[PSF_BINS[1]] += 5.0
+    sharper = correct_params({**p, "_psf": 1.0, "psf_sigma": [0.85, 1.15]}, {**real, "psd": higher}, gen)
+    assert sharper["_psf"] == pytest.approx(0.5)  # x1/2 at most

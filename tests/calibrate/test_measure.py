@@ -128,7 +128,8 @@ def test_object_distances_are_zero_for_one_set_and_grow_with_width() -> None:
 
 @pytest.mark.parametrize("length", [0.0, 0.6, 2.0])
 def test_line_correlation_recovers_the_filter_length(length: float) -> None:
-    """Poisson images through the generator's line filter give back its length (white: 0)."""
+    """Poisson images through the generator's line filter give back its length (white: 0), and the
+    photon-transfer gain divided by ``line_variance`` gives back the detector's gain (1 here)."""
     import jax.numpy as jnp
 
     from jaxaxon.synth.imaging.microscope import line_filter
@@ -142,3 +143,4 @@ def test_line_correlation_recovers_the_filter_length(length: float) -> None:
     est = line_correlation(images)
     assert est["line_correlation"] == pytest.approx(length, abs=0.1 + 0.1 * length)
     assert est["noise_rho_cols"] < 0.1  # the columns stay uncorrelated (the proxy's high-pass is slightly negative)
+    assert photon_transfer(images)["gain"] / est["line_variance"] == pytest.approx(1.0, rel=0.2)
