@@ -45,9 +45,13 @@ def _training_images(args, folds: rp.Folds, name: str) -> list[np.ndarray]:
     return [s.image for v in folds.description["vesselnn_train"] for s in read_volume(real / "vesselnn" / f"{v}.npz")]
 
 
-def calibrate_set(images: Sequence[np.ndarray], path: Path, *, profile: str = "gaussian", log=print) -> Path:
-    """Calibrates the generator on ``images`` and writes the parameter file ``path`` (kept
-    when it exists: re-runs reuse it)."""
+def calibrate_set(
+    images: Sequence[np.ndarray], path: Path, *, profile: str = "gaussian", psf: str = "estimate", corrections: int = 2,
+    log=print,
+) -> Path:  # fmt: skip
+    """Calibrates the generator on ``images`` (`jaxaxon.calibrate.calibrate` with ``profile``,
+    ``psf`` and ``corrections``) and writes the parameter file ``path`` (kept when it exists:
+    re-runs reuse it)."""
     from jaxaxon.atomic import write_json_atomic
     from jaxaxon.calibrate import calibrate
 
@@ -55,7 +59,7 @@ def calibrate_set(images: Sequence[np.ndarray], path: Path, *, profile: str = "g
         log(f"{path}: calibrated already")
         return path
     t0 = time.perf_counter()
-    calibration = calibrate(images, profile=profile)
+    calibration = calibrate(images, profile=profile, psf=psf, corrections=corrections)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, dict(calibration.params))
     log(f"{path}: calibrated on {len(images)} images ({profile} tubes) in {time.perf_counter() - t0:.0f} s")
@@ -160,6 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sets", default=",".join(SETS), help="image sets to run (default bass2017,vesselnn)")
     parser.add_argument("--picture", metavar="PNG", help="also save the overview picture here")
     parser.add_argument("--no-baselines", action="store_true", help="leave out the Frangi and LoG rows (CPU-bound)")
+    parser.add_argument("--psf", choices=("estimate", "spectrum"), default="estimate",
+                        help="calibration's PSF width (jaxaxon calibrate --psf; default estimate)")
+    parser.add_argument("--corrections", type=int, default=2,
+                        help="calibration's correction steps (jaxaxon calibrate --corrections; default 2)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     try:
@@ -172,8 +180,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         folds = rp.prepare_folds(args, out)
         tests = _test_dirs(folds, out)
-        params = {n: calibrate_set(_training_images(args, folds, n), out / "calib" / f"{n}.json", profile=PROFILES[n])
-                  for n in sets}  # fmt: skip
+        params = {
+            n: calibrate_set(_training_images(args, folds, n), out / "calib" / f"{n}.json", profile=PROFILES[n],
+                             psf=args.psf, corrections=args.corrections)
+            for n in sets
+        }  # fmt: skip
         rows, runs = [], {}
         for name in sets:
             for seed in seeds:

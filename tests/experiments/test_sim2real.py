@@ -54,3 +54,24 @@ def test_results_table_has_one_row_per_run_and_baseline():
     assert body[0].startswith("| bass2017 | 0 | 0.941 |") and "0.612" in body[0]
     assert body[2].startswith("| LoG blobs |") and "0.700" in body[2]
     assert "input zoom" in header
+
+
+def test_calibrate_set_passes_its_options_and_reuses_a_written_file(tmp_path, monkeypatch):
+    import jaxaxon.calibrate
+
+    calls = []
+
+    class Done:
+        params = {"preset": "realistic"}
+
+    def fake(images, **options):
+        calls.append(options)
+        return Done()
+
+    monkeypatch.setattr(jaxaxon.calibrate, "calibrate", fake)
+    path = tmp_path / "calib" / "bass2017.json"
+    options = {"profile": "bar", "psf": "spectrum", "corrections": 4}
+    assert sim2real.calibrate_set([], path, log=lambda _: None, **options) == path
+    assert calls == [options] and path.is_file()
+    sim2real.calibrate_set([], path, log=lambda _: None)
+    assert len(calls) == 1
