@@ -177,24 +177,28 @@ def test_matern_field_normalised_with_a_power_law_spectrum():
     np.testing.assert_array_equal(np.asarray(smooth_field(key, shape, jnp.float32(3.0), jnp.float32(0.0))), gauss)
 
 
-def test_matern_background_changes_only_the_texture():
-    """``background_exponent`` is drawn per image beside the other optics parameters without moving
-    them, and with a range at 0 the image is the Gaussian-background image, bit for bit."""
+@pytest.mark.parametrize(
+    "name, drawn, seed", [("background_exponent", (2.0, 4.0), 10), ("line_correlation", (1.0, 3.0), 13)]
+)
+def test_separate_optics_draws_change_only_their_own_stage(name: str, drawn: tuple[float, float], seed: int):
+    """``background_exponent`` (the texture) and ``line_correlation`` (the detector signal) are
+    drawn per image beside the other optics parameters without moving them, and with a range at 0
+    the image is the one without that stage, bit for bit."""
     cfg = RANDOMISED_SMALL
-    key = jax.random.key(10)
+    key = jax.random.key(seed)
     base = draw_optics_params(key, cfg)
-    textured = draw_optics_params(key, cfg.replace(background_exponent=(2.0, 4.0)))
-    assert 2.0 <= float(textured.background_exponent) <= 4.0
+    changed = draw_optics_params(key, cfg.replace(**{name: drawn}))
+    assert drawn[0] <= float(getattr(changed, name)) <= drawn[1]
     for f in dataclasses.fields(OpticsParams):
-        if f.name != "background_exponent":
-            assert float(getattr(base, f.name)) == float(getattr(textured, f.name)), f.name
+        if f.name != name:
+            assert float(getattr(base, f.name)) == float(getattr(changed, f.name)), f.name
     sig = jnp.zeros((64, 64)).at[20:24, :].set(1.0)
-    flat = microscope(jax.random.key(11), sig, base, cfg)
-    zero = microscope(jax.random.key(11), sig, base, cfg.replace(background_exponent=(0.0, 1.0)))
-    assert float(base.background_exponent) == 0.0
-    np.testing.assert_array_equal(np.asarray(flat), np.asarray(zero))
-    rough = microscope(jax.random.key(11), sig, textured, cfg.replace(background_exponent=(2.0, 4.0)))
-    assert not np.array_equal(np.asarray(flat), np.asarray(rough))
+    plain = microscope(jax.random.key(seed + 1), sig, base, cfg)
+    zero = microscope(jax.random.key(seed + 1), sig, base, cfg.replace(**{name: (0.0, 1.0)}))
+    assert float(getattr(base, name)) == 0.0
+    np.testing.assert_array_equal(np.asarray(plain), np.asarray(zero))
+    other = microscope(jax.random.key(seed + 1), sig, changed, cfg.replace(**{name: drawn}))
+    assert not np.array_equal(np.asarray(plain), np.asarray(other))
 
 
 def test_line_filter_correlates_rows_only_and_keeps_the_mean():
@@ -214,25 +218,6 @@ def test_line_filter_correlates_rows_only_and_keeps_the_mean():
         along = np.mean(z[:, :-1] * z[:, 1:]) / np.mean(z * z)
         across = np.mean(z[:-1] * z[1:]) / np.mean(z * z)
         assert along == pytest.approx(expected, abs=0.03) and abs(across) < 0.05
-
-
-def test_line_correlation_changes_only_the_detector_signal():
-    """``line_correlation`` is drawn beside the other optics parameters without moving them; a
-    range at 0 leaves the image bit for bit."""
-    cfg = RANDOMISED_SMALL
-    key = jax.random.key(13)
-    base = draw_optics_params(key, cfg)
-    lined = draw_optics_params(key, cfg.replace(line_correlation=(1.0, 3.0)))
-    assert 1.0 <= float(lined.line_correlation) <= 3.0
-    for f in dataclasses.fields(OpticsParams):
-        if f.name != "line_correlation":
-            assert float(getattr(base, f.name)) == float(getattr(lined, f.name)), f.name
-    sig = jnp.zeros((64, 64)).at[20:24, :].set(1.0)
-    plain = microscope(jax.random.key(14), sig, base, cfg)
-    zero = microscope(jax.random.key(14), sig, base, cfg.replace(line_correlation=(0.0, 1.0)))
-    np.testing.assert_array_equal(np.asarray(plain), np.asarray(zero))
-    streaky = microscope(jax.random.key(14), sig, lined, cfg.replace(line_correlation=(1.0, 3.0)))
-    assert not np.array_equal(np.asarray(plain), np.asarray(streaky))
 
 
 def test_bias_field_smooth_positive_mean_one():
