@@ -83,13 +83,6 @@ def calibrate(
     Raises:
       CalibrationError: no images, too small, non-finite or uniform images.
     """
-    xs = check_images(images)
-    if len(xs) > MAX_IMAGES:
-        xs = [xs[i] for i in np.linspace(0, len(xs) - 1, MAX_IMAGES).round().astype(int)]
-    est = measure(xs)
-    gen_est: dict = {}
-    correct = correct and corrections > 0
-    reference = set_measures(real_crops(xs)) if correct else {}
     if profile not in (*PROFILES, "auto"):
         raise CalibrationError(f"profile: expected one of {', '.join(PROFILES)}, auto; got {profile!r}")
     if depth_mode not in (*DEPTHS, "auto"):
@@ -98,6 +91,13 @@ def calibrate(
         raise CalibrationError(f"background: expected one of {', '.join(TEXTURES)}, auto; got {background!r}")
     if psf not in PSF_MODES:
         raise CalibrationError(f"psf: expected one of {', '.join(PSF_MODES)}; got {psf!r}")
+    xs = check_images(images)
+    if len(xs) > MAX_IMAGES:
+        xs = [xs[i] for i in np.linspace(0, len(xs) - 1, MAX_IMAGES).round().astype(int)]
+    est = measure(xs)
+    gen_est: dict = {}
+    correct = correct and corrections > 0
+    reference = set_measures(real_crops(xs)) if correct else {}
     p = initial_params(est, pixel_size, "gaussian" if profile == "auto" else profile)
     p["_psf_mode"] = psf
     texture(p, est, "gaussian" if background == "auto" else background)

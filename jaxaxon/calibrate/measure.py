@@ -87,6 +87,15 @@ def intensity(images: Sequence[np.ndarray]) -> dict:
     }  # fmt: skip
 
 
+def _patch_noise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Means of ``x`` and ``9/8`` variances of its noise ``x - mean_3x3(x)`` over the
+    non-overlapping 8x8 patches of ``x`` ``[H, W]``: two ``[P]`` arrays."""
+    resid = x - ndimage.uniform_filter(x, 3, mode="reflect")
+    h, w = (s // _PATCH * _PATCH for s in x.shape)
+    blocks = lambda a: a[:h, :w].reshape(h // _PATCH, _PATCH, w // _PATCH, _PATCH)  # noqa: E731
+    return blocks(x).mean(axis=(1, 3)).ravel(), blocks(resid).var(axis=(1, 3)).ravel() * 9 / 8
+
+
 def photon_transfer(images: Sequence[np.ndarray]) -> dict:
     """Noise variance against mean on local patches: ``var = gain * mean + c``.
 
@@ -104,11 +113,9 @@ def photon_transfer(images: Sequence[np.ndarray]) -> dict:
     """
     means, variances = [], []
     for x in images:
-        resid = x - ndimage.uniform_filter(x, 3, mode="reflect")
-        h, w = (s // _PATCH * _PATCH for s in x.shape)
-        blocks = lambda a: a[:h, :w].reshape(h // _PATCH, _PATCH, w // _PATCH, _PATCH)  # noqa: E731
-        means.append(blocks(x).mean(axis=(1, 3)).ravel())
-        variances.append(blocks(resid).var(axis=(1, 3)).ravel() * 9 / 8)
+        m, v = _patch_noise(x)
+        means.append(m)
+        variances.append(v)
     m, v = np.concatenate(means), np.concatenate(variances)
     edges = np.unique(np.quantile(m, np.linspace(0, 1, 25)))
     bm, bv, bn = [], [], []
@@ -159,13 +166,9 @@ def _noise_correlation(x: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _flat_residual_variance(x: np.ndarray) -> float:
-    """`photon_transfer`'s noise variance of a flat image: 20th percentile of the 8x8 patch
-    variances of ``x - mean_3x3(x)``, times ``9/8``, over its value for white noise (1 for white noise
-    of unit variance)."""
-    resid = x - ndimage.uniform_filter(x, 3, mode="reflect")
-    h, w = (s // _PATCH * _PATCH for s in x.shape)
-    patches = resid[:h, :w].reshape(h // _PATCH, _PATCH, w // _PATCH, _PATCH).var(axis=(1, 3))
-    return float(np.percentile(patches, 20) * 9 / 8 / _P20_BIAS)
+    """`photon_transfer`'s noise variance of a flat image: 20th percentile of its patch noise
+    variances (`_patch_noise`) over its value for white noise (1 for white noise of unit variance)."""
+    return float(np.percentile(_patch_noise(x)[1], 20) / _P20_BIAS)
 
 
 @functools.lru_cache(maxsize=1)
