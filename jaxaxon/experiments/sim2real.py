@@ -47,10 +47,10 @@ def _training_images(args, folds: rp.Folds, name: str) -> list[np.ndarray]:
 
 def calibrate_set(
     images: Sequence[np.ndarray], path: Path, *, profile: str = "gaussian", psf: str = "estimate", corrections: int = 2,
-    log=print,
+    depth: str = "off", log=print,
 ) -> Path:  # fmt: skip
     """Calibrates the generator on ``images`` (`jaxaxon.calibrate.calibrate` with ``profile``,
-    ``psf`` and ``corrections``) and writes the parameter file ``path`` (kept when it exists:
+    ``psf``, ``corrections`` and ``depth``) and writes the parameter file ``path`` (kept when it exists:
     re-runs reuse it)."""
     from jaxaxon.atomic import write_json_atomic
     from jaxaxon.calibrate import calibrate
@@ -59,7 +59,7 @@ def calibrate_set(
         log(f"{path}: calibrated already")
         return path
     t0 = time.perf_counter()
-    calibration = calibrate(images, profile=profile, psf=psf, corrections=corrections)
+    calibration = calibrate(images, profile=profile, psf=psf, corrections=corrections, depth_mode=depth)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, dict(calibration.params))
     log(f"{path}: calibrated on {len(images)} images ({profile} tubes) in {time.perf_counter() - t0:.0f} s")
@@ -168,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="calibration's PSF width (jaxaxon calibrate --psf; default estimate)")
     parser.add_argument("--corrections", type=int, default=2,
                         help="calibration's correction steps (jaxaxon calibrate --corrections; default 2)")
+    parser.add_argument("--depth", choices=("off", "mean", "auto"), default="off",
+                        help="calibration's scene model (jaxaxon calibrate --depth; default off)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     try:
@@ -182,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tests = _test_dirs(folds, out)
         params = {
             n: calibrate_set(_training_images(args, folds, n), out / "calib" / f"{n}.json", profile=PROFILES[n],
-                             psf=args.psf, corrections=args.corrections)
+                             psf=args.psf, corrections=args.corrections, depth=args.depth)
             for n in sets
         }  # fmt: skip
         rows, runs = [], {}

@@ -70,8 +70,8 @@ def test_calibrate_set_passes_its_options_and_reuses_a_written_file(tmp_path, mo
 
     monkeypatch.setattr(jaxaxon.calibrate, "calibrate", fake)
     path = tmp_path / "calib" / "bass2017.json"
-    options = {"profile": "bar", "psf": "spectrum", "corrections": 4}
+    options = {"profile": "bar", "psf": "spectrum", "corrections": 4, "depth": "mean"}
     assert sim2real.calibrate_set([], path, log=lambda _: None, **options) == path
-    assert calls == [options] and path.is_file()
+    assert calls == [{"profile": "bar", "psf": "spectrum", "corrections": 4, "depth_mode": "mean"}] and path.is_file()
     sim2real.calibrate_set([], path, log=lambda _: None)
     assert len(calls) == 1
