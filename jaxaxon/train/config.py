@@ -194,8 +194,9 @@ class RunConfig:
       init_from: checkpoint the parameters were initialised from, if any (informative).
       axon_width: when positive, the generator parameters are rescaled
         (`GeneratorConfig.rescaled`, ``pooled``: a coarser grid also pools the photons, as
-        shrinking a recorded image does) so that the apparent axon width
-        (`apparent_axon_sigma`) is this many pixels of the training grid; the factor is
+        shrinking a recorded image does) so that the tube width of `training_width` (the
+        apparent width of the median tube, and at least half of it for the thinnest) is this
+        many pixels of the training grid; the factor is
         recorded in ``generator.image_scale``, and evaluate/predict resample inputs by it.
         0 keeps the parameters' own scale.
       real: labelled real images mixed into the training batches (`RealMixing`), or None.
@@ -233,7 +234,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         if self.axon_width > 0:  # idempotent: a stored, already rescaled config is left as it is
-            factor = self.axon_width / apparent_axon_sigma(self.generator)
+            factor = self.axon_width / training_width(self.generator)
             if abs(factor - 1.0) > 1e-6:
                 try:
                     object.__setattr__(self, "generator", self.generator.rescaled(factor, pooled=True))
@@ -392,6 +393,17 @@ def apparent_axon_sigma(generator: GeneratorConfig) -> float:
     psf = sum(generator.psf_sigma) / 2 if generator.noise_model == "microscope" else 0.0
     halfwidth = (generator.MinThickness + generator.MaxThickness) / 2
     return _ridge_scale(generator.sigma_spread, halfwidth, psf)
+
+
+def training_width(generator: GeneratorConfig) -> float:
+    """The width (pixels, a Gaussian sigma) that `RunConfig.axon_width` sets on the training
+    grid: `apparent_axon_sigma` (the tube of median thickness), or twice the apparent width of
+    the thinnest tube (``MinThickness``) where that is smaller. Tubes of widely varying width
+    (flat calibrated vessels) are then scaled by their thinnest ones, which stay at least half
+    as wide as the median tube would be: their edges remain resolved on the coarser grid."""
+    psf = sum(generator.psf_sigma) / 2 if generator.noise_model == "microscope" else 0.0
+    thinnest = _ridge_scale(generator.sigma_spread, generator.MinThickness, psf)
+    return min(apparent_axon_sigma(generator), 2.0 * thinnest)
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:

@@ -61,9 +61,10 @@ def _quick() -> RunConfig:
 
 def _real() -> RunConfig:
     # The quick network with both heads and the Dice + cross-entropy loss, on 96x96 tiles
-    # of 256x256 images rescaled so that axons are 1.5 px wide (apparent sigma): a real
-    # image of the calibration's microscope is resampled by the same factor before the
-    # network sees it. The parameter file is the run's --params (default: the realistic preset).
+    # of 256x256 images rescaled so that axons are 1.5 px wide (apparent sigma; the thinnest
+    # tubes at least 0.75 px, `training_width`): a real image of the calibration's microscope
+    # is resampled by the same factor before the network sees it. The parameter file is the
+    # run's --params (default: the realistic preset).
     return _quick().replace(
         preset="real",
         model=ModelConfig(base_width=16, heads=("axon", "bouton")),

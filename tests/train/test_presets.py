@@ -7,7 +7,7 @@ import pytest
 
 from jaxaxon.config import GeneratorConfig
 from jaxaxon.train import RunConfig, get_preset, preset_names
-from jaxaxon.train.config import RunConfigError, _ridge_scale, apparent_axon_sigma
+from jaxaxon.train.config import RunConfigError, _ridge_scale, apparent_axon_sigma, training_width
 from jaxaxon.train.presets import with_generator
 
 
@@ -103,10 +103,27 @@ def test_ridge_scale_limits_and_scaling():
 
 def test_flat_tubes_are_scaled_by_their_thickness_not_their_profile():
     vessels = GeneratorConfig.from_preset("realistic").replace(
-        sigma_spread=11.0, MinThickness=1.3, MaxThickness=19.0, SegmentationThreshold=10.0
+        sigma_spread=11.0, MinThickness=6.0, MaxThickness=19.0, SegmentationThreshold=10.0
     )
     width = apparent_axon_sigma(vessels)
-    assert 0.55 * 10.15 < width < 0.85 * 10.15 < math.hypot(11.0, 1.1)
+    assert 0.55 * 12.5 < width < 0.85 * 12.5 < math.hypot(11.0, 1.1)
+    assert training_width(vessels) == width  # the thinnest tube is more than half as wide
     rc = with_generator(get_preset("real"), vessels)
     assert math.isclose(apparent_axon_sigma(rc.generator), rc.axon_width, rel_tol=1e-6)
     assert RunConfig.from_dict(rc.to_dict()).generator == rc.generator
+
+
+def test_tubes_of_widely_varying_width_keep_the_thinnest_resolved():
+    """Flat tubes from 1.3 to 19 px half-width (calibrated vessels): the median tube alone would
+    shrink the thinnest below half the axon width; the factor is set by the thinnest instead."""
+    vessels = GeneratorConfig.from_preset("realistic").replace(
+        sigma_spread=11.0, MinThickness=1.3, MaxThickness=19.0, SegmentationThreshold=10.0
+    )
+    thinnest = _ridge_scale(11.0, 1.3, 1.1)
+    assert training_width(vessels) == pytest.approx(2 * thinnest)
+    assert 2 * thinnest < apparent_axon_sigma(vessels)
+    rc = with_generator(get_preset("real"), vessels)
+    g = rc.generator
+    assert math.isclose(_ridge_scale(g.sigma_spread, g.MinThickness, sum(g.psf_sigma) / 2), rc.axon_width / 2, rel_tol=1e-6)
+    assert apparent_axon_sigma(rc.generator) > rc.axon_width
+    assert RunConfig.from_dict(rc.to_dict()).generator == rc.generator  # the stored config is not rescaled again
