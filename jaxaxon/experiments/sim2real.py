@@ -50,8 +50,8 @@ def calibrate_set(
     depth: str = "off", log=print,
 ) -> Path:  # fmt: skip
     """Calibrates the generator on ``images`` (`jaxaxon.calibrate.calibrate` with ``profile``,
-    ``psf``, ``corrections`` and ``depth``) and writes the parameter file ``path`` (kept when it exists:
-    re-runs reuse it)."""
+    ``psf``, ``corrections`` and ``depth``) and writes the parameter file ``path`` (kept when it
+    exists: re-runs reuse it)."""
     from jaxaxon.atomic import write_json_atomic
     from jaxaxon.calibrate import calibrate
 

@@ -196,9 +196,8 @@ class RunConfig:
         (`GeneratorConfig.rescaled`, ``pooled``: a coarser grid also pools the photons, as
         shrinking a recorded image does) so that the tube width of `training_width` (the
         apparent width of the median tube, and at least half of it for the thinnest) is this
-        many pixels of the training grid; the factor is
-        recorded in ``generator.image_scale``, and evaluate/predict resample inputs by it.
-        0 keeps the parameters' own scale.
+        many pixels of the training grid; the factor is recorded in ``generator.image_scale``,
+        and evaluate/predict resample inputs by it. 0 keeps the parameters' own scale.
       real: labelled real images mixed into the training batches (`RealMixing`), or None.
       data: the dataset on disk the run trains on (`TrainingData`), or None to train on
         images generated on the fly. Validation stays on generated images.

@@ -124,6 +124,7 @@ def test_tubes_of_widely_varying_width_keep_the_thinnest_resolved():
     assert 2 * thinnest < apparent_axon_sigma(vessels)
     rc = with_generator(get_preset("real"), vessels)
     g = rc.generator
-    assert math.isclose(_ridge_scale(g.sigma_spread, g.MinThickness, sum(g.psf_sigma) / 2), rc.axon_width / 2, rel_tol=1e-6)
+    thinnest_after = _ridge_scale(g.sigma_spread, g.MinThickness, sum(g.psf_sigma) / 2)
+    assert math.isclose(thinnest_after, rc.axon_width / 2, rel_tol=1e-6)
     assert apparent_axon_sigma(rc.generator) > rc.axon_width
     assert RunConfig.from_dict(rc.to_dict()).generator == rc.generator  # the stored config is not rescaled again
