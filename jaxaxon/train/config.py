@@ -382,6 +382,11 @@ def _ridge_scale(sigma: float, halfwidth: float, psf: float) -> float:
     return float(np.exp(log_s[k] + float(np.clip(shift, -1, 1)) * (log_s[1] - log_s[0])))
 
 
+def _mean_psf(generator: GeneratorConfig) -> float:
+    """Mean PSF sigma (px) of the microscope imaging model; 0 for the other models (no blur)."""
+    return sum(generator.psf_sigma) / 2 if generator.noise_model == "microscope" else 0.0
+
+
 def apparent_axon_sigma(generator: GeneratorConfig) -> float:
     """The width (pixels) of an axon of median thickness in the image, as a Gaussian sigma: the
     scale at which the ridge detector of the calibration responds most (`_ridge_scale`) to its
@@ -389,9 +394,8 @@ def apparent_axon_sigma(generator: GeneratorConfig) -> float:
     ``(MinThickness + MaxThickness) / 2``, blurred by the mean PSF sigma under the microscope
     imaging model. For thick branches this is ``hypot(sigma_spread, psf)``; for flat tubes
     (thickness well below ``sigma_spread``, e.g. calibrated vessels) it follows the thickness."""
-    psf = sum(generator.psf_sigma) / 2 if generator.noise_model == "microscope" else 0.0
     halfwidth = (generator.MinThickness + generator.MaxThickness) / 2
-    return _ridge_scale(generator.sigma_spread, halfwidth, psf)
+    return _ridge_scale(generator.sigma_spread, halfwidth, _mean_psf(generator))
 
 
 def training_width(generator: GeneratorConfig) -> float:
@@ -400,8 +404,7 @@ def training_width(generator: GeneratorConfig) -> float:
     the thinnest tube (``MinThickness``) where that is smaller. Tubes of widely varying width
     (flat calibrated vessels) are then scaled by their thinnest ones, which stay at least half
     as wide as the median tube would be: their edges remain resolved on the coarser grid."""
-    psf = sum(generator.psf_sigma) / 2 if generator.noise_model == "microscope" else 0.0
-    thinnest = _ridge_scale(generator.sigma_spread, generator.MinThickness, psf)
+    thinnest = _ridge_scale(generator.sigma_spread, generator.MinThickness, _mean_psf(generator))
     return min(apparent_axon_sigma(generator), 2.0 * thinnest)
 
 
