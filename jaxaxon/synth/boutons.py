@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxaxon.config import GeneratorConfig
+from jaxaxon.synth import rng
 from jaxaxon.synth.axons import gaussian_profile
 from jaxaxon.synth.draws import uniform_int
 from jaxaxon.synth.raster import inside_image, point_windows
@@ -82,7 +83,7 @@ def _size_factors(key: jax.Array, cfg: GeneratorConfig) -> jax.Array | None:
     lo, hi = cfg.bouton_radius if cfg.bouton_radius != (0.0, 0.0) else cfg.bouton_size
     if (lo, hi) == (0.0, 0.0):
         return None
-    return lo + jax.random.uniform(jax.random.fold_in(key, 1), (cfg.MaxNbBouton,)) * (hi - lo)
+    return lo + rng.uniform(jax.random.fold_in(key, 1), (cfg.MaxNbBouton,)) * (hi - lo)
 
 
 def candidate_points(scene: AxonScene, cfg: GeneratorConfig, bounds=None) -> jax.Array:
@@ -132,7 +133,7 @@ def place_boutons(
             branch_points=jnp.zeros((0, TERMINAL_POINTS, 2), jnp.float32), failed=jnp.int32(0),
         )  # fmt: skip
     per_bouton = 3 + 3 * proposals + 2  # kind, brightness, (count); point, rho, theta per proposal; m
-    u = jax.random.uniform(key, (nbou, per_bouton))  # the stage's one random draw
+    u = rng.uniform(key, (nbou, per_bouton))  # the stage's one random draw
     count = uniform_int(u[0, 2], cfg.MinNbBouton, cfg.MaxNbBouton)
     kind = (u[:, 0] < 0.5).astype(jnp.int32)
     bright_pct = uniform_int(u[:, 1], cfg.MinBrightnessBouton + 1, cfg.MaxBrightnessBouton - 1)
@@ -294,7 +295,7 @@ def render_boutons(
     true_dist = jnp.linalg.norm(offsets.astype(jnp.float32), axis=-1)[None, :]
     inside = (jnp.abs(offsets).max(-1)[None, :] <= radius) & (true_dist < radius) & show[:, None]
     inside &= (pix[..., 0] >= 0) & (pix[..., 0] < height) & (pix[..., 1] >= 0) & (pix[..., 1] < width)
-    noisy_dist = true_dist + cfg.sigma_noise_bouton * jax.random.normal(key, inside.shape)
+    noisy_dist = true_dist + cfg.sigma_noise_bouton * rng.normal(key, inside.shape)
     v = bouton_sigma(boutons.radius, bright)[:, None]
     b = bright[:, None]
     intensity = jnp.where(inside, b * jnp.exp(-(noisy_dist**2) / (2 * v**2)), 0.0)

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxaxon.config import GeneratorConfig
+from jaxaxon.synth import rng
 from jaxaxon.synth.draws import uniform_int
 
 __all__ = [
@@ -96,8 +97,8 @@ def draw_cell(key: jax.Array, radius: jax.Array, dropout_level: jax.Array, brigh
     """
     size = 2 * canvas_halfsize(cfg) + 1
     k_u, k_noise = jax.random.split(key)
-    u = jax.random.uniform(k_u, (CELL_DRAWS_FIXED + size * size,))
-    noise = jax.random.normal(k_noise, (size, size))
+    u = rng.uniform(k_u, (CELL_DRAWS_FIXED + size * size,))
+    noise = rng.normal(k_noise, (size, size))
     return cell_from_draws(u, noise, radius, dropout_level, brightness, cfg)
 
 
@@ -152,8 +153,8 @@ def place_cells(key: jax.Array, occupied: jax.Array, cfg: GeneratorConfig, propo
         )  # fmt: skip
     k_u, k_noise = jax.random.split(key)
     n_cell_draws = CELL_DRAWS_FIXED + size * size
-    u = jax.random.uniform(k_u, (n_cells, 4 + n_cell_draws + 2 * proposals))  # the stage's draws
-    noise = jax.random.normal(k_noise, (n_cells, size, size))
+    u = rng.uniform(k_u, (n_cells, 4 + n_cell_draws + 2 * proposals))  # the stage's draws
+    noise = rng.normal(k_noise, (n_cells, size, size))
     count = uniform_int(u[0, 3], cfg.MinNbCircles, cfg.MaxNbCircles)
     radius = uniform_int(u[:, 0], cfg.MinRadius, cfg.MaxRadius)
     dropout = uniform_int(u[:, 1], 2, 4)

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxaxon.config import GeneratorConfig
+from jaxaxon.synth import rng
 from jaxaxon.synth.axons import render_axons
 from jaxaxon.synth.boutons import bouton_contrast, place_boutons, render_boutons
 from jaxaxon.synth.cells import place_cells, render_cells
@@ -126,7 +127,7 @@ def _scene_keys(keys: jax.Array) -> jax.Array:
 def _generate_one(key: jax.Array, scene: AxonScene, cfg: GeneratorConfig) -> dict:
     _, k_pixel, k_place, k_bouton, k_cells, k_params, k_noise = jax.random.split(key, 7)
     with jax.named_scope("render_axons"):
-        pixel_noise = jax.random.normal(k_pixel, cfg.shape)
+        pixel_noise = rng.normal(k_pixel, cfg.shape)
         axons = render_axons(pixel_noise, scene, cfg)
     scales = _brightness_scales(jax.random.fold_in(k_params, 1), cfg)
     with jax.named_scope("boutons"):
@@ -180,7 +181,7 @@ def _brightness_scales(key: jax.Array, cfg: GeneratorConfig) -> jax.Array | None
         return None
     lo = jnp.array([r[0] for r in ranges], jnp.float32)
     hi = jnp.array([r[1] for r in ranges], jnp.float32)
-    return lo + jax.random.uniform(key, (3,)) * (hi - lo)
+    return lo + rng.uniform(key, (3,)) * (hi - lo)
 
 
 def scene_fields(scene: AxonScene, cfg: GeneratorConfig) -> dict:
@@ -270,7 +271,7 @@ def generate_axons(key: jax.Array, config: GeneratorConfig, batch_size: int, sta
 def _generate_axons_jit(key: jax.Array, config: GeneratorConfig, batch_size: int, start_index: jax.Array) -> dict:
     def one(k, scene):
         k_pixel = jax.random.split(k, 7)[1]
-        return render_axons(jax.random.normal(k_pixel, config.shape), scene, config)
+        return render_axons(rng.normal(k_pixel, config.shape), scene, config)
 
     keys = example_keys(key, batch_size, start_index)
     scene = draw_scenes(_scene_keys(keys), config)

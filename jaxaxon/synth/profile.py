@@ -8,6 +8,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxaxon.synth import rng
 from jaxaxon.synth.draws import uniform_int, uniform_range
 
 __all__ = ["start_intensity", "branch_profile", "profile_from_uniform", "apply_gap", "gap_from_uniform", "PROFILE_DRAWS", "GAP_DRAWS"]
@@ -50,7 +51,7 @@ def branch_profile(
     Returns:
       ``[n_points]`` float32 values.
     """
-    u = jax.random.uniform(key, (PROFILE_DRAWS,))
+    u = rng.uniform(key, (PROFILE_DRAWS,))
     return profile_from_uniform(
         u, start, profile=profile, n_points=n_points, min_pct=min_pct, max_pct=max_pct,
         min_period=min_period, max_period=max_period, fixed=fixed,
@@ -116,7 +117,7 @@ def apply_gap(key: jax.Array, values: jax.Array, min_gap: int, max_gap: int) -> 
     Returns:
       ``values [P]`` with the gap and ``gap [P]`` bool flags.
     """
-    return gap_from_uniform(jax.random.uniform(key, (GAP_DRAWS,)), values, min_gap, max_gap)
+    return gap_from_uniform(rng.uniform(key, (GAP_DRAWS,)), values, min_gap, max_gap)
 
 
 def gap_from_uniform(u: jax.Array, values: jax.Array, min_gap: int, max_gap: int) -> tuple[jax.Array, jax.Array]:

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxaxon.config import GeneratorConfig
+from jaxaxon.synth import rng
 from jaxaxon.synth.draws import uniform_int
 from jaxaxon.synth.profile import GAP_DRAWS, PROFILE_DRAWS, gap_from_uniform, profile_from_uniform, start_intensity
 from jaxaxon.synth.raster import footprint_mask, inside_image, point_windows, rect_any, summed_area_table
@@ -196,7 +197,7 @@ def _attempt_batch(
 
     def setup(key):
         k_counts, k_draw = jax.random.split(key)
-        u = jax.random.uniform(k_counts, (1 + cfg.MaxAxons + nb,))
+        u = rng.uniform(k_counts, (1 + cfg.MaxAxons + nb,))
         n_axons = uniform_int(u[0], cfg.MinAxons, cfg.MaxAxons)
         n_bran = uniform_int(u[1 : 1 + cfg.MaxAxons], cfg.MinBran, cfg.MaxBran)
         thick_lo, thick_hi = round(100 * cfg.MinThickness), round(100 * cfg.MaxThickness)
@@ -283,10 +284,9 @@ def _place_slot(
     size = min(retry, batch)
 
     def evaluate(st, key, first, t):  # one scene, candidates first .. first + chunk - 1
-        u = jax.random.uniform(key, (n_cand, _candidate_draws(cfg)))
-        if n_chunks * chunk > n_cand:  # a last, partial chunk: padded rows are never accepted
-            u = jnp.pad(u, ((0, n_chunks * chunk - n_cand), (0, 0)))
-        rows = u[:chunk] if isinstance(first, int) else jax.lax.dynamic_slice_in_dim(u, first, chunk)
+        # only this chunk's rows of the slot's [n_cand, draws] uniforms (rows past n_cand, in a
+        # last partial chunk, are zeros and never accepted)
+        rows = rng.uniform_rows(key, (n_cand, _candidate_draws(cfg)), first, chunk)
         cands, accept = _candidates(st, rows, slot, t, cfg, bounds, mother=mother)
         accept &= first + jnp.arange(chunk) < n_cand
         pick = jnp.argmax(accept)

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxaxon.config import GeneratorConfig
+from jaxaxon.synth import rng
 from jaxaxon.synth.axons import render_axons
 from jaxaxon.synth.boutons import Boutons, bouton_contrast, place_boutons, render_boutons
 from jaxaxon.synth.cells import place_cells, render_cells
@@ -149,7 +150,7 @@ def _series_one(key: jax.Array, cfg: GeneratorConfig) -> dict:
     k_pixel, k_frames = keys[6], keys[7]
 
     # per-frame rotation (frame 0: none) and crop offsets; padding from the largest angle
-    u = jax.random.uniform(k_geom, (n_frames, 3))
+    u = rng.uniform(k_geom, (n_frames, 3))
     angles = jnp.where(jnp.arange(n_frames) == 0, 0, uniform_int(u[:, 0], -cfg.maxRotAngle, cfg.maxRotAngle))
     shift = jnp.stack([uniform_int(u[:, 1], 0, cfg.rowshift - 1), uniform_int(u[:, 2], 0, cfg.colshift - 1)], -1)
     pad = jnp.asarray(padding_table(cfg))[jnp.max(jnp.abs(angles))]
@@ -171,14 +172,14 @@ def _series_one(key: jax.Array, cfg: GeneratorConfig) -> dict:
 
     boutons = place_boutons(k_place, scene, canvas_cfg, bounds=(canvas_h, canvas_w), accept=inside_every_frame)
     first, duration, visible, brightness = _bouton_timing(
-        jax.random.uniform(k_time, (cfg.MaxNbBouton, 4)), boutons, cfg
+        rng.uniform(k_time, (cfg.MaxNbBouton, 4)), boutons, cfg
     )
     view_box = (-pad, -pad, canvas_h - pad, canvas_w - pad)  # the canvas, in view coordinates
     thick_frames = jnp.where(
         (jnp.arange(n_frames) > 0)[:, None] & (not cfg.fixed), COMPAT_SERIES_THICKNESS, scene.thickness[None, :]
     )
     halfwidth = view_cfg.raster_halfwidth if cfg.fixed else max(view_cfg.raster_halfwidth, 4)
-    pixel_noise = jax.random.normal(k_pixel, (n_frames, view_h, view_w))
+    pixel_noise = rng.normal(k_pixel, (n_frames, view_h, view_w))
     frame_keys = jax.random.split(k_frames, n_frames)
 
     def render_frame(t):

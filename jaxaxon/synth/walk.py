@@ -12,6 +12,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxaxon.synth import rng
 from jaxaxon.synth.draws import uniform_int
 
 __all__ = ["edge_starts", "edge_starts_from_uniform", "random_walk", "walk_from_uniform", "first_exit"]
@@ -32,7 +33,7 @@ def edge_starts(key: jax.Array, height: int, width: int, shape: tuple[int, ...] 
     Returns:
       ``start [*shape, 2]`` float32 (row, col) and ``direction [*shape, 2]`` unit vectors.
     """
-    return edge_starts_from_uniform(jax.random.uniform(key, (2, *shape)), height, width)
+    return edge_starts_from_uniform(rng.uniform(key, (2, *shape)), height, width)
 
 
 def edge_starts_from_uniform(u: jax.Array, height: int, width: int) -> tuple[jax.Array, jax.Array]:
@@ -79,7 +80,7 @@ def random_walk(
     Returns:
       ``[n_steps + 1, 2]`` positions, the start first.
     """
-    u = jax.random.uniform(key, (n_steps,))
+    u = rng.uniform(key, (n_steps,))
     return walk_from_uniform(u, start, direction, step_size=step_size, conformity=conformity, first_turn_cos=first_turn_cos)
 
 

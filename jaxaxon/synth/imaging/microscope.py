@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxaxon.config import GeneratorConfig
+from jaxaxon.synth import rng
 from jaxaxon.synth.imaging.model import ImagingModel
 
 __all__ = [
@@ -70,14 +71,14 @@ def draw_optics_params(key: jax.Array, cfg: GeneratorConfig) -> OpticsParams:
     """Draws every optics parameter uniformly from its ``(lo, hi)`` range: one joint draw of
     ``[n]`` uniforms, and one more per parameter of `_SEPARATE`."""
     names = [f.name for f in dataclasses.fields(OpticsParams) if f.name not in _SEPARATE]
-    u = jax.random.uniform(key, (len(names),))
+    u = rng.uniform(key, (len(names),))
     values = {}
     for i, name in enumerate(names):
         lo, hi = getattr(cfg, name)
         values[name] = lo + u[i] * (hi - lo)
     for i, name in enumerate(_SEPARATE):
         lo, hi = getattr(cfg, name)
-        values[name] = lo + jax.random.uniform(jax.random.fold_in(key, 1 + i)) * (hi - lo)
+        values[name] = lo + rng.uniform(jax.random.fold_in(key, 1 + i)) * (hi - lo)
     return OpticsParams(**values)
 
 
@@ -146,7 +147,7 @@ def smooth_field(
     ``f = 1 / (2 pi scale)`` and falls as ``f^-exponent`` above (texture at every scale, as in neuropil).
     """
     height, width = shape
-    white = jax.random.normal(key, shape)
+    white = rng.normal(key, shape)
     fr = jnp.fft.fftfreq(height)[:, None]
     fc = jnp.fft.rfftfreq(width)[None, :]
     f2 = fr**2 + fc**2
@@ -176,7 +177,7 @@ def poisson_counts(key: jax.Array, mean: jax.Array) -> jax.Array:
     ``round(m + sqrt(m) z)`` (mean and variance ``m``; only its skewness ``m^-1/2`` differs).
     """
     k_u, k_z = jax.random.split(key)
-    u = jax.random.uniform(k_u, mean.shape)
+    u = rng.uniform(k_u, mean.shape)
     small = jnp.minimum(mean, EXACT_POISSON_MAX)
 
     # unrolled: one elementwise chain that XLA fuses into a single pass over the image (a
@@ -187,7 +188,7 @@ def poisson_counts(key: jax.Array, mean: jax.Array) -> jax.Array:
         exact = exact + (u >= cdf).astype(jnp.float32)
         pmf = pmf * small / (k + 1.0)
         cdf = cdf + pmf
-    z = jax.random.normal(k_z, mean.shape)
+    z = rng.normal(k_z, mean.shape)
     approx = jnp.maximum(jnp.round(mean + jnp.sqrt(mean) * z), 0.0)
     return jnp.where(mean <= EXACT_POISSON_MAX, exact, approx)
 
@@ -262,7 +263,7 @@ def apply(
     s = (jnp.maximum(s, 0.0) + neuropil) * bias_field(k_bias, shape, params.bias, params.bias_scale)
     mean_counts = params.photons * s + params.dark_counts
     counts = poisson_counts(k_photons, mean_counts)
-    volts = params.gain * counts + params.offset + params.read_noise * jax.random.normal(k_read, shape)
+    volts = params.gain * counts + params.offset + params.read_noise * rng.normal(k_read, shape)
     if cfg.line_correlation[1] > 0:
         volts = line_filter(volts, params.line_correlation, line_filter_size(cfg))
     scale = params.gain * params.saturation * jnp.max(mean_counts)

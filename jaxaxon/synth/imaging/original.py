@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxaxon.config import GeneratorConfig
+from jaxaxon.synth import rng
 from jaxaxon.synth.draws import uniform_int
 from jaxaxon.synth.imaging.model import ImagingModel
 from jaxaxon.synth.imaging.output import rescale_floor, to_output
@@ -54,7 +55,7 @@ class NoiseParams:
 
 def draw_params(key: jax.Array, cfg: GeneratorConfig) -> NoiseParams:
     """``sigma ~ U{round(1e5 min)..round(1e5 max)} / 1e5`` and ``lambda ~ U{lambdaMin..lambdaMax}``."""
-    u = jax.random.uniform(key, (2,))
+    u = rng.uniform(key, (2,))
     lo, hi = round(1e5 * cfg.sigma_noise_min), round(1e5 * cfg.sigma_noise_max)
     sigma = uniform_int(u[0], lo, hi).astype(jnp.float32) / 1e5
     lam = uniform_int(u[1], cfg.lambdaMin, cfg.lambdaMax)
@@ -87,7 +88,7 @@ def poisson_field(key: jax.Array, lam: jax.Array, shape: tuple[int, int], cfg: G
     the exact Poisson law up to the 2^-32 resolution of the draw."""
     table = jnp.asarray(poisson_table(cfg.lambdaMin, cfg.lambdaMax))
     thresholds = table[lam - cfg.lambdaMin]  # [K]
-    u = jax.random.bits(key, shape, jnp.uint32)
+    u = rng.bits(key, shape)
     # X = #{k : u >= T_k} (= searchsorted(T, u, side="right")) as K fused compare-and-adds:
     # one pass over the field with no gathers (a binary search gathers from the table per step)
     count = jnp.zeros(shape, jnp.int32)
@@ -159,7 +160,7 @@ def apply(
     else:
         image = jnp.floor(signal * 255.0 / jnp.where(peak > 0, peak, 1.0))
     background = POISSON_GAIN * gauss50(poisson_field(k_poisson, params.lam, signal.shape, cfg))
-    image = box2x2(image) + background + params.sigma * jax.random.normal(k_white, signal.shape)
+    image = box2x2(image) + background + params.sigma * rng.normal(k_white, signal.shape)
     return rescale_floor(jnp.maximum(image, 0.0), 255.0)
 
 
