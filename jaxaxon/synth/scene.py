@@ -282,6 +282,9 @@ def _place_slot(
     n_cand = cfg.branch_candidates
     n_chunks = -(-n_cand // chunk)
     size = min(retry, batch)
+    # what the candidates are tested against: the state and, for the crossing test, the summed-area
+    # table of the footprint, made once per slot and scene rather than once per chunk tested
+    view = state if cfg.crossingOK else dict(state, table=jax.vmap(summed_area_table)(state["footprint"]))
 
     def evaluate(st, key, first, t):  # one scene, candidates first .. first + chunk - 1
         # only this chunk's rows of the slot's [n_cand, draws] uniforms (rows past n_cand, in a
@@ -303,20 +306,20 @@ def _place_slot(
         chosen, found, done_chunks = carry
         index = jnp.nonzero(pending(carry), size=size, fill_value=batch)[0]  # [size]; batch = no scene
         safe = jnp.minimum(index, batch - 1)
-        part = jax.tree.map(lambda x: x[safe], state)
+        part = jax.tree.map(lambda x: x[safe], view)
         cands, ok = evaluate_chunks(part, keys[safe], done_chunks[safe] * chunk, thickness[safe])
         chosen = jax.tree.map(lambda full, new: full.at[index].set(new, mode="drop"), chosen, cands)
         return chosen, found.at[index].set(ok, mode="drop"), done_chunks.at[index].add(1, mode="drop")
 
     if n_chunks == 1:  # all candidates at once, no loop
-        chosen, found = evaluate_first(state, keys, thickness)
+        chosen, found = evaluate_first(view, keys, thickness)
     else:
         if size == batch:  # every chunk inside the loop: the candidates are traced and compiled once
-            empty = jax.eval_shape(evaluate_first, state, keys, thickness)
+            empty = jax.eval_shape(evaluate_first, view, keys, thickness)
             chosen = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), empty[0])
             carry = (chosen, jnp.zeros((batch,), bool), jnp.zeros((batch,), jnp.int32))
         else:  # the first chunk for the whole batch, then rounds of `size` scenes
-            chosen, found = evaluate_first(state, keys, thickness)
+            chosen, found = evaluate_first(view, keys, thickness)
             carry = (chosen, found, jnp.ones((batch,), jnp.int32))
         chosen, found, _ = jax.lax.while_loop(lambda c: jnp.any(pending(c)), body, carry)
     commit = jax.vmap(lambda st, c, ok, act, t: _commit(st, c, ok, act, slot, t, cfg, bounds))
@@ -348,7 +351,8 @@ def _candidates(state, u, slot, thickness, cfg: GeneratorConfig, bounds, *, moth
     """Draws and tests candidate branches of one slot of one scene.
 
     Args:
-      state: the scene's state (dict) before the slot.
+      state: the scene's state (dict) before the slot; with the crossing test, also its
+        ``table``: the `summed_area_table` of its footprint.
       u: ``[C, S + 12]`` uniforms, one row per candidate (walk turns, start, start value,
         profile, gap).
       slot: slot index.
@@ -414,7 +418,7 @@ def _candidates(state, u, slot, thickness, cfg: GeneratorConfig, bounds, *, moth
     accept = exited & has_start
     if not cfg.crossingOK:
         with jax.named_scope("overlap_test"):
-            table = summed_area_table(state["footprint"])
+            table = state["table"]
             inside = inside_image(points, height, width)
             hit = jax.vmap(lambda p: rect_any(table, p, thickness))(points) & inside  # [K, NSP]
             if mother:
