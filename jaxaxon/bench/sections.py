@@ -142,6 +142,13 @@ def _compiled_mb(r: dict) -> str:
     return _mb((r.get("compiled") or {}).get("total_bytes"))
 
 
+def _accessed_mb_per_item(r: dict) -> str:
+    """XLA's estimate of the bytes a compiled call reads and writes, per item (loop bodies
+    counted once), in MB."""
+    accessed = ((r.get("compiled") or {}).get("xla_cost") or {}).get("bytes_accessed")
+    return _mb(None if accessed is None else accessed / r["batch"])
+
+
 def _sized(cfg: GeneratorConfig, side: int) -> GeneratorConfig:
     return cfg.replace(width=side, height=side)
 
@@ -209,13 +216,15 @@ def _generator_batch_lines(rec: dict, result: dict) -> list[str]:
             "",
         ]
     header = ["batch", "images/s", "ms/image", "compile s", f"peak memory MB ({_memory_source(rec['rows'])})",
-              "compiled program MB"]  # fmt: skip
+              "compiled program MB", "XLA MB accessed/image"]  # fmt: skip
     rows = [
         (r["batch"], num(r["items_per_s"]), f"{r['ms_per_item']:.2f}", f"{r['compile_s']:.1f}", _mb(r["peak_bytes"]),
-         _compiled_mb(r))
+         _compiled_mb(r), _accessed_mb_per_item(r))
         for r in ok
     ]  # fmt: skip
-    return out + table(header, rows) + _failed(rec["rows"], "batch") + [""]
+    note = ["", "XLA MB accessed/image: XLA's cost estimate of the bytes the compiled call reads and writes "
+            "(loop bodies counted once), per image."]  # fmt: skip
+    return out + table(header, rows) + _failed(rec["rows"], "batch") + note + [""]
 
 
 @_register("generator_batch", "Complete generator", "rows", _generator_batch_lines)
@@ -227,11 +236,12 @@ def _generator_batch(ctx: Context) -> dict:
 
 def _presets_lines(rec: dict, result: dict) -> list[str]:
     rows = [
-        (r["preset"], num(r["items_per_s"]), f"{r['ms_per_item']:.2f}", num(r.get("relative_to_original"), 2, ""))
+        (r["preset"], num(r["items_per_s"]), f"{r['ms_per_item']:.2f}", num(r.get("relative_to_original"), 2, ""),
+         _accessed_mb_per_item(r))
         for r in _ok(rec["rows"])
-    ]
+    ]  # fmt: skip
     head = [f"Generator presets ({_shape(rec['image_shape'])}, batch {rec['batch']}):", ""]
-    lines = table(["preset", "images/s", "ms/image", "relative to original"], rows)
+    lines = table(["preset", "images/s", "ms/image", "relative to original", "XLA MB accessed/image"], rows)
     return head + lines + _failed(rec["rows"], "preset") + [""]
 
 

@@ -61,6 +61,10 @@ def test_every_section_of_a_committed_result_is_a_table_of_its_rows(path):
             for row, record_row in zip(rows, ok_rows):
                 assert len(row) == len(header)
                 assert num(record_row["items_per_s"]) in row  # the figure, formatted, in its own row
+                accessed = ((record_row.get("compiled") or {}).get("xla_cost") or {}).get("bytes_accessed")
+                if name in ("generator_batch", "presets"):  # XLA's bytes per image, or n/a
+                    per_image = f"{accessed / record_row['batch'] / 1e6:,.1f}" if accessed else "n/a"
+                    assert row[header.index("XLA MB accessed/image")] == per_image
         if name == "training":
             header, _, *rows = found[0]
             assert len(rows) == len(record["rows"])
