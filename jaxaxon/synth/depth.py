@@ -39,7 +39,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxaxon.config import GeneratorConfig
-from jaxaxon.synth import rng
 from jaxaxon.synth.draws import uniform_int, uniform_range
 from jaxaxon.synth.imaging.microscope import fast_fft_size
 from jaxaxon.synth.walk import walk_from_uniform
@@ -178,7 +177,8 @@ def draw_defocused(key: jax.Array, cfg: GeneratorConfig) -> DefocusedAxons:
     n_slots = max(n_max, 1)  # static; slots beyond the drawn count stay empty
     height, width = cfg.shape
     pad = _padding(cfg)
-    u = rng.uniform(key, (n_slots, 2 * n_steps + 6))
+    # jax.random, not rng: with this block XLA compiles the defocused walks to faster CPU code
+    u = jax.random.uniform(key, (n_slots, 2 * n_steps + 6))
     count = uniform_int(u[0, 5], int(cfg.defocused_axons[0]), n_max)
     start = jnp.stack([u[:, 0] * (height - 1), u[:, 1] * (width - 1)], -1)
     angle = 2 * jnp.pi * u[:, 2]
