@@ -30,8 +30,9 @@ _PARITY = np.uint32(0x1BD11BDA)
 
 
 def counter_draws_available(key: jax.Array) -> bool:
-    """Whether this module computes the draws for ``key`` itself: a typed threefry key and
-    ``jax_threefry_partitionable`` on (otherwise the functions call `jax.random`)."""
+    """Whether this module computes the draws for ``key`` itself: a threefry key (typed, or a
+    legacy ``uint32[2]`` one) and ``jax_threefry_partitionable`` on (otherwise the functions
+    call `jax.random`). Shapes are static tuples (or ints) in every function here."""
     try:
         impl = str(jax.random.key_impl(key))
     except (TypeError, ValueError):
