@@ -27,6 +27,7 @@ from jaxaxon import generate
 from jaxaxon.atomic import write_json_atomic
 from jaxaxon.bench.generator import lower_generator
 from jaxaxon.bench.memory import compiled_memory
+from jaxaxon.bench.table import table
 from jaxaxon.config import GeneratorConfig
 
 DRAWS = ((0, 0), (7, 13))  # (seed, start index) of the fingerprinted batches
@@ -63,18 +64,20 @@ def compare(new: list[dict], old: list[dict]) -> tuple[list[str], bool]:
     """Table lines comparing two runs' rows (matched by preset and batch) and whether every
     matched fingerprint is equal."""
     before = {(r["preset"], r["batch"]): r for r in old}
-    lines = ["| preset | batch | bit-identical | XLA MB/image before | after | after / before |", "|---|---|---|---|---|---|"]
-    same = True
+    rows, same = [], True
     for r in new:
         o = before.get((r["preset"], r["batch"]))
+        after = r["bytes_accessed_per_image"]
         if o is None:
-            lines.append(f"| {r['preset']} | {r['batch']} | not in the old run | | {r['bytes_accessed_per_image'] / 1e6:.1f} | |")
+            rows.append((r["preset"], r["batch"], "not in the old run", None, f"{after / 1e6:.1f}"))
             continue
         equal = o["sha256"] == r["sha256"]
         same &= equal
-        a, b = o["bytes_accessed_per_image"], r["bytes_accessed_per_image"]
-        lines.append(f"| {r['preset']} | {r['batch']} | {'yes' if equal else '**no**'} | {a / 1e6:.1f} | {b / 1e6:.1f} | {b / a:.2f} |")
-    return lines, same
+        old_bytes = o["bytes_accessed_per_image"]
+        rows.append((r["preset"], r["batch"], "yes" if equal else "**no**", f"{old_bytes / 1e6:.1f}",
+                     f"{after / 1e6:.1f}", f"{after / old_bytes:.2f}"))  # fmt: skip
+    header = ["preset", "batch", "bit-identical", "XLA MB/image before", "after", "after / before"]
+    return table(header, rows), same
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -109,7 +109,10 @@ def test_generated_batches_equal_those_drawn_with_jax_random(small_cfg, noise_mo
     key, start = jax.random.key(3), start_index_array(5)
     ours = jax.tree.map(np.asarray, _generate_jit(key, cfg, 4, start))
     monkeypatch.setattr(rng, "bits", lambda k, shape=(): jax.random.bits(k, shape, jnp.uint32))
-    monkeypatch.setattr(rng, "uniform", lambda k, shape=(), minval=0.0, maxval=1.0: jax.random.uniform(k, shape, jnp.float32, minval, maxval))
+    def uniform(k, shape=(), minval=0.0, maxval=1.0):
+        return jax.random.uniform(k, shape, jnp.float32, minval, maxval)
+
+    monkeypatch.setattr(rng, "uniform", uniform)
     monkeypatch.setattr(rng, "normal", lambda k, shape=(): jax.random.normal(k, shape))
     monkeypatch.setattr(rng, "uniform_rows", _jax_random_rows)
     # a new function object: JAX keys its trace cache on the function, so this one is traced anew
