@@ -77,11 +77,17 @@ def _shape(shape) -> tuple[int, ...]:
     return tuple(int(d) for d in ((shape,) if isinstance(shape, int) else shape))
 
 
+def _counted_here(key: jax.Array, shape: tuple[int, ...]) -> bool:
+    """Whether the draw of ``shape`` for ``key`` is computed here (else by `jax.random`):
+    counter draws available and every position an int32 (``row * cols + col`` stays exact)."""
+    return counter_draws_available(key) and math.prod(shape) < 2**31
+
+
 @functools.partial(jax.jit, static_argnames=("shape",), inline=True)
 def bits(key: jax.Array, shape=()) -> jax.Array:
     """``jax.random.bits(key, shape, jnp.uint32)``: uint32 array of random bits."""
     shape = _shape(shape)
-    if not counter_draws_available(key) or math.prod(shape) >= 2**32:
+    if not _counted_here(key, shape):
         return jax.random.bits(key, shape, jnp.uint32)
     counter = jax.lax.iota(jnp.uint32, math.prod(shape)).reshape(shape)
     return _counter_bits(key, counter)
@@ -97,7 +103,7 @@ def _unit_floats(words: jax.Array) -> jax.Array:
 def uniform(key: jax.Array, shape=(), minval: jax.Array | float = 0.0, maxval: jax.Array | float = 1.0) -> jax.Array:
     """``jax.random.uniform(key, shape, jnp.float32, minval, maxval)``: float32 in [minval, maxval)."""
     shape = _shape(shape)
-    if not counter_draws_available(key) or math.prod(shape) >= 2**32:
+    if not _counted_here(key, shape):
         return jax.random.uniform(key, shape, jnp.float32, minval, maxval)
     lo = jnp.asarray(minval, jnp.float32)
     hi = jnp.asarray(maxval, jnp.float32)
@@ -109,7 +115,7 @@ def normal(key: jax.Array, shape=()) -> jax.Array:
     """``jax.random.normal(key, shape)``: float32 standard normal draws (inverse error function
     of a uniform in (-1, 1))."""
     shape = _shape(shape)
-    if not counter_draws_available(key) or math.prod(shape) >= 2**32:
+    if not _counted_here(key, shape):
         return jax.random.normal(key, shape)
     lo = np.nextafter(np.float32(-1.0), np.float32(0.0), dtype=np.float32)
     u = uniform(key, shape, lo, np.float32(1.0))
@@ -132,8 +138,8 @@ def uniform_rows(key: jax.Array, shape: tuple[int, int], first: jax.Array | int,
     """
     n_rows, n_cols = shape
     row = jnp.asarray(first, jnp.int32) + jnp.arange(count, dtype=jnp.int32)
-    if not counter_draws_available(key) or n_rows * n_cols >= 2**31:
-        block = jax.random.uniform(key, (n_rows + count, n_cols)).at[n_rows:].set(0.0)
+    if not _counted_here(key, shape):  # the whole block, then the rows (a zero row past its end)
+        block = jnp.pad(jax.random.uniform(key, shape), ((0, 1), (0, 0)))
         return block[jnp.minimum(row, n_rows)]
     counter = (row[:, None] * n_cols + jnp.arange(n_cols, dtype=jnp.int32)).astype(jnp.uint32)
     return jnp.where((row < n_rows)[:, None], _unit_floats(_counter_bits(key, counter)), 0.0)

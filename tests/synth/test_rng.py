@@ -81,6 +81,17 @@ def test_other_generators_fall_back_to_jax_random():
     np.testing.assert_array_equal(np.asarray(rng.uniform_rows(key, (10, 3), 8, 4)), whole[8:12])
 
 
+def test_non_partitionable_threefry_falls_back_to_jax_random():
+    """Without partitionable threefry a draw's element is not a function of its position alone:
+    the rows come from the whole block."""
+    with jax.threefry_partitionable(False):
+        key = jax.random.key(3)
+        assert not rng.counter_draws_available(key)
+        whole = np.concatenate([np.asarray(jax.random.uniform(key, (10, 3))), np.zeros((4, 3), np.float32)])
+        np.testing.assert_array_equal(np.asarray(rng.uniform_rows(key, (10, 3), 8, 4)), whole[8:12])
+        np.testing.assert_array_equal(np.asarray(rng.normal(key, (4, 5))), np.asarray(jax.random.normal(key, (4, 5))))
+
+
 def test_raw_uint32_keys_give_jax_randoms_draws_too():
     raw = jax.random.PRNGKey(9)
     np.testing.assert_array_equal(np.asarray(rng.normal(raw, (3, 4))), np.asarray(jax.random.normal(raw, (3, 4))))
